@@ -1,0 +1,173 @@
+"""The per-kind contract: declarations a kind makes and the hooks the generic Store calls.
+
+A kind is one subclass of :class:`Strategy` in a module named after its plural
+(``resources/core/configmaps.py``) registered with one line in its app's ``ready()``.
+Declarations sit at the top of the class, hooks below, helpers after.
+
+The generic Store (``apiserver.registry.store``) alone decides when hooks run:
+
+create   decode ▸ ``default`` ▸ mutating admission ▸ ``prepare_for_create`` ▸ generic
+         ObjectMeta validation + ``validate`` ▸ ``canonicalize`` ▸ validating admission ▸ write
+update   decode ▸ ``default`` ▸ mutating admission ▸ ``prepare_for_update`` ▸ generic
+         validation + ``validate_update`` ▸ ``canonicalize`` ▸ validating admission ▸ write
+status   as update, but ``prepare_for_status_update`` replaces ``prepare_for_update`` and
+         ``validate_status_update`` replaces ``validate_update``
+delete   ``grace_period`` decides between immediate removal and setting deletionTimestamp
+read     ``table_row`` renders one object for ``as=Table``
+
+Hooks work on plain JSON dicts (wire form, camelCase) and mutate them in place; a hook
+returning field errors returns ``list[FieldError]`` (empty when valid).  Upstream shape:
+k8s.io/apiserver ``pkg/registry/rest/create.go`` / ``update.go`` and each kind's ``strategy.go``.
+
+May import: apiserver.runtime and apiserver.registry.printers.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, ClassVar
+
+from apiserver.registry.printers import age
+from apiserver.runtime.errors import FieldError
+
+ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One Table column (``meta.k8s.io/v1 TableColumnDefinition``)."""
+
+    name: str
+    type: str = "string"
+    format: str = ""
+    description: str = ""
+    priority: int = 0
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "type": self.type, "format": self.format,
+                "description": self.description, "priority": self.priority}
+
+
+NAME_COLUMN = Column("Name", "string", "name",
+                     "Name must be unique within a namespace. Cannot be updated.")
+AGE_COLUMN = Column("Age", "string", "",
+                    "CreationTimestamp is a timestamp representing the server time when this "
+                    "object was created.")
+
+
+@dataclass(frozen=True)
+class ScaleSpec:
+    """Where a kind keeps what ``/scale`` exposes, as dotted paths into the object."""
+
+    spec_replicas: str = "spec.replicas"
+    status_replicas: str = "status.replicas"
+    label_selector: str = "status.selector"   # a string (CRD style) or, for apps, spec.selector
+
+
+class Strategy:
+    """Base class for every kind.  Subclasses override declarations and any hooks they need."""
+
+    # ---- declarations -------------------------------------------------------------------
+    group: ClassVar[str] = ""                 # "" is the core (legacy) group
+    version: ClassVar[str] = "v1"
+    kind: ClassVar[str] = ""
+    plural: ClassVar[str] = ""
+    singular: ClassVar[str] = ""              # defaults to kind.lower()
+    namespaced: ClassVar[bool] = True
+    short_names: ClassVar[tuple] = ()
+    categories: ClassVar[tuple] = ()
+    verbs: ClassVar[tuple] = ALL_VERBS
+    subresources: ClassVar[tuple] = ()        # any of "status", "scale", "binding"
+    scale: ClassVar[ScaleSpec | None] = None
+    schema_name: ClassVar[str] = ""           # OpenAPI definition, e.g. io.k8s.api.core.v1.Pod
+    # field selector label -> function(obj) -> str; metadata.name/namespace are always there
+    selectable_fields: ClassVar[dict[str, Callable[[dict], str]]] = {}
+    columns: ClassVar[tuple] = (NAME_COLUMN, AGE_COLUMN)
+    allow_unconditional_update: ClassVar[bool] = True
+    allow_create_on_update: ClassVar[bool] = False
+    # "subdomain" (DNS-1123 subdomain), "label" (DNS-1123 label), "dns1035", "path" (any
+    # path-segment-safe name): how metadata.name is validated
+    name_rule: ClassVar[str] = "subdomain"
+    # generation is bumped when anything outside these top-level keys changes
+    generation_ignores: ClassVar[tuple] = ("metadata", "status", "apiVersion", "kind")
+    # top-level keys a write to the main resource may not change (owned by /status)
+    status_keys: ClassVar[tuple] = ("status",)
+
+    # ---- derived names --------------------------------------------------------------------
+    @classmethod
+    def api_version(cls) -> str:
+        return f"{cls.group}/{cls.version}" if cls.group else cls.version
+
+    @classmethod
+    def singular_name(cls) -> str:
+        return cls.singular or cls.kind.lower()
+
+    @classmethod
+    def list_kind(cls) -> str:
+        return cls.kind + "List"
+
+    @classmethod
+    def has_status(cls) -> bool:
+        return "status" in cls.subresources
+
+    # ---- hooks ----------------------------------------------------------------------------
+    def default(self, obj: dict) -> None:
+        """Apply the kind's API defaults (upstream ``SetDefaults_*``) to a decoded object.
+
+        Runs on every create, update and patch result before admission; must be idempotent,
+        because a no-op write is detected by comparing the defaulted object with storage.
+        """
+
+    def prepare_for_create(self, obj: dict) -> None:
+        """Normalise a new object before validation: e.g. drop ``status`` for kinds with a
+        status subresource, set initial status fields.  Metadata is already filled in."""
+        if self.has_status():
+            obj.pop("status", None)
+
+    def validate(self, obj: dict) -> list[FieldError]:
+        """Return field errors for a new object (ObjectMeta is validated generically)."""
+        return []
+
+    def prepare_for_update(self, new: dict, old: dict) -> None:
+        """Adjust an update of the main resource: by default writes to the main resource
+        keep the stored ``status`` (it belongs to ``/status``)."""
+        if self.has_status():
+            for key in self.status_keys:
+                if key in old:
+                    new[key] = old[key]
+                else:
+                    new.pop(key, None)
+
+    def validate_update(self, new: dict, old: dict) -> list[FieldError]:
+        """Return field errors for an update; by default the same rules as create."""
+        return self.validate(new)
+
+    def prepare_for_status_update(self, new: dict, old: dict) -> None:
+        """A ``/status`` write changes only ``status``: everything else comes from ``old``."""
+        status = {k: new[k] for k in self.status_keys if k in new}
+        for key in list(new):
+            if key != "metadata":
+                del new[key]
+        for key, value in old.items():
+            if key != "metadata":
+                new[key] = value
+        new.update(status)
+        for key in self.status_keys:
+            if key not in status:
+                new.pop(key, None)
+
+    def validate_status_update(self, new: dict, old: dict) -> list[FieldError]:
+        """Return field errors for a ``/status`` write."""
+        return []
+
+    def canonicalize(self, obj: dict) -> None:
+        """Last normalisation before storage (e.g. sort a set-like list)."""
+
+    def grace_period(self, obj: dict, requested: int | None) -> int:
+        """Seconds of graceful deletion for ``obj``; 0 deletes at once (subject to finalizers).
+
+        Most kinds are not graceful (upstream ``CheckGracefulDelete`` returns false)."""
+        return 0
+
+    def table_row(self, obj: dict) -> list:
+        """Cells for ``as=Table``, one per entry of ``columns`` (Name and Age by default)."""
+        return [obj["metadata"].get("name", ""), age(obj)]
