@@ -82,6 +82,7 @@ class Strategy:
     # field selector label -> function(obj) -> str; metadata.name/namespace are always there
     selectable_fields: ClassVar[dict[str, Callable[[dict], str]]] = {}
     columns: ClassVar[tuple] = (NAME_COLUMN, AGE_COLUMN)
+    tracks_generation: ClassVar[bool] = False  # metadata.generation set and bumped on spec change
     allow_unconditional_update: ClassVar[bool] = True
     allow_create_on_update: ClassVar[bool] = False
     # "subdomain" (DNS-1123 subdomain), "label" (DNS-1123 label), "dns1035", "path" (any
@@ -158,6 +159,23 @@ class Strategy:
     def validate_status_update(self, new: dict, old: dict) -> list[FieldError]:
         """Return field errors for a ``/status`` write."""
         return []
+
+    def blocking_finalizers(self, obj: dict) -> list:
+        """Finalizers kept outside ``metadata.finalizers`` that also hold a deletion open
+        (a Namespace's ``spec.finalizers``)."""
+        return []
+
+    def after_delete_requested(self, obj: dict, stores) -> None:
+        """Runs after a DELETE marked ``obj`` for deletion (deletionTimestamp set) or removed
+        it; ``stores`` is the :class:`~apiserver.registry.store.StoreRegistry`.  Kinds that
+        must clean up other objects (Namespace) do it here, through the stores."""
+
+    def create_subresource(self, store, namespace: str, name: str, subresource: str,
+                           body: dict, ctx) -> tuple[int, dict | str]:
+        """POST to ``<name>/<subresource>`` (e.g. ``pods/binding``) for subresources the kind
+        declares beyond status and scale; returns (HTTP status, response body)."""
+        from apiserver.runtime.errors import MethodNotAllowed
+        raise MethodNotAllowed(f'create is not supported on resources of kind "{self.plural}/{subresource}"')
 
     def canonicalize(self, obj: dict) -> None:
         """Last normalisation before storage (e.g. sort a set-like list)."""

@@ -1,0 +1,45 @@
+"""The one place errors become ``Status`` responses (DRF's exception handler)."""
+from __future__ import annotations
+
+import logging
+
+import orjson
+from django.http import HttpResponse
+from rest_framework import exceptions as drf
+
+from apiserver.runtime import errors
+
+log = logging.getLogger("apiserver.errors")
+
+
+def status_response(err: errors.APIError) -> HttpResponse:
+    resp = HttpResponse(orjson.dumps(err.to_status()), status=err.code,
+                        content_type="application/json")
+    for key, value in err.response_headers().items():
+        resp.headers[key] = value
+    return resp
+
+
+def as_api_error(exc: Exception) -> errors.APIError:
+    if isinstance(exc, errors.APIError):
+        return exc
+    if isinstance(exc, drf.MethodNotAllowed):
+        return errors.MethodNotAllowed("the server does not allow this method on the requested resource")
+    if isinstance(exc, drf.APIException):
+        return errors.BadRequest(str(exc.detail))
+    # Never a traceback to the client; the log keeps the type only (bodies may hold secrets).
+    log.exception("internal error: %s", type(exc).__name__)
+    return errors.InternalError("an error on the server has prevented the request from succeeding")
+
+
+def status_exception_handler(exc, context):
+    return status_response(as_api_error(exc))
+
+
+def not_found_view(request, exception=None):
+    return status_response(errors.NotFound("the server could not find the requested resource"))
+
+
+def server_error_view(request):
+    return status_response(errors.InternalError(
+        "an error on the server has prevented the request from succeeding"))

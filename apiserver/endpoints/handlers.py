@@ -1,0 +1,235 @@
+"""The resource endpoint: every verb on every group/version/resource URL.
+
+One DRF view serves them all: the URL was already parsed into a ``RequestInfo`` by the
+request-info filter, the Scheme names the Strategy, and the generic Store does the work.
+This module only decodes, picks the Store call, and encodes (upstream:
+k8s.io/apiserver ``pkg/endpoints/handlers/{get,create,update,patch,delete}.go``).
+"""
+from __future__ import annotations
+
+import orjson
+from rest_framework.views import APIView
+
+from apiserver.endpoints import negotiation, patching, scale
+from apiserver.endpoints.exceptions import status_response
+from apiserver.endpoints.state import server_state
+from apiserver.registry.context import RequestContext
+from apiserver.runtime import errors
+from apiserver.runtime.selectors import parse_bool
+from apiserver.runtime.serialization import loads_any
+
+PROTOBUF = negotiation.PROTOBUF
+_NOT_FOUND = "the server could not find the requested resource"
+
+
+def _q(request, key, default=None):
+    return request.GET.get(key, default)
+
+
+def _int_q(request, key) -> int | None:
+    value = request.GET.get(key)
+    if value in (None, ""):
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise errors.BadRequest(f'invalid value for {key}: "{value}"') from None
+
+
+class ResourceView(APIView):
+    """GET/POST/PUT/PATCH/DELETE on /api/v1/… and /apis/<group>/<version>/…"""
+
+    def handle_exception(self, exc):
+        from apiserver.endpoints.exceptions import as_api_error
+        return status_response(as_api_error(exc))
+
+    # ---- resolution -----------------------------------------------------------------------
+    def _resolve(self, request):
+        scope = request._request.scope
+        info = scope["k8s.request_info"]
+        store = server_state().stores.store(info.api_group, info.api_version, info.resource)
+        if store is None or not info.is_resource_request:
+            raise errors.NotFound(_NOT_FOUND)
+        s = store.strategy
+        if len(info.parts) > 3:
+            raise errors.NotFound(_NOT_FOUND)
+        if info.subresource and info.subresource not in s.subresources:
+            raise errors.NotFound(_NOT_FOUND)
+        if s.namespaced and info.name and not info.namespace:
+            raise errors.NotFound(_NOT_FOUND)
+        if not s.namespaced and info.namespace and info.resource != "namespaces":
+            raise errors.NotFound(_NOT_FOUND)
+        ctx = RequestContext(user=scope.get("k8s.user"), subresource=info.subresource)
+        return info, store, ctx
+
+    def _write_options(self, request, ctx: RequestContext) -> None:
+        dry = request.GET.getlist("dryRun")
+        for value in dry:
+            if value != "All":
+                raise errors.BadRequest(f'Invalid dryRun: "{value}": supported values: "All"')
+        ctx.dry_run = bool(dry)
+        fv = _q(request, "fieldValidation") or "Warn"
+        if fv not in ("Ignore", "Warn", "Strict"):
+            raise errors.BadRequest(f'fieldValidation: Unsupported value: "{fv}": supported '
+                                    'values: "Ignore", "Strict", "Warn"')
+        ctx.field_validation = fv
+        manager = _q(request, "fieldManager")
+        if manager is None:
+            agent = request.META.get("HTTP_USER_AGENT", "")
+            manager = agent.split("/")[0] if agent else ""
+        if len(manager) > patching.MAX_MANAGER:
+            raise errors.BadRequest("fieldManager: Too long: must have at most 128 bytes")
+        ctx.field_manager = manager
+
+    def _body(self, request, store, ctx, *, require_kind=True) -> dict:
+        content_type = request.META.get("CONTENT_TYPE", "application/json") or "application/json"
+        if content_type.startswith(PROTOBUF):
+            raise errors.UnsupportedMediaType(
+                "the body of the request was in an unknown format - accepted media types "
+                "include: application/json, application/yaml")
+        obj = loads_any(request.body, content_type)
+        if not isinstance(obj, dict):
+            raise errors.BadRequest("the object provided is not a JSON object")
+        s = store.strategy
+        expected_kind = "Scale" if ctx.subresource == "scale" else s.kind
+        if obj.get("kind") and obj["kind"] != expected_kind:
+            raise errors.BadRequest(f'the API version in the data ({obj.get("apiVersion")}) does '
+                                    f'not match the expected API version ({s.api_version()})'
+                                    if obj.get("apiVersion") != s.api_version() else
+                                    f'the kind in the data ({obj["kind"]}) does not match the '
+                                    f'expected kind ({expected_kind})')
+        return obj
+
+    def _accept(self, request) -> str:
+        return request.META.get("HTTP_ACCEPT", "")
+
+    # ---- verbs ----------------------------------------------------------------------------
+    def get(self, request, *args, **kwargs):
+        info, store, ctx = self._resolve(request)
+        accept = self._accept(request)
+        if info.verb == "watch":
+            raise errors.MethodNotAllowed("watch is not supported by this server yet")
+        if info.name:
+            doc = store.get(info.namespace, info.name, _q(request, "resourceVersion"))
+            if info.subresource == "scale":
+                return negotiation.respond(scale.to_scale(store.strategy, orjson.loads(doc)),
+                                           accept=accept)
+            if negotiation.wants_table(accept):
+                obj = orjson.loads(doc)
+                return negotiation.respond(negotiation.table(
+                    store.strategy, [obj], obj["metadata"].get("resourceVersion", "")))
+            return negotiation.respond(doc, accept=accept)
+        page = store.list(info.namespace or None,
+                          label_selector=_q(request, "labelSelector"),
+                          field_selector=_q(request, "fieldSelector"),
+                          limit=_int_q(request, "limit") or 0,
+                          continue_token=_q(request, "continue"),
+                          resource_version=_q(request, "resourceVersion"),
+                          resource_version_match=_q(request, "resourceVersionMatch"))
+        if negotiation.wants_table(accept):
+            objects = [orjson.loads(d) for d in page["items"]]
+            return negotiation.respond(negotiation.table(
+                store.strategy, objects, str(page["resourceVersion"]), page["continue"]))
+        return negotiation.respond(negotiation.list_body(store.strategy, page), accept=accept)
+
+    def post(self, request, *args, **kwargs):
+        info, store, ctx = self._resolve(request)
+        self._write_options(request, ctx)
+        if info.name and not info.subresource:
+            raise errors.MethodNotAllowed(
+                "the server does not allow this method on the requested resource")
+        if info.subresource:
+            obj = loads_any(request.body, request.META.get("CONTENT_TYPE") or "application/json")
+            if not isinstance(obj, dict):
+                raise errors.BadRequest("the object provided is not a JSON object")
+            code, body = store.strategy.create_subresource(store, info.namespace, info.name,
+                                                           info.subresource, obj, ctx)
+            return negotiation.respond(body, status=code, accept=self._accept(request))
+        obj = self._body(request, store, ctx)
+        doc = store.create(info.namespace or None, obj, ctx)
+        return negotiation.respond(doc, status=201, accept=self._accept(request),
+                                   warnings=ctx.warnings)
+
+    def put(self, request, *args, **kwargs):
+        info, store, ctx = self._resolve(request)
+        self._write_options(request, ctx)
+        if not info.name:
+            raise errors.MethodNotAllowed(
+                "the server does not allow this method on the requested resource")
+        obj = self._body(request, store, ctx)
+        if info.subresource == "scale":
+            wanted = (obj.get("metadata") or {}).get("resourceVersion")
+            doc, _ = store.guaranteed_update(
+                info.namespace, info.name, lambda cur: scale.apply_scale(store.strategy, cur, obj),
+                ctx_for_main(ctx), precondition_rv=wanted)
+            return negotiation.respond(scale.to_scale(store.strategy, orjson.loads(doc)),
+                                       accept=self._accept(request))
+        doc, created = store.update(info.namespace, info.name, obj, ctx)
+        return negotiation.respond(doc, status=201 if created else 200,
+                                   accept=self._accept(request), warnings=ctx.warnings)
+
+    def patch(self, request, *args, **kwargs):
+        info, store, ctx = self._resolve(request)
+        self._write_options(request, ctx)
+        if not info.name:
+            raise errors.MethodNotAllowed(
+                "the server does not allow this method on the requested resource")
+        content_type = request.META.get("CONTENT_TYPE", "")
+        force = parse_bool(_q(request, "force")) if _q(request, "force") else False
+        if info.subresource == "scale":
+            doc = self._patch_scale(request, info, store, ctx, content_type)
+            return negotiation.respond(doc, accept=self._accept(request))
+        doc, created = patching.patch(store, info.namespace, info.name, content_type,
+                                      request.body, ctx, force=force)
+        return negotiation.respond(doc, status=201 if created else 200,
+                                   accept=self._accept(request), warnings=ctx.warnings)
+
+    def _patch_scale(self, request, info, store, ctx, content_type) -> dict:
+        from apiserver.endpoints.patch.jsonpatch import apply_json_patch
+        from apiserver.endpoints.patch.mergepatch import apply_merge_patch
+        body = loads_any(request.body, "application/json")
+
+        def transform(current):
+            current_scale = scale.to_scale(store.strategy, current)
+            if content_type.startswith(patching.JSON_PATCH):
+                new_scale = apply_json_patch(current_scale, body)
+            else:
+                new_scale = apply_merge_patch(current_scale, body)
+            return scale.apply_scale(store.strategy, current, new_scale)
+        doc, _ = store.guaranteed_update(info.namespace, info.name, transform, ctx_for_main(ctx))
+        return scale.to_scale(store.strategy, orjson.loads(doc))
+
+    def delete(self, request, *args, **kwargs):
+        info, store, ctx = self._resolve(request)
+        self._write_options(request, ctx)
+        options = {}
+        if request.body.strip():
+            options = loads_any(request.body, request.META.get("CONTENT_TYPE") or "application/json")
+            if not isinstance(options, dict):
+                raise errors.BadRequest("DeleteOptions must be a JSON object")
+            if options.get("dryRun"):
+                ctx.dry_run = True
+        grace = _int_q(request, "gracePeriodSeconds")
+        if grace is not None:
+            options["gracePeriodSeconds"] = grace
+        if _q(request, "propagationPolicy"):
+            options["propagationPolicy"] = _q(request, "propagationPolicy")
+        policy = options.get("propagationPolicy")
+        if policy not in (None, "Orphan", "Background", "Foreground"):
+            raise errors.BadRequest(f'propagationPolicy: Unsupported value: "{policy}": supported '
+                                    'values: "Foreground", "Background", "Orphan"')
+        if info.name:
+            doc = store.delete(info.namespace, info.name, options, ctx)
+            return negotiation.respond(doc, accept=self._accept(request))
+        docs = store.delete_collection(info.namespace or None, options, ctx,
+                                       label_selector=_q(request, "labelSelector"),
+                                       field_selector=_q(request, "fieldSelector"))
+        page = {"items": docs, "resourceVersion": store.storage.current_revision(), "continue": ""}
+        return negotiation.respond(negotiation.list_body(store.strategy, page),
+                                   accept=self._accept(request))
+
+
+def ctx_for_main(ctx: RequestContext) -> RequestContext:
+    """A scale write changes the main resource (its spec), not status."""
+    ctx.subresource = ""
+    return ctx

@@ -1,0 +1,43 @@
+"""Authorization filter: may this user do RequestInfo's verb?  Uses only the URL and the
+user, never the body (upstream ``pkg/endpoints/filters/authorization.go``)."""
+from __future__ import annotations
+
+from apiserver.authorization.base import AuthorizationAttributes, Decision
+from apiserver.runtime.errors import Forbidden
+from apiserver.server.responses import send_status
+
+
+def forbidden_message(user, attrs: AuthorizationAttributes, reason: str) -> str:
+    who = f'User "{user.name}"'
+    if not attrs.is_resource_request:
+        msg = f'forbidden: {who} cannot {attrs.verb} path "{attrs.path}"'
+    else:
+        res = attrs.resource + (f"/{attrs.subresource}" if attrs.subresource else "")
+        subject = f'{res} "{attrs.name}"' if attrs.name else res
+        msg = (f'{subject} is forbidden: {who} cannot {attrs.verb} resource "{res}" in API '
+               f'group "{attrs.api_group}"')
+        msg += f' in the namespace "{attrs.namespace}"' if attrs.namespace else " at the cluster scope"
+    return msg + (f": {reason}" if reason else "")
+
+
+class AuthorizationFilter:
+    def __init__(self, app, authorizer):
+        self.app = app
+        self.authorizer = authorizer
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] not in ("http", "websocket"):
+            return await self.app(scope, receive, send)
+        info = scope["k8s.request_info"]
+        user = scope["k8s.user"]
+        attrs = AuthorizationAttributes(
+            user=user, verb=info.verb, is_resource_request=info.is_resource_request,
+            path=scope["path"], namespace=info.namespace, api_group=info.api_group,
+            api_version=info.api_version, resource=info.resource,
+            subresource=info.subresource, name=info.name)
+        decision, reason = self.authorizer.authorize(attrs)
+        if decision is not Decision.ALLOW:
+            err = Forbidden(forbidden_message(user, attrs, reason),
+                            details={"kind": info.resource, **({"name": info.name} if info.name else {})})
+            return await send_status(send, err)
+        await self.app(scope, receive, send)

@@ -1,0 +1,57 @@
+"""Request timeout: 504 after ``--request-timeout`` (60 s) for everything but long-running
+requests; ``?timeout=`` may only shorten it (upstream ``filters/timeout.go``)."""
+from __future__ import annotations
+
+import asyncio
+import re
+
+from apiserver.runtime.errors import BadRequest, Timeout
+from apiserver.server.responses import send_status
+
+_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
+
+
+def parse_go_duration(text: str) -> float:
+    """Seconds in a Go duration string such as ``32s`` or ``1m30s``."""
+    pos, total = 0, 0.0
+    if not text:
+        raise ValueError(text)
+    while pos < len(text):
+        m = _PART.match(text, pos)
+        if not m:
+            raise ValueError(text)
+        total += float(m.group(1)) * _UNITS[m.group(2)]
+        pos = m.end()
+    return total
+
+
+class TimeoutFilter:
+    def __init__(self, app, seconds: float = 60.0):
+        self.app = app
+        self.seconds = seconds
+
+    async def __call__(self, scope, receive, send):
+        info = scope.get("k8s.request_info")
+        if scope["type"] != "http" or (info is not None and info.verb == "watch"):
+            return await self.app(scope, receive, send)
+        limit = self.seconds
+        asked = info.q("timeout") if info is not None else None
+        if asked:
+            try:
+                limit = min(limit, parse_go_duration(asked))
+            except ValueError:
+                return await send_status(send, BadRequest(f'invalid timeout specified in the request URL: "{asked}"'))
+        started = []
+
+        async def tracking_send(message):
+            if message["type"] == "http.response.start":
+                started.append(True)
+            await send(message)
+        try:
+            await asyncio.wait_for(self.app(scope, receive, tracking_send), timeout=limit)
+        except asyncio.TimeoutError:
+            if not started:
+                await send_status(send, Timeout(
+                    "Timeout: request did not complete within the allotted timeout",
+                    retry_after=None))

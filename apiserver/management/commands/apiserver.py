@@ -1,0 +1,51 @@
+"""``manage.py apiserver --data-dir DIR [kube-apiserver flags]``: the API server alone.
+
+The database lives in DIR (or ``DATABASE_URL``); TLS material comes from the flags, else
+from DIR/pki (created when absent).
+"""
+from __future__ import annotations
+
+import sys
+
+from django.core.management.base import BaseCommand, CommandError
+
+from apiserver import options as opts
+from apiserver.server import lifecycle
+
+
+class Command(BaseCommand):
+    help = "Run the Kubernetes API server (HTTPS)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--data-dir", default="var", help="state directory (database, PKI)")
+        opts.add_arguments(parser)
+
+    def options_from(self, o) -> opts.Options:
+        try:
+            return opts.from_arguments(o)
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
+
+    def handle(self, *args, **o):
+        options = self.options_from(o)
+        directory = lifecycle.data_dir(o["data_dir"])
+        lifecycle.migrate()
+        cert, key, ca = self.tls_files(options, directory)
+        self.stdout.write(f"serving on https://{options.bind_address}:{options.secure_port}")
+        sys.stdout.flush()
+        lifecycle.serve(options, cert, key, ca)
+
+    @staticmethod
+    def tls_files(options, directory):
+        from apiserver.pki import PKI
+        if options.tls_cert_file and options.tls_private_key_file:
+            return options.tls_cert_file, options.tls_private_key_file, options.client_ca_file
+        pki = PKI(directory).ensure(hosts=_hosts(options.bind_address))
+        return str(pki.serving_cert), str(pki.serving_key), options.client_ca_file or str(pki.ca_cert)
+
+
+def _hosts(bind: str):
+    hosts = ["127.0.0.1", "localhost"]
+    if bind not in hosts and bind not in ("0.0.0.0", "::"):
+        hosts.append(bind)
+    return hosts

@@ -1,0 +1,86 @@
+"""kube-apiserver flags → Options.  Names and meanings follow upstream (``kube-apiserver
+--help``); an unknown flag is an error (argparse), never ignored.
+
+Only the flags this server implements are accepted; later issues add more.
+"""
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+
+from apiserver.filters.timeout import parse_go_duration
+
+DEFAULT_ADMISSION = ("NamespaceLifecycle", "LimitRanger", "ServiceAccount", "TaintNodesByCondition",
+                     "PodSecurity", "Priority", "DefaultTolerationSeconds", "DefaultStorageClass",
+                     "StorageObjectInUseProtection", "PersistentVolumeClaimResize", "RuntimeClass",
+                     "CertificateApproval", "CertificateSigning", "ClusterTrustBundleAttest",
+                     "CertificateSubjectRestriction", "DefaultIngressClass", "MutatingAdmissionPolicy",
+                     "MutatingAdmissionWebhook", "ValidatingAdmissionPolicy",
+                     "ValidatingAdmissionWebhook", "ResourceQuota")
+
+
+@dataclass(frozen=True)
+class Options:
+    secure_port: int = 6443
+    bind_address: str = "127.0.0.1"
+    tls_cert_file: str = ""
+    tls_private_key_file: str = ""
+    client_ca_file: str = ""
+    authorization_modes: tuple = ("AlwaysAllow",)
+    admission_plugins: tuple = DEFAULT_ADMISSION
+    request_timeout: float = 60.0
+    max_requests_inflight: int = 400
+    max_mutating_requests_inflight: int = 200
+    service_cluster_ip_range: str = "10.96.0.0/12"
+    compaction_interval: float = 300.0
+    request_threads: int = 8
+    extra: dict = field(default_factory=dict)
+
+
+def add_arguments(parser) -> None:
+    a = parser.add_argument
+    a("--secure-port", type=int, default=6443, help="HTTPS port (kube-apiserver flag)")
+    a("--bind-address", default="127.0.0.1", help="address to listen on")
+    a("--tls-cert-file", default="", help="serving certificate (PEM)")
+    a("--tls-private-key-file", default="", help="serving key (PEM)")
+    a("--client-ca-file", default="", help="CA that signs client certificates")
+    a("--authorization-mode", default="AlwaysAllow",
+      help="comma-separated ordered authorizers: AlwaysAllow, AlwaysDeny, …")
+    a("--enable-admission-plugins", default="", help="admission plugins on top of the defaults")
+    a("--disable-admission-plugins", default="", help="default admission plugins to turn off")
+    a("--request-timeout", default="1m0s", help="timeout of non-long-running requests")
+    a("--max-requests-inflight", type=int, default=400)
+    a("--max-mutating-requests-inflight", type=int, default=200)
+    a("--service-cluster-ip-range", default="10.96.0.0/12", help="CIDR for Service cluster IPs")
+    a("--etcd-compaction-interval", default="5m0s",
+      help="how often history is compacted, and how much is kept")
+    a("--request-threads", type=int, default=8, help="size of the request thread pool")
+
+
+def _split(text: str) -> list[str]:
+    return [p.strip() for p in text.split(",") if p.strip()]
+
+
+def from_arguments(o: dict) -> Options:
+    """Complete and check parsed flags; raises ValueError with the flag's name."""
+    enabled = [p for p in DEFAULT_ADMISSION if p not in _split(o["disable_admission_plugins"])]
+    enabled += [p for p in _split(o["enable_admission_plugins"]) if p not in enabled]
+    try:
+        ipaddress.ip_network(o["service_cluster_ip_range"])
+    except ValueError:
+        raise ValueError(f"--service-cluster-ip-range: invalid CIDR {o['service_cluster_ip_range']!r}")
+    try:
+        timeout = parse_go_duration(o["request_timeout"])
+        compaction = parse_go_duration(o["etcd_compaction_interval"])
+    except ValueError as exc:
+        raise ValueError(f"invalid duration {exc}") from None
+    return Options(
+        secure_port=o["secure_port"], bind_address=o["bind_address"],
+        tls_cert_file=o["tls_cert_file"], tls_private_key_file=o["tls_private_key_file"],
+        client_ca_file=o["client_ca_file"],
+        authorization_modes=tuple(_split(o["authorization_mode"])),
+        admission_plugins=tuple(enabled), request_timeout=timeout,
+        max_requests_inflight=o["max_requests_inflight"],
+        max_mutating_requests_inflight=o["max_mutating_requests_inflight"],
+        service_cluster_ip_range=o["service_cluster_ip_range"],
+        compaction_interval=compaction, request_threads=o["request_threads"])

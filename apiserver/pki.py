@@ -1,0 +1,134 @@
+"""The PKI ``up`` creates in the data dir, like k3s: a CA, a serving certificate for
+127.0.0.1/localhost/kubernetes.default.svc, the admin client certificate
+(CN=kubernetes-admin, O=system:masters), a service-account signing key, and
+``admin.kubeconfig`` with the CA embedded.  Existing files are reused, never overwritten.
+"""
+from __future__ import annotations
+
+import base64
+import datetime
+import ipaddress
+import os
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+VALIDITY_DAYS = 3650
+
+
+def _key():
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+
+
+def _pem_key(key) -> bytes:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+
+
+def _name(cn: str, orgs=()) -> x509.Name:
+    attrs = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, o) for o in orgs]
+    return x509.Name(attrs + [x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+
+def _builder(subject, issuer, public_key):
+    now = datetime.datetime.now(datetime.timezone.utc)
+    return (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer)
+            .public_key(public_key).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=VALIDITY_DAYS)))
+
+
+class PKI:
+    def __init__(self, directory: Path):
+        self.dir = Path(directory) / "pki"
+        self.ca_cert = self.dir / "ca.crt"
+        self.ca_key = self.dir / "ca.key"
+        self.serving_cert = self.dir / "serving.crt"
+        self.serving_key = self.dir / "serving.key"
+        self.admin_cert = self.dir / "admin.crt"
+        self.admin_key = self.dir / "admin.key"
+        self.sa_key = self.dir / "sa.key"
+        self.sa_pub = self.dir / "sa.pub"
+
+    def ensure(self, hosts=("127.0.0.1", "localhost")) -> "PKI":
+        self.dir.mkdir(parents=True, exist_ok=True)
+        if not (self.ca_cert.exists() and self.ca_key.exists()):
+            key = _key()
+            name = _name("kubernetes-ca")
+            cert = (_builder(name, name, key.public_key())
+                    .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+                    .add_extension(x509.KeyUsage(True, False, False, False, False, True, True,
+                                                 False, False), critical=True)
+                    .sign(key, hashes.SHA256()))
+            _write_private(self.ca_key, _pem_key(key))
+            self.ca_cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        if not self.serving_cert.exists():
+            self._issue(self.serving_cert, self.serving_key, _name("kube-apiserver"),
+                        server=True, hosts=hosts)
+        if not self.admin_cert.exists():
+            self._issue(self.admin_cert, self.admin_key,
+                        _name("kubernetes-admin", ["system:masters"]), server=False)
+        if not self.sa_key.exists():
+            key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            _write_private(self.sa_key, _pem_key(key))
+            self.sa_pub.write_bytes(key.public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+        return self
+
+    def _issue(self, cert_path: Path, key_path: Path, subject, *, server: bool, hosts=()):
+        ca_key = serialization.load_pem_private_key(self.ca_key.read_bytes(), None)
+        ca_cert = x509.load_pem_x509_certificate(self.ca_cert.read_bytes())
+        key = _key()
+        usage = ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH
+        builder = (_builder(subject, ca_cert.subject, key.public_key())
+                   .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+                   .add_extension(x509.ExtendedKeyUsage([usage]), critical=False))
+        if server:
+            names = ["localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
+                     "kubernetes.default.svc.cluster.local"]
+            sans = [x509.DNSName(n) for n in names]
+            for host in hosts:
+                try:
+                    sans.append(x509.IPAddress(ipaddress.ip_address(host)))
+                except ValueError:
+                    if host not in names:
+                        sans.append(x509.DNSName(host))
+            sans.append(x509.IPAddress(ipaddress.ip_address("10.96.0.1")))
+            builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        cert = builder.sign(ca_key, hashes.SHA256())
+        _write_private(key_path, _pem_key(key))
+        cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+
+    def write_kubeconfig(self, path: Path, server: str) -> None:
+        b64 = lambda p: base64.b64encode(Path(p).read_bytes()).decode()  # noqa: E731
+        text = f"""apiVersion: v1
+kind: Config
+clusters:
+- name: default
+  cluster:
+    server: {server}
+    certificate-authority-data: {b64(self.ca_cert)}
+users:
+- name: kubernetes-admin
+  user:
+    client-certificate-data: {b64(self.admin_cert)}
+    client-key-data: {b64(self.admin_key)}
+contexts:
+- name: default
+  context:
+    cluster: default
+    user: kubernetes-admin
+    namespace: default
+current-context: default
+preferences: {{}}
+"""
+        _write_private(Path(path), text.encode())

@@ -1,0 +1,460 @@
+"""The generic Store: one implementation of every verb for every kind.
+
+It alone decides the order the Strategy hooks run in (see ``strategy.py``) and translates
+storage facts into API errors with the kind's names.  Documents leave as stored JSON text
+whenever possible, so reads pass bytes through without re-encoding.
+
+Upstream: k8s.io/apiserver ``pkg/registry/generic/registry/store.go``.
+
+May import: apiserver.runtime, apiserver.storage, apiserver.admission, apiserver.openapi,
+apiserver.endpoints.fieldmanager, apiserver.registry.
+"""
+from __future__ import annotations
+
+import time
+
+import orjson
+
+from apiserver import admission
+from apiserver.endpoints.fieldmanager import update_managed_fields
+from apiserver.openapi import definitions
+from apiserver.openapi.pruning import prune
+from apiserver.registry import meta as metalib
+from apiserver.registry.context import RequestContext
+from apiserver.registry.listing import encode_continue, parse_rv, plan_list
+from apiserver.runtime import errors, validation
+from apiserver.runtime.selectors import parse_field_selector, parse_label_selector
+from apiserver.storage.base import Compacted, KeyExists, KeyNotFound, RevisionMismatch
+
+MAX_RETRIES = 8            # internal retries of a read-modify-write on a revision race
+WAIT_FOR_RV_SECONDS = 3.0  # "too large resource version" grace, as upstream's cacher
+
+
+class Store:
+    def __init__(self, strategy, storage, stores: "StoreRegistry"):
+        self.strategy = strategy
+        self.storage = storage
+        self.stores = stores
+        s = strategy
+        self.resource = s.plural + (f".{s.group}" if s.group else "")
+        self.schema = definitions.get(s.schema_name) if s.schema_name else None
+        self.field_labels = {"metadata.name", "metadata.namespace", *s.selectable_fields}
+
+    # ---- helpers --------------------------------------------------------------------------
+    def _ns(self, namespace: str | None) -> str:
+        return (namespace or "") if self.strategy.namespaced else ""
+
+    def not_found(self, name: str) -> errors.NotFound:
+        return errors.NotFound.for_object(self.strategy.plural, self.strategy.group, name)
+
+    def _conflict(self, name: str) -> errors.Conflict:
+        return errors.Conflict.stale(self.strategy.plural, self.strategy.group, name)
+
+    def _invalid(self, name: str, errs: list) -> errors.Invalid:
+        return errors.Invalid.for_object(self.strategy.kind, self.strategy.group, name, errs)
+
+    def _wait_for(self, rv: int) -> None:
+        deadline = time.monotonic() + WAIT_FOR_RV_SECONDS
+        while self.storage.current_revision() < rv:
+            if time.monotonic() > deadline:
+                current = self.storage.current_revision()
+                raise errors.Timeout(
+                    f"Too large resource version: {rv}, current: {current}",
+                    causes=[errors.Cause("ResourceVersionTooLarge", "Too large resource version")],
+                    retry_after=1)
+            time.sleep(0.05)
+
+    def _check_fields(self, obj: dict, ctx: RequestContext) -> None:
+        """Drop fields the kind does not declare, as Go's typed decoding does; with
+        ``fieldValidation=Strict`` they are a 400, with ``Warn`` a warning header each."""
+        if self.schema is None:
+            return
+        removed = prune(obj, self.schema)
+        if not removed:
+            return
+        texts = [f'unknown field "{path}"' for path in removed]
+        if ctx.field_validation == "Strict":
+            raise errors.BadRequest("strict decoding error: " + ", ".join(texts))
+        if ctx.field_validation == "Warn":
+            for text in texts:
+                ctx.warn(text)
+
+    def load(self, namespace: str | None, name: str) -> tuple[dict, int]:
+        found = self.storage.get(self.resource, self._ns(namespace), name)
+        if found is None:
+            raise self.not_found(name)
+        return orjson.loads(found[0]), found[1]
+
+    # ---- reads ----------------------------------------------------------------------------
+    def get(self, namespace: str | None, name: str, resource_version: str | None = None) -> str:
+        rv = parse_rv(resource_version)
+        if rv:
+            self._wait_for(rv)
+        found = self.storage.get(self.resource, self._ns(namespace), name)
+        if found is None:
+            raise self.not_found(name)
+        return found[0]
+
+    def field_set(self, obj: dict) -> dict:
+        """The selectable fields of ``obj`` as strings (upstream ``GetAttrs``)."""
+        m = obj.get("metadata", {})
+        fields = {"metadata.name": m.get("name", ""), "metadata.namespace": m.get("namespace", "")}
+        for label, getter in self.strategy.selectable_fields.items():
+            value = getter(obj)
+            fields[label] = "" if value is None else str(value)
+        return fields
+
+    def matcher(self, label_selector: str | None, field_selector: str | None):
+        """A predicate on decoded objects, or None when nothing is selected."""
+        labels = parse_label_selector(label_selector or "")
+        fields = parse_field_selector(field_selector or "")
+        fields.validate(self.field_labels, self.resource)
+        if labels.empty and fields.empty:
+            return None
+
+        def match(obj: dict) -> bool:
+            return (labels.matches(obj.get("metadata", {}).get("labels") or {})
+                    and fields.matches(self.field_set(obj)))
+        return match
+
+    def list(self, namespace: str | None, *, label_selector=None, field_selector=None,
+             limit: int = 0, continue_token=None, resource_version=None,
+             resource_version_match=None) -> dict:
+        """One page: ``{"items": [json text], "resourceVersion": int, "continue": str}``."""
+        ns = self._ns(namespace) if (namespace and self.strategy.namespaced) else None
+        plan = plan_list(resource_version, resource_version_match, limit, continue_token, ns)
+        if plan.min_rv:
+            self._wait_for(plan.min_rv)
+        match = self.matcher(label_selector, field_selector)
+        items: list[str] = []
+        after, at = plan.after, plan.at
+        while True:
+            want = (limit - len(items)) if limit else 0
+            try:
+                page = self.storage.list(self.resource, ns, after=after,
+                                         limit=max(want, 0) if not match else (want and max(want, 500)),
+                                         at=at)
+            except Compacted as exc:
+                raise errors.Expired(
+                    f"too old resource version: {exc.requested} ({exc.compacted})") from None
+            at = page.revision
+            if match is None:
+                items.extend(page.items)
+                more, last = page.more, page.last_key
+            else:
+                more, last = page.more, page.last_key
+                for i, doc in enumerate(page.items):
+                    if match(orjson.loads(doc)):
+                        items.append(doc)
+                        if limit and len(items) == limit:
+                            # stop here; the token resumes after this item
+                            last = _key_of(doc)
+                            more = more or i < len(page.items) - 1
+                            break
+            if not more or (limit and len(items) >= limit) or page.last_key is None:
+                break
+            after = page.last_key
+        token = encode_continue(at, last) if (more and last and limit) else ""
+        return {"items": items, "resourceVersion": at, "continue": token}
+
+    # ---- create ---------------------------------------------------------------------------
+    def prepare_create(self, namespace: str | None, obj: dict, ctx: RequestContext) -> dict:
+        """Everything before the write: metadata, defaults, admission, validation."""
+        s = self.strategy
+        m = obj.setdefault("metadata", {})
+        if not isinstance(m, dict):
+            raise errors.BadRequest("metadata must be an object")
+        if m.get("resourceVersion"):
+            raise errors.BadRequest("resourceVersion should not be set on objects to be created")
+        self._check_namespace(namespace, m)
+        obj["apiVersion"], obj["kind"] = s.api_version(), s.kind
+        self._check_fields(obj, ctx)
+        if not m.get("name") and m.get("generateName"):
+            m["name"] = metalib.generate_name(m["generateName"])
+        metalib.fill_for_create(obj, s.tracks_generation)
+        s.default(obj)
+        self._admit("CREATE", obj, None, ctx)
+        s.prepare_for_create(obj)
+        errs = validation.validate_object_meta(obj.get("metadata", {}), s.namespaced, s.name_rule)
+        errs += s.validate(obj)
+        if errs:
+            raise self._invalid(m.get("name") or m.get("generateName", ""), errs)
+        s.canonicalize(obj)
+        if not ctx.applying:
+            update_managed_fields(None, obj, manager=self._manager(ctx), operation="Update",
+                                  api_version=s.api_version(), schema=self.schema,
+                                  subresource=ctx.subresource, now=metalib.now_rfc3339())
+        self._validate_admission("CREATE", obj, None, ctx)
+        return obj
+
+    def create(self, namespace: str | None, obj: dict, ctx: RequestContext) -> str:
+        obj = self.prepare_create(namespace, obj, ctx)
+        if ctx.dry_run:
+            return orjson.dumps(obj).decode()
+        return self._insert(obj)
+
+    def _insert(self, obj: dict) -> str:
+        m = obj["metadata"]
+        generated = m.get("generateName") and m["name"].startswith(m["generateName"][:58])
+        for _ in range(MAX_RETRIES if generated else 1):
+            try:
+                _, doc = self.storage.create(self.resource, self._ns(m.get("namespace")), m["name"], obj)
+                return doc
+            except KeyExists:
+                if not generated:
+                    break
+                m["name"] = metalib.generate_name(m["generateName"])
+        err = errors.AlreadyExists.for_object(self.strategy.plural, self.strategy.group, m["name"])
+        if generated:
+            err.retry_after = 1
+        raise err
+
+    def _check_namespace(self, namespace: str | None, m: dict) -> None:
+        if not self.strategy.namespaced:
+            if m.get("namespace"):
+                m.pop("namespace")   # upstream clears it for cluster-scoped kinds
+            return
+        if m.get("namespace") and namespace and m["namespace"] != namespace:
+            raise errors.BadRequest("the namespace of the provided object does not match the "
+                                    "namespace sent on the request")
+        if namespace:
+            m["namespace"] = namespace
+
+    # ---- update ---------------------------------------------------------------------------
+    def update(self, namespace: str | None, name: str, obj: dict, ctx: RequestContext) -> tuple[str, bool]:
+        """PUT.  Returns (document, created)."""
+        m = obj.setdefault("metadata", {}) if isinstance(obj, dict) else None
+        if not isinstance(m, dict):
+            raise errors.BadRequest("metadata must be an object")
+        if m.get("name") and m["name"] != name:
+            raise errors.BadRequest("the name of the object (%s) does not match the name on "
+                                    "the URL (%s)" % (m["name"], name))
+        m["name"] = name
+        wanted = m.get("resourceVersion")
+        if not wanted and not self.strategy.allow_unconditional_update:
+            raise self._invalid(name, [errors.invalid("metadata.resourceVersion", 0,
+                                                      "must be specified for an update")])
+        return self.guaranteed_update(namespace, name, lambda current: obj, ctx,
+                                      precondition_rv=wanted,
+                                      create_missing=self.strategy.allow_create_on_update)
+
+    def guaranteed_update(self, namespace, name, transform, ctx: RequestContext, *,
+                          precondition_rv: str | None = None, create_missing: bool = False,
+                          ) -> tuple[str, bool]:
+        """Read-modify-write with internal retries on revision races.
+
+        ``transform(current_or_None) -> new object`` builds the desired object from a deep
+        copy of the current one (None when missing and ``create_missing``).  When the client
+        named a resourceVersion (``precondition_rv``), a mismatch is a 409 instead of a retry.
+        """
+        s = self.strategy
+        ns = self._ns(namespace)
+        for _ in range(MAX_RETRIES):
+            found = self.storage.get(self.resource, ns, name)
+            if found is None:
+                if not create_missing:
+                    raise self.not_found(name)
+                new = transform(None)
+                new.setdefault("metadata", {})["name"] = name
+                new["metadata"].pop("resourceVersion", None)
+                obj = self.prepare_create(namespace, new, ctx)
+                if ctx.dry_run:
+                    return orjson.dumps(obj).decode(), True
+                try:
+                    return self._insert(obj), True
+                except errors.AlreadyExists:
+                    continue
+            old_doc, old_rv = found
+            old = orjson.loads(old_doc)
+            new = transform(orjson.loads(old_doc))
+            if not isinstance(new, dict) or not isinstance(new.get("metadata", {}), dict):
+                raise errors.BadRequest("the object must be a JSON object with object metadata")
+            rv_text = precondition_rv or new.get("metadata", {}).get("resourceVersion")
+            if precondition_rv is not None or rv_text:
+                if rv_text and str(rv_text) != str(old_rv):
+                    raise self._conflict(name)
+            new_doc = self._prepare_update(ns, name, new, old, ctx)
+            if new_doc is None:
+                return old_doc, False          # no-op: nothing written, no event
+            if ctx.dry_run:
+                return orjson.dumps(new_doc).decode(), False
+            if self._finished_deleting(new_doc) and not s.blocking_finalizers(new_doc):
+                try:
+                    _, doc = self.storage.delete(self.resource, ns, name, old_rv)
+                    return doc, False
+                except RevisionMismatch:
+                    continue
+                except KeyNotFound:
+                    raise self.not_found(name) from None
+            try:
+                _, doc = self.storage.update(self.resource, ns, name, new_doc, old_rv)
+                return doc, False
+            except RevisionMismatch:
+                if rv_text:
+                    raise self._conflict(name) from None
+                continue
+            except KeyNotFound:
+                raise self.not_found(name) from None
+        raise self._conflict(name)
+
+    def _prepare_update(self, ns: str, name: str, new: dict, old: dict, ctx) -> dict | None:
+        s = self.strategy
+        m = new.setdefault("metadata", {})
+        m["name"] = name
+        if s.namespaced:
+            if m.get("namespace") and m["namespace"] != ns:
+                raise errors.BadRequest("the namespace of the provided object does not match "
+                                        "the namespace sent on the request")
+            m["namespace"] = ns
+        else:
+            m.pop("namespace", None)
+        new["apiVersion"], new["kind"] = s.api_version(), s.kind
+        self._check_fields(new, ctx)
+        metalib.carry_for_update(new, old, s.generation_ignores, False)
+        s.default(new)
+        self._admit("UPDATE", new, old, ctx)
+        if ctx.subresource == "status":
+            s.prepare_for_status_update(new, old)
+        else:
+            s.prepare_for_update(new, old)
+        metalib.carry_for_update(new, old, s.generation_ignores, s.tracks_generation)
+        errs = validation.validate_object_meta(m, s.namespaced, s.name_rule)
+        errs += validation.validate_object_meta_update(m, old.get("metadata", {}))
+        errs += (s.validate_status_update(new, old) if ctx.subresource == "status"
+                 else s.validate_update(new, old))
+        if errs:
+            raise self._invalid(name, errs)
+        s.canonicalize(new)
+        if not ctx.applying:
+            update_managed_fields(old, new, manager=self._manager(ctx), operation="Update",
+                                  api_version=s.api_version(), schema=self.schema,
+                                  subresource=ctx.subresource, now=metalib.now_rfc3339())
+        if metalib.same_content(new, old):
+            return None
+        self._validate_admission("UPDATE", new, old, ctx)
+        return new
+
+    @staticmethod
+    def _finished_deleting(obj: dict) -> bool:
+        m = obj.get("metadata", {})
+        return bool(m.get("deletionTimestamp")) and not m.get("finalizers") \
+            and not m.get("deletionGracePeriodSeconds")
+
+    # ---- delete ---------------------------------------------------------------------------
+    def delete(self, namespace: str | None, name: str, options: dict, ctx: RequestContext) -> str:
+        """DELETE: immediate, or graceful/finalized (deletionTimestamp set, object stays)."""
+        s = self.strategy
+        ns = self._ns(namespace)
+        pre = options.get("preconditions") or {}
+        for _ in range(MAX_RETRIES):
+            obj, rv = self.load(ns, name)
+            m = obj["metadata"]
+            if pre.get("uid") and pre["uid"] != m.get("uid"):
+                raise errors.Conflict.for_object(
+                    s.plural, s.group, name,
+                    f"Precondition failed: UID in precondition: {pre['uid']}, UID in object meta: {m.get('uid')}")
+            if pre.get("resourceVersion") and str(pre["resourceVersion"]) != str(rv):
+                raise errors.Conflict.for_object(
+                    s.plural, s.group, name,
+                    f"Precondition failed: ResourceVersion in precondition: {pre['resourceVersion']}, "
+                    f"ResourceVersion in object meta: {rv}")
+            self._validate_admission("DELETE", None, obj, ctx)
+            finalizers = list(m.get("finalizers") or [])
+            policy = options.get("propagationPolicy")
+            if policy == "Foreground" and "foregroundDeletion" not in finalizers:
+                finalizers.append("foregroundDeletion")
+            elif (policy == "Orphan" or options.get("orphanDependents") is True) \
+                    and "orphan" not in finalizers:
+                finalizers.append("orphan")
+            grace = s.grace_period(obj, options.get("gracePeriodSeconds"))
+            if not finalizers and grace <= 0 and not s.blocking_finalizers(obj):
+                if ctx.dry_run:
+                    return orjson.dumps(obj).decode()
+                try:
+                    _, doc = self.storage.delete(self.resource, ns, name, rv)
+                except RevisionMismatch:
+                    continue
+                except KeyNotFound:
+                    raise self.not_found(name) from None
+                s.after_delete_requested(orjson.loads(doc), self.stores)
+                return doc
+            if m.get("deletionTimestamp") and m.get("deletionGracePeriodSeconds", 0) <= grace:
+                return self.storage.get(self.resource, ns, name)[0]   # already being deleted
+            m["deletionTimestamp"] = metalib.now_rfc3339() if grace <= 0 else _after(grace)
+            m["deletionGracePeriodSeconds"] = max(grace, 0)
+            m["finalizers"] = finalizers
+            if ctx.dry_run:
+                return orjson.dumps(obj).decode()
+            try:
+                _, doc = self.storage.update(self.resource, ns, name, obj, rv)
+            except RevisionMismatch:
+                continue
+            except KeyNotFound:
+                raise self.not_found(name) from None
+            s.after_delete_requested(orjson.loads(doc), self.stores)
+            return doc
+        raise self._conflict(name)
+
+    def delete_collection(self, namespace, options: dict, ctx: RequestContext, *,
+                          label_selector=None, field_selector=None) -> list[str]:
+        page = self.list(namespace, label_selector=label_selector, field_selector=field_selector)
+        done = []
+        for doc in page["items"]:
+            obj = orjson.loads(doc)
+            try:
+                done.append(self.delete(obj["metadata"].get("namespace"), obj["metadata"]["name"],
+                                        options, ctx))
+            except errors.NotFound:
+                pass
+        return done
+
+    # ---- admission ------------------------------------------------------------------------
+    def _attrs(self, operation, obj, old, ctx):
+        s = self.strategy
+        m = (obj or old or {}).get("metadata", {})
+        return admission.base.Attributes(
+            operation=operation, group=s.group, version=s.version, kind=s.kind,
+            resource=s.plural, subresource=ctx.subresource, namespace=m.get("namespace", ""),
+            name=m.get("name", ""), obj=obj, old=old, user=ctx.user, dry_run=ctx.dry_run)
+
+    def _admit(self, operation, obj, old, ctx):
+        admission.base.chain().admit(self._attrs(operation, obj, old, ctx))
+
+    def _validate_admission(self, operation, obj, old, ctx):
+        admission.base.chain().validate(self._attrs(operation, obj, old, ctx))
+
+    @staticmethod
+    def _manager(ctx: RequestContext) -> str:
+        return ctx.field_manager or "unknown"
+
+
+def _key_of(doc: str) -> tuple[str, str]:
+    m = orjson.loads(doc)["metadata"]
+    return m.get("namespace", ""), m["name"]
+
+
+def _after(seconds: int) -> str:
+    from datetime import datetime, timedelta, timezone
+    return (datetime.now(timezone.utc) + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class StoreRegistry:
+    """One Store per served resource, built from the Scheme at start."""
+
+    def __init__(self, scheme, storage):
+        self.scheme = scheme
+        self.storage = storage
+        self._stores: dict = {}
+
+    def store(self, group: str, version: str, resource: str) -> Store | None:
+        key = (group, version, resource)
+        st = self._stores.get(key)
+        if st is None:
+            strategy = self.scheme.strategy(group, version, resource)
+            if strategy is None:
+                return None
+            st = self._stores[key] = Store(strategy, self.storage, self)
+        return st
+
+    def all(self) -> list[Store]:
+        return [self.store(s.group, s.version, s.plural) for s in self.scheme.all()]

@@ -1,0 +1,31 @@
+"""The filter chain, listed once, outermost first (upstream ``DefaultBuildHandlerChain``).
+
+request_info ▸ timeout ▸ authentication ▸ max_in_flight ▸ authorization ▸ Django bridge
+(audit and impersonation take their places between authentication and max_in_flight when
+their issues land).
+"""
+from __future__ import annotations
+
+from apiserver import admission
+from apiserver.authentication.base import Union as AuthnUnion
+from apiserver.authentication.x509 import X509Authenticator
+from apiserver.authorization import base as authz
+from apiserver.filters.authentication import AuthenticationFilter
+from apiserver.filters.authorization import AuthorizationFilter
+from apiserver.filters.max_in_flight import MaxInFlightFilter
+from apiserver.filters.request_info import RequestInfoFilter
+from apiserver.filters.timeout import TimeoutFilter
+from apiserver.options import Options
+from apiserver.server.bridge import DjangoBridge
+
+
+def build_handler_chain(options: Options):
+    admission.base.configure(options.admission_plugins)
+    app = DjangoBridge(threads=options.request_threads)
+    app = AuthorizationFilter(app, authz.build(options.authorization_modes))
+    app = MaxInFlightFilter(app, options.max_requests_inflight,
+                            options.max_mutating_requests_inflight)
+    app = AuthenticationFilter(app, AuthnUnion([X509Authenticator()]))
+    app = TimeoutFilter(app, options.request_timeout)
+    app = RequestInfoFilter(app)
+    return app

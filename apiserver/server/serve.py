@@ -1,0 +1,80 @@
+"""HTTPS serving on uvicorn, with the verified client certificate exposed to the app.
+
+uvicorn does not publish the peer certificate in the ASGI scope, so a small protocol
+subclass reads it from the TLS object once per connection (after the handshake verified it
+against ``--client-ca-file``) and puts the subject into ``scope["extensions"]["tls"]``.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+
+import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+log = logging.getLogger("apiserver.serve")
+
+
+def _peer_subject(transport) -> tuple | None:
+    ssl_object = transport.get_extra_info("ssl_object")
+    if ssl_object is None:
+        return None
+    cert = ssl_object.getpeercert()      # only populated for a verified certificate
+    if not cert:
+        return None
+    return tuple((k, v) for rdn in cert.get("subject", ()) for (k, v) in rdn)
+
+
+class ClientCertHttpToolsProtocol(HttpToolsProtocol):
+    def connection_made(self, transport):
+        super().connection_made(transport)
+        self._k8s_subject = _peer_subject(transport)
+
+    def on_message_begin(self):
+        super().on_message_begin()
+        if self._k8s_subject:
+            self.scope["extensions"] = {"tls": {"k8s.subject": self._k8s_subject}}
+
+
+def ssl_context(cert_file: str, key_file: str, client_ca_file: str) -> ssl.SSLContext:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(cert_file, key_file)
+    if client_ca_file:
+        ctx.load_verify_locations(client_ca_file)
+        ctx.verify_mode = ssl.CERT_OPTIONAL     # no certificate: other authenticators decide
+    return ctx
+
+
+def build_server(app, options, cert_file: str, key_file: str, client_ca_file: str) -> uvicorn.Server:
+    config = uvicorn.Config(
+        app, host=options.bind_address, port=options.secure_port, http=ClientCertHttpToolsProtocol,
+        loop="uvloop", lifespan="off", access_log=False, log_level="warning",
+        ssl_certfile=cert_file, ssl_keyfile=key_file, timeout_graceful_shutdown=5)
+    # uvicorn builds its own SSLContext from the file names; replace it with ours so the
+    # client CA and verify mode are what the flags say.
+    config.load()
+    config.ssl = ssl_context(cert_file, key_file, client_ca_file)
+    return uvicorn.Server(config)
+
+
+def run(app, options, cert_file, key_file, client_ca_file, on_started=None) -> None:
+    server = build_server(app, options, cert_file, key_file, client_ca_file)
+
+    async def main():
+        task = asyncio.create_task(server.serve())
+        while not server.started and not task.done():
+            await asyncio.sleep(0.02)
+        if server.started and on_started:
+            on_started()
+        await task
+    asyncio.run(main()) if not _uvloop() else _uvloop().run(main())
+
+
+def _uvloop():
+    try:
+        import uvloop
+        return uvloop
+    except ImportError:
+        return None

@@ -1,0 +1,220 @@
+"""The SQL storage backend (PostgreSQL and SQLite through Django's connection).
+
+Raw SQL on Django's cursor: each write is one transaction of three statements after BEGIN
+(bump the revision row, write the object row, append the change row).  The revision row's
+lock is held from the bump to COMMIT, so revisions are assigned in commit order; that is
+what lets the watch cache read ``rv > last`` without gaps (DESIGN.md §3).
+
+Reads run outside explicit transactions: each statement sees one snapshot, and every list
+reads the current revision in the same statement as its rows.
+
+May import: django.db, orjson, apiserver.storage.base.
+"""
+from __future__ import annotations
+
+import time
+
+import orjson
+from django.db import IntegrityError, connection, transaction
+
+from apiserver.storage.base import (ChangeRecord, Compacted, KeyExists, KeyNotFound, ListResult,
+                                    RevisionMismatch)
+
+_BUMP = "UPDATE apiserver_revision SET rv = rv + 1 WHERE id = 1 RETURNING rv"
+_LOG = ("INSERT INTO apiserver_change (rv, resource, namespace, name, type, doc, created) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s)")
+
+
+class _Abort(Exception):
+    """Raised inside a write transaction to roll it back (the counter bump included)."""
+
+
+def _stamp(obj: dict, rv: int) -> str:
+    obj.setdefault("metadata", {})["resourceVersion"] = str(rv)
+    return orjson.dumps(obj).decode()
+
+
+def _scope(namespace: str | None, after: tuple[str, str] | None, t: str = "") -> tuple[str, list]:
+    """WHERE fragment for one namespace (None: all) and keys after ``after``; ``t`` is a
+    table alias prefix such as ``"c."``."""
+    sql, params = "", []
+    if namespace is not None:
+        sql += f" AND {t}namespace = %s"
+        params.append(namespace)
+    if after is not None:
+        sql += f" AND ({t}namespace > %s OR ({t}namespace = %s AND {t}name > %s))"
+        params += [after[0], after[0], after[1]]
+    return sql, params
+
+
+class SQLStorage:
+    """Storage on the Django default database."""
+
+    # ---- reads ----------------------------------------------------------------------------
+    def get(self, resource, namespace, name):
+        with connection.cursor() as cur:
+            cur.execute("SELECT doc, rv FROM apiserver_object "
+                        "WHERE resource = %s AND namespace = %s AND name = %s",
+                        [resource, namespace, name])
+            row = cur.fetchone()
+        return (row[0], row[1]) if row else None
+
+    def current_revision(self) -> int:
+        with connection.cursor() as cur:
+            cur.execute("SELECT rv FROM apiserver_revision WHERE id = 1")
+            return cur.fetchone()[0]
+
+    def compacted_revision(self) -> int:
+        with connection.cursor() as cur:
+            cur.execute("SELECT compacted FROM apiserver_revision WHERE id = 1")
+            return cur.fetchone()[0]
+
+    def list(self, resource, namespace, *, after=None, limit=0, at=None) -> ListResult:
+        if at is not None:
+            return self._list_at(resource, namespace, after, limit, at)
+        where, params = _scope(namespace, after)
+        lim = f" LIMIT {int(limit) + 1}" if limit else ""
+        # One statement: the revision row and the page come from the same snapshot.
+        sql = ("SELECT 0, rv, '', '', '' FROM apiserver_revision WHERE id = 1 UNION ALL "
+               "SELECT * FROM (SELECT 1, rv, namespace, name, doc FROM apiserver_object "
+               f"WHERE resource = %s{where} ORDER BY namespace, name{lim}) page")
+        with connection.cursor() as cur:
+            cur.execute(sql, [resource] + params)
+            rows = cur.fetchall()
+        result = ListResult()
+        items = []
+        for tag, rv, ns, name, doc in rows:
+            if tag == 0:
+                result.revision = rv
+            else:
+                items.append((ns, name, doc))
+        items.sort(key=lambda r: (r[0], r[1]))
+        return self._page(result, items, limit)
+
+    @staticmethod
+    def _page(result: ListResult, items: list, limit: int) -> ListResult:
+        if limit and len(items) > limit:
+            items = items[:limit]
+            result.more = True
+        result.items = [doc for _, _, doc in items]
+        if items:
+            result.last_key = (items[-1][0], items[-1][1])
+        return result
+
+    def _list_at(self, resource, namespace, after, limit, at) -> ListResult:
+        compacted = self.compacted_revision()
+        if at < compacted:
+            raise Compacted(at, compacted)
+        where, params = _scope(namespace, after)
+        lim = f" LIMIT {int(limit) + 1}" if limit else ""
+        with connection.cursor() as cur:
+            # Objects untouched since `at` are current rows with rv <= at ...
+            cur.execute("SELECT namespace, name, doc FROM apiserver_object "
+                        f"WHERE resource = %s{where} AND rv <= %s ORDER BY namespace, name{lim}",
+                        [resource] + params + [at])
+            unchanged = cur.fetchall()
+            # ... the others are rebuilt from the log: their last change at or before `at`,
+            # for every key changed after `at`.  Run second, so a key that changes between
+            # the two statements shows up in both with the same (as-of-`at`) document.
+            cwhere, _ = _scope(namespace, after, "c.")
+            cur.execute(
+                "SELECT c.namespace, c.name, c.type, c.doc FROM apiserver_change c "
+                f"WHERE c.resource = %s{cwhere} "
+                "AND c.rv = (SELECT MAX(p.rv) FROM apiserver_change p WHERE p.resource = c.resource "
+                "  AND p.namespace = c.namespace AND p.name = c.name AND p.rv <= %s) "
+                "AND EXISTS (SELECT 1 FROM apiserver_change n WHERE n.resource = c.resource "
+                "  AND n.namespace = c.namespace AND n.name = c.name AND n.rv > %s)",
+                [resource] + params + [at, at])
+            rebuilt = cur.fetchall()
+        merged = {(ns, name): doc for ns, name, doc in unchanged}
+        for ns, name, typ, doc in rebuilt:
+            if typ == "DELETED":
+                merged.pop((ns, name), None)
+            else:
+                merged[(ns, name)] = doc
+        items = sorted(((k[0], k[1], d) for k, d in merged.items()), key=lambda r: (r[0], r[1]))
+        return self._page(ListResult(revision=at), items, limit)
+
+    def changes_after(self, rv, limit=500):
+        with connection.cursor() as cur:
+            cur.execute("SELECT rv, resource, namespace, name, type, doc FROM apiserver_change "
+                        "WHERE rv > %s ORDER BY rv LIMIT %s", [rv, limit])
+            return [ChangeRecord(*row) for row in cur.fetchall()]
+
+    # ---- writes ---------------------------------------------------------------------------
+    def create(self, resource, namespace, name, obj):
+        try:
+            with transaction.atomic():
+                with connection.cursor() as cur:
+                    cur.execute(_BUMP)
+                    rv = cur.fetchone()[0]
+                    doc = _stamp(obj, rv)
+                    cur.execute("INSERT INTO apiserver_object (resource, namespace, name, rv, doc) "
+                                "VALUES (%s, %s, %s, %s, %s)", [resource, namespace, name, rv, doc])
+                    cur.execute(_LOG, [rv, resource, namespace, name, "ADDED", doc, time.time()])
+        except IntegrityError:
+            raise KeyExists(name) from None
+        return rv, doc
+
+    def update(self, resource, namespace, name, obj, expected_rv):
+        try:
+            with transaction.atomic():
+                with connection.cursor() as cur:
+                    cur.execute(_BUMP)
+                    rv = cur.fetchone()[0]
+                    doc = _stamp(obj, rv)
+                    cur.execute("UPDATE apiserver_object SET rv = %s, doc = %s WHERE resource = %s "
+                                "AND namespace = %s AND name = %s AND rv = %s",
+                                [rv, doc, resource, namespace, name, expected_rv])
+                    if cur.rowcount != 1:
+                        raise _Abort()
+                    cur.execute(_LOG, [rv, resource, namespace, name, "MODIFIED", doc, time.time()])
+        except _Abort:
+            raise (KeyNotFound(name) if self.get(resource, namespace, name) is None
+                   else RevisionMismatch(name)) from None
+        return rv, doc
+
+    def delete(self, resource, namespace, name, expected_rv):
+        try:
+            with transaction.atomic():
+                with connection.cursor() as cur:
+                    cur.execute(_BUMP)
+                    rv = cur.fetchone()[0]
+                    cur.execute("SELECT doc FROM apiserver_object WHERE resource = %s AND "
+                                "namespace = %s AND name = %s AND rv = %s",
+                                [resource, namespace, name, expected_rv])
+                    row = cur.fetchone()
+                    if row is None:
+                        raise _Abort()
+                    cur.execute("DELETE FROM apiserver_object WHERE resource = %s AND "
+                                "namespace = %s AND name = %s", [resource, namespace, name])
+                    # The DELETED event carries the last state stamped with the deletion's rv.
+                    doc = _stamp(orjson.loads(row[0]), rv)
+                    cur.execute(_LOG, [rv, resource, namespace, name, "DELETED", doc, time.time()])
+        except _Abort:
+            raise (KeyNotFound(name) if self.get(resource, namespace, name) is None
+                   else RevisionMismatch(name)) from None
+        return rv, doc
+
+    # ---- history --------------------------------------------------------------------------
+    def compact(self, window_seconds: float) -> int:
+        with connection.cursor() as cur:
+            cur.execute("SELECT MAX(rv) FROM apiserver_change WHERE created < %s",
+                        [time.time() - window_seconds])
+            target = cur.fetchone()[0]
+        if not target or target <= self.compacted_revision():
+            return self.compacted_revision()
+        # Publish the new floor first: from here on, reads older than `target` get 410, so
+        # nobody can observe the partially deleted history below it.
+        with transaction.atomic():
+            with connection.cursor() as cur:
+                cur.execute("UPDATE apiserver_revision SET compacted = %s WHERE id = 1 "
+                            "AND compacted < %s", [target, target])
+        with transaction.atomic():
+            with connection.cursor() as cur:
+                cur.execute(
+                    "DELETE FROM apiserver_change WHERE rv <= %s AND (type = 'DELETED' OR EXISTS ("
+                    "SELECT 1 FROM apiserver_change n WHERE n.resource = apiserver_change.resource "
+                    "AND n.namespace = apiserver_change.namespace AND n.name = apiserver_change.name "
+                    "AND n.rv > apiserver_change.rv AND n.rv <= %s))", [target, target])
+        return target

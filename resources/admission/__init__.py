@@ -1,0 +1,1 @@
+"""Kind-aware admission plugins, each registered under its upstream name."""

@@ -1,0 +1,28 @@
+"""Registers every built-in kind, the kind-aware admission plugins and bootstrap hooks.
+Adding a kind is one module plus one line in its group package's ``KINDS``."""
+from django.apps import AppConfig
+
+# group packages, each with a KINDS tuple of Strategy paths
+GROUPS = ("resources.core", "resources.apps", "resources.batch", "resources.coordination",
+          "resources.events", "resources.scheduling", "resources.discovery")
+
+
+class ResourcesConfig(AppConfig):
+    name = "resources"
+    verbose_name = "Built-in kinds"
+
+    def ready(self):
+        from django.utils.module_loading import import_string
+
+        from apiserver.admission import base as admission
+        from apiserver.runtime.scheme import scheme
+        from apiserver.server.hooks import register_post_start
+        from resources import bootstrap
+        from resources.admission.namespace_lifecycle import NamespaceLifecycle
+
+        import importlib
+        for group in GROUPS:
+            for path in getattr(importlib.import_module(group), "KINDS", ()):
+                scheme.register(import_string(path))
+        admission.register("NamespaceLifecycle", NamespaceLifecycle)
+        register_post_start("bootstrap-namespaces", bootstrap.ensure_system_namespaces)

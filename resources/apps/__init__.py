@@ -1,0 +1,3 @@
+"""The apps API group.  ``KINDS`` lists its Strategy classes."""
+
+KINDS = ()

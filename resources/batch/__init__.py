@@ -1,0 +1,3 @@
+"""The batch API group.  ``KINDS`` lists its Strategy classes."""
+
+KINDS = ()

@@ -1,0 +1,3 @@
+"""The coordination API group.  ``KINDS`` lists its Strategy classes."""
+
+KINDS = ()

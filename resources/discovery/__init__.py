@@ -1,0 +1,3 @@
+"""The discovery API group.  ``KINDS`` lists its Strategy classes."""
+
+KINDS = ()

@@ -1,0 +1,3 @@
+"""The events API group.  ``KINDS`` lists its Strategy classes."""
+
+KINDS = ()

@@ -1,0 +1,3 @@
+"""The scheduling API group.  ``KINDS`` lists its Strategy classes."""
+
+KINDS = ()
