@@ -48,7 +48,13 @@ def _scope(namespace: str | None, after: tuple[str, str] | None, t: str = "") ->
 
 
 class SQLStorage:
-    """Storage on the Django default database."""
+    """Storage on the Django default database.
+
+    ``before_commit`` (tests only) is called inside every write transaction after the
+    revision is taken, to force slow commits and prove commit order equals revision order.
+    """
+
+    before_commit = None
 
     # ---- reads ----------------------------------------------------------------------------
     def get(self, resource, namespace, name):
@@ -142,6 +148,10 @@ class SQLStorage:
             return [ChangeRecord(*row) for row in cur.fetchall()]
 
     # ---- writes ---------------------------------------------------------------------------
+    def _hook(self, rv: int) -> None:
+        if self.before_commit is not None:
+            self.before_commit(rv)
+
     def create(self, resource, namespace, name, obj):
         try:
             with transaction.atomic():
@@ -152,6 +162,7 @@ class SQLStorage:
                     cur.execute("INSERT INTO apiserver_object (resource, namespace, name, rv, doc) "
                                 "VALUES (%s, %s, %s, %s, %s)", [resource, namespace, name, rv, doc])
                     cur.execute(_LOG, [rv, resource, namespace, name, "ADDED", doc, time.time()])
+                    self._hook(rv)
         except IntegrityError:
             raise KeyExists(name) from None
         return rv, doc
@@ -169,6 +180,7 @@ class SQLStorage:
                     if cur.rowcount != 1:
                         raise _Abort()
                     cur.execute(_LOG, [rv, resource, namespace, name, "MODIFIED", doc, time.time()])
+                    self._hook(rv)
         except _Abort:
             raise (KeyNotFound(name) if self.get(resource, namespace, name) is None
                    else RevisionMismatch(name)) from None
@@ -191,6 +203,7 @@ class SQLStorage:
                     # The DELETED event carries the last state stamped with the deletion's rv.
                     doc = _stamp(orjson.loads(row[0]), rv)
                     cur.execute(_LOG, [rv, resource, namespace, name, "DELETED", doc, time.time()])
+                    self._hook(rv)
         except _Abort:
             raise (KeyNotFound(name) if self.get(resource, namespace, name) is None
                    else RevisionMismatch(name)) from None
