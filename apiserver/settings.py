@@ -26,7 +26,7 @@ INSTALLED_APPS = [
     "django.contrib.auth",
     "rest_framework",
     "apiserver",
-    "resources",
+    "resources.appconfig.ResourcesConfig",   # resources/apps/ is the apps API group
     "rbac",
     "crds",
 ]

@@ -15,7 +15,7 @@ import time
 
 import orjson
 
-from apiserver import admission
+from apiserver.admission import base as admission_base
 from apiserver.endpoints.fieldmanager import update_managed_fields
 from apiserver.openapi import definitions
 from apiserver.openapi.pruning import prune
@@ -412,16 +412,16 @@ class Store:
     def _attrs(self, operation, obj, old, ctx):
         s = self.strategy
         m = (obj or old or {}).get("metadata", {})
-        return admission.base.Attributes(
+        return admission_base.Attributes(
             operation=operation, group=s.group, version=s.version, kind=s.kind,
             resource=s.plural, subresource=ctx.subresource, namespace=m.get("namespace", ""),
             name=m.get("name", ""), obj=obj, old=old, user=ctx.user, dry_run=ctx.dry_run)
 
     def _admit(self, operation, obj, old, ctx):
-        admission.base.chain().admit(self._attrs(operation, obj, old, ctx))
+        admission_base.chain().admit(self._attrs(operation, obj, old, ctx))
 
     def _validate_admission(self, operation, obj, old, ctx):
-        admission.base.chain().validate(self._attrs(operation, obj, old, ctx))
+        admission_base.chain().validate(self._attrs(operation, obj, old, ctx))
 
     @staticmethod
     def _manager(ctx: RequestContext) -> str:

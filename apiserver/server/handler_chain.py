@@ -6,7 +6,7 @@ their issues land).
 """
 from __future__ import annotations
 
-from apiserver import admission
+from apiserver.admission import base as admission_base
 from apiserver.authentication.base import Union as AuthnUnion
 from apiserver.authentication.x509 import X509Authenticator
 from apiserver.authorization import base as authz
@@ -20,7 +20,7 @@ from apiserver.server.bridge import DjangoBridge
 
 
 def build_handler_chain(options: Options):
-    admission.base.configure(options.admission_plugins)
+    admission_base.configure(options.admission_plugins)
     app = DjangoBridge(threads=options.request_threads)
     app = AuthorizationFilter(app, authz.build(options.authorization_modes))
     app = MaxInFlightFilter(app, options.max_requests_inflight,

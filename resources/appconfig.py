@@ -1,4 +1,6 @@
-"""Registers every built-in kind, the kind-aware admission plugins and bootstrap hooks.
+"""The resources app's AppConfig (not apps.py: resources/apps/ is the apps/v1 API group).
+
+Registers every built-in kind, the kind-aware admission plugins and bootstrap hooks.
 Adding a kind is one module plus one line in its group package's ``KINDS``."""
 from django.apps import AppConfig
 
