@@ -156,9 +156,11 @@ class DiscoveryRootView(APIView):
         if version:
             body, etag = aggregated(self.kind, version)
             headers = {"ETag": etag, "Vary": "Accept", "Cache-Control": "public"}
-            if request.META.get("HTTP_IF_NONE_MATCH") == etag:
-                return HttpResponse(status=304, headers=headers)
             ctype = f"application/json;g=apidiscovery.k8s.io;v={version};as=APIGroupDiscoveryList"
+            if request.META.get("HTTP_IF_NONE_MATCH") == etag:
+                # kubectl's HTTP cache copies a 304's headers onto the cached answer: a 304
+                # with Django's default text/html type turns it into "legacy" discovery.
+                return HttpResponse(status=304, headers=headers, content_type=ctype)
             return HttpResponse(body, content_type=ctype, headers=headers)
         return HttpResponse(legacy(self.kind), content_type="application/json")
 

@@ -55,7 +55,7 @@ class OpenAPIDocumentView(_Base):
         else:
             headers["Cache-Control"] = "no-cache, private"
         if request.META.get("HTTP_IF_NONE_MATCH") == etag:
-            return HttpResponse(status=304, headers=headers)
+            return HttpResponse(status=304, headers=headers, content_type="application/json")
         return HttpResponse(body, content_type="application/json", headers=headers)
 
 
