@@ -74,7 +74,10 @@ class Store:
             return
         texts = [f'unknown field "{path}"' for path in removed]
         if ctx.field_validation == "Strict":
-            raise errors.BadRequest("strict decoding error: " + ", ".join(texts))
+            # upstream wording (apimachinery runtime.NewStrictDecodingError via the handler)
+            kind, version = self.strategy.kind, self.strategy.version
+            raise errors.BadRequest(f'{kind} in version "{version}" cannot be handled as a '
+                                    f'{kind}: strict decoding error: ' + ", ".join(texts))
         if ctx.field_validation == "Warn":
             for text in texts:
                 ctx.warn(text)
