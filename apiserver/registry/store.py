@@ -272,10 +272,11 @@ class Store:
             new = transform(orjson.loads(old_doc))
             if not isinstance(new, dict) or not isinstance(new.get("metadata", {}), dict):
                 raise errors.BadRequest("the object must be a JSON object with object metadata")
-            rv_text = precondition_rv or new.get("metadata", {}).get("resourceVersion")
-            if precondition_rv is not None or rv_text:
-                if rv_text and str(rv_text) != str(old_rv):
-                    raise self._conflict(name)
+            # Only a resourceVersion the client chose is a precondition; the one a patch
+            # transform carries over from the current object is not (patches retry).
+            rv_text = precondition_rv
+            if rv_text and str(rv_text) != str(old_rv):
+                raise self._conflict(name)
             new_doc = self._prepare_update(ns, name, new, old, ctx)
             if new_doc is None:
                 return old_doc, False          # no-op: nothing written, no event
