@@ -159,7 +159,7 @@ class Invalid(APIError):
         # upstream: errors.NewInvalid -> `Pod "web" is invalid: [a, b]` (brackets only for >1)
         texts = [e.error_text() for e in errors]
         joined = texts[0] if len(texts) == 1 else "[" + ", ".join(texts) + "]"
-        return cls(f'{kind} "{name}" is invalid: {joined}',
+        return cls(f'{_qualified(kind, group)} "{name}" is invalid: {joined}',
                    details={**_details(kind, group, name)},
                    causes=[e.to_cause() for e in errors])
 

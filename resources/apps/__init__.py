@@ -1,3 +1,8 @@
 """The apps API group.  ``KINDS`` lists its Strategy classes."""
 
-KINDS = ()
+KINDS = (
+    "resources.apps.deployments.DeploymentStrategy",
+    "resources.apps.replicasets.ReplicaSetStrategy",
+    "resources.apps.statefulsets.StatefulSetStrategy",
+    "resources.apps.daemonsets.DaemonSetStrategy",
+)

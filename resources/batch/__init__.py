@@ -1,3 +1,6 @@
 """The batch API group.  ``KINDS`` lists its Strategy classes."""
 
-KINDS = ()
+KINDS = (
+    "resources.batch.jobs.JobStrategy",
+    "resources.batch.cronjobs.CronJobStrategy",
+)

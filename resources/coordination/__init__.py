@@ -1,3 +1,5 @@
 """The coordination API group.  ``KINDS`` lists its Strategy classes."""
 
-KINDS = ()
+KINDS = (
+    "resources.coordination.leases.LeaseStrategy",
+)

@@ -1,3 +1,5 @@
 """The discovery API group.  ``KINDS`` lists its Strategy classes."""
 
-KINDS = ()
+KINDS = (
+    "resources.discovery.endpointslices.EndpointSliceStrategy",
+)

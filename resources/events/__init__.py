@@ -1,3 +1,5 @@
 """The events API group.  ``KINDS`` lists its Strategy classes."""
 
-KINDS = ()
+KINDS = (
+    "resources.events.events.EventStrategy",
+)

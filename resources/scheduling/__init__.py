@@ -1,3 +1,5 @@
 """The scheduling API group.  ``KINDS`` lists its Strategy classes."""
 
-KINDS = ()
+KINDS = (
+    "resources.scheduling.priorityclasses.PriorityClassStrategy",
+)
