@@ -19,7 +19,7 @@ class ResourcesConfig(AppConfig):
         from apiserver.admission import base as admission
         from apiserver.runtime.scheme import scheme
         from apiserver.server.hooks import register_post_start
-        from resources import bootstrap
+        from resources import bootstrap, bootstrap_scheduling
         from resources.admission.namespace_lifecycle import NamespaceLifecycle
 
         import importlib
@@ -28,3 +28,7 @@ class ResourcesConfig(AppConfig):
                 scheme.register(import_string(path))
         admission.register("NamespaceLifecycle", NamespaceLifecycle)
         register_post_start("bootstrap-namespaces", bootstrap.ensure_system_namespaces)
+        register_post_start("bootstrap-kubernetes-service", bootstrap.ensure_kubernetes_service)
+        register_post_start("bootstrap-service-accounts", bootstrap.ensure_default_service_accounts)
+        register_post_start("bootstrap-priority-classes",
+                            bootstrap_scheduling.ensure_system_priority_classes)

@@ -1,11 +1,20 @@
 """Bootstrap objects reconciled at every start (upstream ``controlplane`` bootstrap
-controller): the system namespaces exist."""
+controller): the system namespaces exist, the ``default/kubernetes`` Service and its
+Endpoints point at this server, and the system namespaces have a ``default``
+ServiceAccount (upstream's serviceaccounts-controller does that for every namespace)."""
 from __future__ import annotations
+
+import ipaddress
+import logging
+import socket
 
 from apiserver.registry.context import RequestContext
 from apiserver.runtime import errors
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+KUBERNETES_SERVICE_PORT = 443
+KUBERNETES_TARGET_PORT = 6443        # upstream: the --secure-port; the hook is not told it
+log = logging.getLogger(__name__)
 
 
 def ensure_system_namespaces(stores) -> None:
@@ -17,3 +26,65 @@ def ensure_system_namespaces(stores) -> None:
                                 "metadata": {"name": name}}, ctx)
         except errors.AlreadyExists:
             pass
+
+
+def ensure_kubernetes_service(stores) -> None:
+    """``default/kubernetes``: ClusterIP = first address of the service range, port 443
+    (``https``) → target port 6443; and Endpoints with this host's address (upstream's
+    ``EndpointReconciler``; skipped when only a loopback address is known, which
+    Endpoints validation refuses)."""
+    from resources.core.services import allocator
+    ctx = RequestContext(field_manager="kube-apiserver")
+    port = {"name": "https", "port": KUBERNETES_SERVICE_PORT, "protocol": "TCP",
+            "targetPort": KUBERNETES_TARGET_PORT}
+    try:
+        stores.store("", "v1", "services").create("default", {
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "kubernetes", "namespace": "default",
+                         "labels": {"component": "apiserver", "provider": "kubernetes"}},
+            "spec": {"type": "ClusterIP", "clusterIP": allocator().first_ip(), "ports": [port],
+                     "sessionAffinity": "None"}}, ctx)
+    except errors.AlreadyExists:
+        pass
+    address = advertise_address()
+    if address is None:
+        log.info("no non-loopback address: not writing Endpoints default/kubernetes")
+        return
+    subsets = [{"addresses": [{"ip": address}],
+                "ports": [{"name": "https", "port": KUBERNETES_TARGET_PORT, "protocol": "TCP"}]}]
+    endpoints = stores.store("", "v1", "endpoints")
+    try:
+        endpoints.create("default", {"apiVersion": "v1", "kind": "Endpoints",
+                                     "metadata": {"name": "kubernetes", "namespace": "default",
+                                                  "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
+                                     "subsets": subsets}, ctx)
+    except errors.AlreadyExists:
+        def point_here(current):
+            current["subsets"] = subsets
+            return current
+        endpoints.guaranteed_update("default", "kubernetes", point_here, ctx)
+
+
+def ensure_default_service_accounts(stores) -> None:
+    """A ``default`` ServiceAccount in each system namespace.  (Upstream's controller
+    creates one in *every* namespace; namespaces created later do not get one here.)"""
+    store = stores.store("", "v1", "serviceaccounts")
+    ctx = RequestContext(field_manager="kube-apiserver")
+    for namespace in SYSTEM_NAMESPACES:
+        try:
+            store.create(namespace, {"apiVersion": "v1", "kind": "ServiceAccount",
+                                     "metadata": {"name": "default", "namespace": namespace}}, ctx)
+        except errors.AlreadyExists:
+            pass
+
+
+def advertise_address() -> str | None:
+    """This host's outbound IPv4 address (no packet is sent), or None if only loopback."""
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.connect(("10.255.255.255", 1))
+            address = s.getsockname()[0]
+    except OSError:
+        return None
+    ip = ipaddress.ip_address(address)
+    return None if ip.is_loopback or ip.is_unspecified or ip.is_link_local else address

@@ -3,4 +3,13 @@
 KINDS = (
     "resources.core.namespaces.NamespaceStrategy",
     "resources.core.configmaps.ConfigMapStrategy",
+    "resources.core.pods.PodStrategy",
+    "resources.core.nodes.NodeStrategy",
+    "resources.core.services.ServiceStrategy",
+    "resources.core.endpoints.EndpointsStrategy",
+    "resources.core.secrets.SecretStrategy",
+    "resources.core.serviceaccounts.ServiceAccountStrategy",
+    "resources.core.events.EventStrategy",
+    "resources.core.limitranges.LimitRangeStrategy",
+    "resources.core.resourcequotas.ResourceQuotaStrategy",
 )

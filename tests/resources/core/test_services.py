@@ -211,6 +211,8 @@ def test_type_change_allocates_and_drops(stored):
     S.default(ext)
     S.prepare_for_update(ext, old)
     assert "clusterIP" not in ext["spec"] and S.validate_update(ext, old) == []
+    assert "internalTrafficPolicy" not in ext["spec"]
+    assert "externalTrafficPolicy" not in back["spec"]
 
 
 # ---- table -------------------------------------------------------------------------------

@@ -1,0 +1,34 @@
+"""Table-column helpers the core kinds share.
+
+Upstream's printers describe most columns with the Go field's doc string
+(``apiv1.PodStatus{}.SwaggerDoc()["podIP"]``); :func:`doc` reads the same text from the
+built-in OpenAPI definitions so our column descriptions match a real cluster's.
+Upstream: k8s.io/kubernetes ``pkg/printers/internalversion/printers.go`` (AddHandlers).
+"""
+from __future__ import annotations
+
+from apiserver.openapi import definitions
+from apiserver.registry.strategy import Column
+
+CORE = "io.k8s.api.core.v1."
+
+
+def doc(definition: str, field: str) -> str:
+    """The description of ``field`` in ``definition`` (``"PodStatus"`` means the core/v1 type)."""
+    name = definition if "." in definition else CORE + definition
+    node = (definitions.get(name) or {}).get("properties", {}).get(field) or {}
+    return node.get("description", "")
+
+
+def column(name: str, definition: str = "", field: str = "", *, type: str = "string",
+           priority: int = 0, description: str = "", format: str = "") -> Column:
+    """A Column whose description is the doc string of ``definition.field`` unless given."""
+    text = description or (doc(definition, field) if definition else "")
+    return Column(name, type, format, text, priority)
+
+
+def labels_text(labels: dict | None) -> str:
+    """Upstream ``labels.FormatLabels``: sorted ``k=v`` pairs, ``<none>`` when empty."""
+    if not labels:
+        return "<none>"
+    return ",".join(f"{k}={labels[k]}" for k in sorted(labels))

@@ -1,0 +1,99 @@
+"""core/v1 ResourceQuota (``kubectl get quota``).
+
+Upstream: ``pkg/registry/core/resourcequota/strategy.go`` (status is reset on create and
+kept on update), ``ValidateResourceQuota`` (quantities, scopes) and ``printResourceQuota``
+(REQUEST and LIMIT list ``name: used/hard`` from status, ``limits.*`` names in LIMIT).
+
+Upstream's quota controller copies ``spec.hard`` into ``status.hard`` and computes
+``status.used``; there is no controller here, so writes of the main resource copy
+``spec.hard`` into ``status.hard`` themselves and usage is not tracked (shown as 0).
+"""
+from __future__ import annotations
+
+import copy
+
+from apiserver.registry.printers import age
+from apiserver.registry.strategy import Strategy
+from apiserver.runtime import errors
+from apiserver.runtime.quantity import QuantityError, parse_quantity
+
+from .columns import column
+
+_META = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
+SCOPES = ("BestEffort", "CrossNamespacePodAffinity", "NotBestEffort", "NotTerminating",
+          "PriorityClass", "Terminating")
+
+
+class ResourceQuotaStrategy(Strategy):
+    kind = "ResourceQuota"
+    plural = "resourcequotas"
+    short_names = ("quota",)
+    subresources = ("status",)
+    schema_name = "io.k8s.api.core.v1.ResourceQuota"
+    columns = (
+        column("Name", _META, "name", format="name"),
+        column("Age", _META, "creationTimestamp"),
+        column("Request", description="Request represents a minimum amount of cpu/memory "
+                                      "that a container may consume."),
+        column("Limit", description="Limits control the maximum amount of cpu/memory that a "
+                                    "container may use independent of contention on the node."),
+    )
+
+    def prepare_for_create(self, obj):
+        obj["status"] = {}
+        _sync_hard(obj)
+
+    def prepare_for_update(self, new, old):
+        super().prepare_for_update(new, old)
+        _sync_hard(new)
+
+    def validate(self, obj):
+        spec = obj.get("spec") or {}
+        errs = _validate_list(spec.get("hard"), "spec.hard")
+        for i, scope in enumerate(spec.get("scopes") or []):
+            if scope not in SCOPES:
+                errs.append(errors.not_supported(f"spec.scopes[{i}]", scope, SCOPES))
+        return errs
+
+    def validate_status_update(self, new, old):
+        status = new.get("status") or {}
+        return _validate_list(status.get("hard"), "status.hard") + \
+            _validate_list(status.get("used"), "status.used")
+
+    def table_row(self, obj):
+        status = obj.get("status") or {}
+        hard, used = status.get("hard") or {}, status.get("used") or {}
+        request, limit = [], []
+        for name in sorted(hard):
+            target = limit if name.split(".")[0] == "limits" and "." in name else request
+            target.append(f"{name}: {_text(used.get(name, '0'))}/{_text(hard[name])}")
+        return [obj["metadata"].get("name", ""), age(obj), ", ".join(request), ", ".join(limit)]
+
+
+def _sync_hard(obj: dict) -> None:
+    hard = (obj.get("spec") or {}).get("hard")
+    status = obj.setdefault("status", {})
+    if hard:
+        status["hard"] = copy.deepcopy(hard)
+    else:
+        status.pop("hard", None)
+
+
+def _validate_list(values, path: str) -> list:
+    errs = []
+    for name in sorted(values or {}):
+        try:
+            q = parse_quantity(values[name])
+        except (QuantityError, TypeError) as exc:
+            errs.append(errors.invalid(f"{path}[{name}]", values[name], str(exc)))
+            continue
+        if q.value < 0:
+            errs.append(errors.invalid(f"{path}[{name}]", str(q), "must be greater than or equal to 0"))
+    return errs
+
+
+def _text(value) -> str:
+    try:
+        return str(parse_quantity(value))
+    except (QuantityError, TypeError):
+        return str(value)
