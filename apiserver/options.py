@@ -84,3 +84,17 @@ def from_arguments(o: dict) -> Options:
         max_mutating_requests_inflight=o["max_mutating_requests_inflight"],
         service_cluster_ip_range=o["service_cluster_ip_range"],
         compaction_interval=compaction, request_threads=o["request_threads"])
+
+
+_current: Options | None = None
+
+
+def set_current(options: Options) -> None:
+    """Publish the serving options (set once at start, before post-start hooks run)."""
+    global _current
+    _current = options
+
+
+def current() -> Options:
+    """The serving options; defaults when the server was not started from flags (tests)."""
+    return _current if _current is not None else Options()

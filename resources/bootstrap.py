@@ -13,7 +13,10 @@ from apiserver.runtime import errors
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 KUBERNETES_SERVICE_PORT = 443
-KUBERNETES_TARGET_PORT = 6443        # upstream: the --secure-port; the hook is not told it
+def _target_port() -> int:
+    """The kubernetes Service targets the server's own ``--secure-port``."""
+    from apiserver.options import current
+    return current().secure_port
 log = logging.getLogger(__name__)
 
 
@@ -36,7 +39,7 @@ def ensure_kubernetes_service(stores) -> None:
     from resources.core.services import allocator
     ctx = RequestContext(field_manager="kube-apiserver")
     port = {"name": "https", "port": KUBERNETES_SERVICE_PORT, "protocol": "TCP",
-            "targetPort": KUBERNETES_TARGET_PORT}
+            "targetPort": _target_port()}
     try:
         stores.store("", "v1", "services").create("default", {
             "apiVersion": "v1", "kind": "Service",
@@ -51,7 +54,7 @@ def ensure_kubernetes_service(stores) -> None:
         log.info("no non-loopback address: not writing Endpoints default/kubernetes")
         return
     subsets = [{"addresses": [{"ip": address}],
-                "ports": [{"name": "https", "port": KUBERNETES_TARGET_PORT, "protocol": "TCP"}]}]
+                "ports": [{"name": "https", "port": _target_port(), "protocol": "TCP"}]}]
     endpoints = stores.store("", "v1", "endpoints")
     try:
         endpoints.create("default", {"apiVersion": "v1", "kind": "Endpoints",

@@ -62,10 +62,10 @@ def plan_list(resource_version: str | None, match: str | None, limit: int,
         if match == "Exact":
             if n == 0:
                 raise BadRequest('resourceVersionMatch "exact" is forbidden for resourceVersion "0"')
-            return ListPlan(at=n)
+            return ListPlan(at=n, min_rv=n)    # a future revision is "too large", not "now"
         return ListPlan(min_rv=n)
     if n and limit:
-        return ListPlan(at=n)          # legacy: RV=N with a limit reads exactly N
+        return ListPlan(at=n, min_rv=n)   # legacy: RV=N with a limit reads exactly N
     return ListPlan(min_rv=n)
 
 

@@ -41,6 +41,8 @@ def serve(options: Options, cert_file: str, key_file: str, client_ca_file: str,
     from apiserver.server.handler_chain import build_handler_chain
     from apiserver.server.hooks import run_post_start
 
+    from apiserver import options as opts
+    opts.set_current(options)
     state = server_state()
     run_post_start(state.stores)
     close_old_connections()

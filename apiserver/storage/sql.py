@@ -132,6 +132,11 @@ class SQLStorage:
                 "  AND n.namespace = c.namespace AND n.name = c.name AND n.rv > %s)",
                 [resource] + params + [at, at])
             rebuilt = cur.fetchall()
+        # A compaction that ran between the check above and these reads may have removed
+        # rows they needed (the object would silently be missing): 410 instead.
+        compacted = self.compacted_revision()
+        if at < compacted:
+            raise Compacted(at, compacted)
         merged = {(ns, name): doc for ns, name, doc in unchanged}
         for ns, name, typ, doc in rebuilt:
             if typ == "DELETED":

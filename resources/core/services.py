@@ -46,7 +46,9 @@ def set_allocator(alloc: ServiceAllocator | None) -> None:
 def allocator() -> ServiceAllocator:
     global _ALLOCATOR
     if _ALLOCATOR is None:
-        _ALLOCATOR = ServiceAllocator(_serving_services, DEFAULT_SERVICE_CIDR)
+        from apiserver.options import current
+        _ALLOCATOR = ServiceAllocator(_serving_services,
+                                      current().service_cluster_ip_range or DEFAULT_SERVICE_CIDR)
     return _ALLOCATOR
 
 

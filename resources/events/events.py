@@ -35,7 +35,7 @@ class EventStrategy(Strategy):
     group = "events.k8s.io"
     kind = "Event"
     plural = "events"
-    short_names = ("ev",)
+    # no short name: upstream gives "ev" to core/v1 Event only
     schema_name = "io.k8s.api.events.v1.Event"
     # the field labels upstream's events.k8s.io/v1 conversion accepts
     selectable_fields = {
