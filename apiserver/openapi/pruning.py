@@ -14,15 +14,37 @@ from apiserver.openapi import definitions as defs
 _PRESERVED_META = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
 
 
-def prune(obj, schema: dict | None, path: str = "") -> list[str]:
-    """Remove undeclared keys from ``obj`` in place; returns their dotted paths."""
+def prune(obj, schema: dict | None, path: str = "", type_errors: list | None = None) -> list[str]:
+    """Remove undeclared keys from ``obj`` in place; returns their dotted paths.
+
+    When ``type_errors`` is a list, a value whose JSON type the definition does not allow
+    (a boolean where a string belongs …) is appended to it as ``(path, got, wanted)``: Go's
+    typed decoding refuses those outright."""
     removed: list[str] = []
-    _walk(obj, defs.resolve(schema), path, removed, 0)
+    _walk(obj, defs.resolve(schema), path, removed, 0, type_errors)
     return removed
 
 
-def _walk(value, schema, path, removed, depth):
+_JSON_TYPE = {str: "string", bool: "boolean", int: "integer", float: "number",
+              dict: "object", list: "array"}
+
+
+def _type_ok(value, allowed: set) -> bool:
+    got = _JSON_TYPE.get(type(value))
+    if got is None or not allowed:
+        return True
+    if got in allowed:
+        return True
+    if got == "integer" and "number" in allowed:
+        return True
+    return got == "number" and "integer" in allowed and float(value).is_integer()
+
+
+def _walk(value, schema, path, removed, depth, type_errors=None):
     if schema is None or depth > 64:
+        return
+    if type_errors is not None and value is not None and not _type_ok(value, defs.types_of(schema)):
+        type_errors.append((path, _JSON_TYPE.get(type(value)), "/".join(sorted(defs.types_of(schema)))))
         return
     if isinstance(value, dict):
         props = schema.get("properties")
@@ -31,7 +53,8 @@ def _walk(value, schema, path, removed, depth):
             if isinstance(extra, dict):
                 sub = defs.resolve(extra)
                 for key, item in value.items():
-                    _walk(item, sub, f"{path}.{key}" if path else key, removed, depth + 1)
+                    _walk(item, sub, f"{path}.{key}" if path else key, removed, depth + 1,
+                          type_errors)
             return
         for key in list(value):
             child = props.get(key)
@@ -42,9 +65,9 @@ def _walk(value, schema, path, removed, depth):
                 del value[key]
                 removed.append(here)
                 continue
-            _walk(value[key], defs.resolve(child), here, removed, depth + 1)
+            _walk(value[key], defs.resolve(child), here, removed, depth + 1, type_errors)
     elif isinstance(value, list):
         items = defs.items_schema(schema)
         if items is not None:
             for index, item in enumerate(value):
-                _walk(item, items, f"{path}[{index}]", removed, depth + 1)
+                _walk(item, items, f"{path}[{index}]", removed, depth + 1, type_errors)

@@ -69,13 +69,19 @@ class Store:
         ``fieldValidation=Strict`` they are a 400, with ``Warn`` a warning header each."""
         if self.schema is None:
             return
-        removed = prune(obj, self.schema)
+        type_errors: list = []
+        removed = prune(obj, self.schema, type_errors=type_errors)
+        kind, version = self.strategy.kind, self.strategy.version
+        if type_errors:
+            path, got, wanted = type_errors[0]
+            raise errors.BadRequest(f'{kind} in version "{version}" cannot be handled as a {kind}: '
+                                    f'json: cannot unmarshal {got} into Go struct field '
+                                    f'{kind}.{path} of type {wanted}')
         if not removed:
             return
         texts = [f'unknown field "{path}"' for path in removed]
         if ctx.field_validation == "Strict":
             # upstream wording (apimachinery runtime.NewStrictDecodingError via the handler)
-            kind, version = self.strategy.kind, self.strategy.version
             raise errors.BadRequest(f'{kind} in version "{version}" cannot be handled as a '
                                     f'{kind}: strict decoding error: ' + ", ".join(texts))
         if ctx.field_validation == "Warn":
