@@ -393,6 +393,7 @@ class Store:
             m["deletionTimestamp"] = metalib.now_rfc3339() if grace <= 0 else _after(grace)
             m["deletionGracePeriodSeconds"] = max(grace, 0)
             m["finalizers"] = finalizers
+            s.prepare_for_delete(obj)
             if ctx.dry_run:
                 return orjson.dumps(obj).decode()
             try:

@@ -160,6 +160,10 @@ class Strategy:
         """Return field errors for a ``/status`` write."""
         return []
 
+    def prepare_for_delete(self, obj: dict) -> None:
+        """Runs when a DELETE marks ``obj`` for deletion instead of removing it (finalizers
+        or a grace period): e.g. a Namespace turns ``Terminating`` in the same write."""
+
     def blocking_finalizers(self, obj: dict) -> list:
         """Finalizers kept outside ``metadata.finalizers`` that also hold a deletion open
         (a Namespace's ``spec.finalizers``)."""

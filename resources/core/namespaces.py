@@ -40,6 +40,9 @@ class NamespaceStrategy(Strategy):
     def prepare_for_create(self, obj):
         obj["status"] = {"phase": "Active"}
 
+    def prepare_for_delete(self, obj):
+        obj.setdefault("status", {})["phase"] = "Terminating"
+
     def blocking_finalizers(self, obj):
         return list((obj.get("spec") or {}).get("finalizers") or [])
 
@@ -56,13 +59,10 @@ class NamespaceStrategy(Strategy):
 
 
 def _finalize(name: str, stores) -> None:
-    from django.db import close_old_connections
+    from django.db import connection
     ctx = RequestContext(field_manager="namespace-controller")
     try:
         ns_store = stores.store("", "v1", "namespaces")
-        ns_store.guaranteed_update(None, name, _terminating,
-                                   RequestContext(field_manager="namespace-controller",
-                                                  subresource="status"))
         for store in stores.all():
             if not store.strategy.namespaced:
                 continue
@@ -71,12 +71,7 @@ def _finalize(name: str, stores) -> None:
     except errors.NotFound:
         pass
     finally:
-        close_old_connections()
-
-
-def _terminating(obj):
-    obj.setdefault("status", {})["phase"] = "Terminating"
-    return obj
+        connection.close()      # this thread ends: give its connection back now
 
 
 def _drop_finalizer(obj):

@@ -43,6 +43,7 @@ _MASK64 = (1 << 64) - 1
 _VARINT_KINDS = frozenset({"int32", "int64", "uint32", "uint64", "bool"})
 _WIRE = {"string": 2, "bytes": 2, "message": 2, "double": 1, "float": 5}
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+_ZEROS = ("", 0, False)  # zero scalars (0 == 0.0 == False in Python)
 _ABSENT = object()  # a well-known value Go prints as null: the key is left out
 
 
@@ -52,6 +53,8 @@ def _fail(detail: str) -> BadRequest:
 
 def _varint(buf: bytes, pos: int, end: int) -> tuple[int, int]:
     """Read a base-128 varint (at most 10 bytes, truncated to 64 bits like Go)."""
+    if pos < end and buf[pos] < 0x80:  # the common one-byte case
+        return buf[pos], pos + 1
     result = shift = 0
     while True:
         if pos >= end:
@@ -105,11 +108,16 @@ def _fixed(kind: str, data: bytes):
     return struct.unpack("<d" if kind == "double" else "<f", data)[0]
 
 
-def _text(buf: bytes, start: int, stop: int, where: str) -> str:
+def _where(field: tuple[str, str]) -> str:
+    """``Message.field`` for error messages (formatted only when an error is raised)."""
+    return f"{field[0].rsplit('.', 1)[1]}.{field[1]}"
+
+
+def _text(buf: bytes, start: int, stop: int, field: tuple[str, str]) -> str:
     try:
         return buf[start:stop].decode("utf-8")
     except UnicodeDecodeError:
-        raise _fail(f"invalid UTF-8 in string field {where}") from None
+        raise _fail(f"invalid UTF-8 in string field {_where(field)}") from None
 
 
 class _Decoder:
@@ -118,8 +126,8 @@ class _Decoder:
     def __init__(self, buf: bytes):
         self.buf = buf
 
-    def value(self, kind: str, ref, pos: int, end: int, wire: int, where: str, depth: int,
-              raw_bytes: bool):
+    def value(self, kind: str, ref, pos: int, end: int, field: tuple[str, str], depth: int,
+              raw_bytes: bool = False):
         """Read one (non-packed) value of ``kind``; return ``(value, new_pos)``."""
         buf = self.buf
         if kind in _VARINT_KINDS:
@@ -132,7 +140,7 @@ class _Decoder:
             return _fixed(kind, buf[pos:pos + size]), pos + size
         stop, start = _length(buf, pos, end)
         if kind == "string":
-            return _text(buf, start, stop, where), stop
+            return _text(buf, start, stop, field), stop
         if kind == "bytes":
             data = buf[start:stop]
             return (data if raw_bytes else base64.b64encode(data).decode("ascii")), stop
@@ -143,58 +151,57 @@ class _Decoder:
         if depth > MAX_DEPTH:
             raise _fail(f"message nesting exceeds {MAX_DEPTH} levels")
         special = _SPECIAL.get(name)
+        raw_bytes = special is not None
         fields = MESSAGES[name]
         buf, out, empty = self.buf, {}, pos == end
         while pos < end:
             tag, pos = _varint(buf, pos, end)
             num, wire = tag >> 3, tag & 7
-            if num == 0:
-                raise _fail("illegal field number 0")
             entry = fields.get(num)
             if entry is None:
+                if num == 0:
+                    raise _fail("illegal field number 0")
                 pos = _skip(buf, pos, end, wire)
                 continue
             json_name, kind, flags, ref = entry
-            where = f"{name.rsplit('.', 1)[1]}.{json_name}"
+            field = (name, json_name)
             expected = _WIRE.get(kind, 0)
             if flags & MAP:
                 if wire != 2:
-                    raise _fail(f"wrong wire type {wire} for field {where}")
-                key, value, pos = self.map_entry(kind, ref, pos, end, where, depth)
+                    raise _fail(f"wrong wire type {wire} for field {_where(field)}")
+                key, value, pos = self.map_entry(kind, ref, pos, end, field, depth)
                 out.setdefault(json_name, {})[key] = value
-            elif flags & REPEATED:
+                continue
+            if flags & REPEATED:
                 items = out.setdefault(json_name, [])
                 if wire == 2 and expected != 2:  # packed scalars
                     stop, pos = _length(buf, pos, end)
                     while pos < stop:
-                        v, pos = self.value(kind, ref, pos, stop, expected, where, depth, False)
+                        v, pos = self.value(kind, ref, pos, stop, field, depth)
                         items.append(v)
                     continue
                 if wire != expected:
-                    raise _fail(f"wrong wire type {wire} for field {where}")
-                v, pos = self.value(kind, ref, pos, end, wire, where, depth, special is not None)
+                    raise _fail(f"wrong wire type {wire} for field {_where(field)}")
+                v, pos = self.value(kind, ref, pos, end, field, depth, raw_bytes)
                 items.append(None if v is _ABSENT else v)
+                continue
+            if wire != expected:
+                raise _fail(f"wrong wire type {wire} for field {_where(field)}")
+            v, pos = self.value(kind, ref, pos, end, field, depth, raw_bytes)
+            if flags & INLINE:
+                out.update(v)
+            elif v is _ABSENT or (flags & OMITEMPTY and not flags & POINTER
+                                  and kind != "message" and v in _ZEROS):
+                out.pop(json_name, None)  # Go's encoding/json leaves this key out
             else:
-                if wire != expected:
-                    raise _fail(f"wrong wire type {wire} for field {where}")
-                v, pos = self.value(kind, ref, pos, end, wire, where, depth, special is not None)
-                if flags & INLINE:
-                    out.update(v)
-                elif v is _ABSENT:
-                    out.pop(json_name, None)
-                else:
-                    out[json_name] = v  # proto2: the last occurrence wins
+                out[json_name] = v  # proto2: the last occurrence wins
         if special is not None:
-            return special(out, empty, self, depth)
+            return special(out, empty, depth)
         if name in LIST_WRAPPERS:
             return out.get("items", [])
-        for num, (json_name, kind, flags, _ref) in fields.items():
-            if flags & OMITEMPTY and not flags & (POINTER | REPEATED | MAP) and kind != "message" \
-                    and json_name in out and out[json_name] in ("", 0, False):
-                del out[json_name]
         return out
 
-    def map_entry(self, kind, ref, pos, end, where, depth):
+    def map_entry(self, kind, ref, pos, end, field, depth):
         """Read one ``map<string, kind>`` entry message; missing key/value are zero values."""
         stop, pos = _length(self.buf, pos, end)
         key, value = "", None
@@ -202,11 +209,11 @@ class _Decoder:
             tag, pos = _varint(self.buf, pos, stop)
             num, wire = tag >> 3, tag & 7
             if num == 1 and wire == 2:
-                key, pos = self.value("string", None, pos, stop, wire, where, depth, False)
+                key, pos = self.value("string", None, pos, stop, field, depth)
             elif num == 2 and wire == _WIRE.get(kind, 0):
-                value, pos = self.value(kind, ref, pos, stop, wire, where, depth, False)
+                value, pos = self.value(kind, ref, pos, stop, field, depth)
             elif num in (1, 2):
-                raise _fail(f"wrong wire type {wire} in map entry of {where}")
+                raise _fail(f"wrong wire type {wire} in map entry of {_where(field)}")
             elif num == 0:
                 raise _fail("illegal field number 0")
             else:
@@ -220,9 +227,9 @@ class _Decoder:
 
 # ---- well-known types -------------------------------------------------------------------
 
-def _utc(delta: datetime.timedelta) -> datetime.datetime:
+def _utc(micros: int) -> datetime.datetime:
     try:
-        return _EPOCH + delta
+        return _EPOCH + datetime.timedelta(microseconds=micros)
     except OverflowError:
         raise _fail("timestamp out of range") from None
 
@@ -231,18 +238,18 @@ def _date(t: datetime.datetime) -> str:
     return f"{t.year:04d}-{t.month:02d}-{t.day:02d}T{t.hour:02d}:{t.minute:02d}:{t.second:02d}"
 
 
-def _time(raw, empty, _dec, _depth):
+def _time(raw, empty, _depth):
     # metav1.Time keeps whole seconds only (time_proto.go); zero length is the zero Time.
     if empty:
         return _ABSENT
-    return _date(_utc(datetime.timedelta(seconds=raw.get("seconds", 0)))) + "Z"
+    return _date(_utc(raw.get("seconds", 0) * 1_000_000)) + "Z"
 
 
-def _micro_time(raw, empty, _dec, _depth):
+def _micro_time(raw, empty, _depth):
     if empty:
         return _ABSENT
     micros = (raw.get("seconds", 0) * 1_000_000_000 + raw.get("nanos", 0)) // 1000
-    t = _utc(datetime.timedelta(microseconds=micros))
+    t = _utc(micros)
     return f"{_date(t)}.{t.microsecond:06d}Z"
 
 
@@ -270,15 +277,15 @@ def go_duration(ns: int) -> str:
     return sign + text
 
 
-def _duration(raw, _empty, _dec, _depth):
+def _duration(raw, _empty, _depth):
     return go_duration(raw.get("duration", 0))
 
 
-def _quantity(raw, _empty, _dec, _depth):
+def _quantity(raw, _empty, _depth):
     return raw.get("string", "0") if raw else "0"
 
 
-def _int_or_string(raw, _empty, _dec, _depth):
+def _int_or_string(raw, _empty, _depth):
     kind = raw.get("type", 0)
     if kind == 0:
         return raw.get("intVal", 0)
@@ -287,7 +294,7 @@ def _int_or_string(raw, _empty, _dec, _depth):
     raise _fail(f"invalid IntOrString type {kind}")
 
 
-def _embedded_json(data, dec, depth, where):
+def _embedded_json(data, depth, where):
     if not data:
         return _ABSENT
     if data.startswith(MAGIC):  # an embedded protobuf object (e.g. WatchEvent.object)
@@ -298,12 +305,12 @@ def _embedded_json(data, dec, depth, where):
         raise _fail(f"{where} does not hold valid JSON") from None
 
 
-def _raw_extension(raw, _empty, dec, depth):
-    return _embedded_json(raw.get("raw", b""), dec, depth, "RawExtension")
+def _raw_extension(raw, _empty, depth):
+    return _embedded_json(raw.get("raw", b""), depth, "RawExtension")
 
 
-def _fields_v1(raw, _empty, dec, depth):
-    return _embedded_json(raw.get("Raw", b""), dec, depth, "FieldsV1")
+def _fields_v1(raw, _empty, depth):
+    return _embedded_json(raw.get("Raw", b""), depth, "FieldsV1")
 
 
 _SPECIAL = {
@@ -316,7 +323,7 @@ _SPECIAL = {
     "k8s.io.apimachinery.pkg.util.intstr.IntOrString": _int_or_string,
     "k8s.io.apimachinery.pkg.runtime.RawExtension": _raw_extension,
 }
-_SPECIAL[_UNKNOWN] = lambda raw, _empty, _dec, _depth: raw  # keep ``raw`` as bytes
+_SPECIAL[_UNKNOWN] = lambda raw, _empty, _depth: raw  # keep ``raw`` as bytes
 
 
 # ---- envelope ---------------------------------------------------------------------------
@@ -379,7 +386,7 @@ def decode_body(body: bytes, expected: tuple[str, str, str] | None = None) -> di
     return _envelope(bytes(body), expected, 0)
 
 
-def decode_message(data: bytes, message: str) -> dict:
+def decode_message(data: bytes, message: str):
     """Decode one typed message (no envelope) given its full name, e.g. ``k8s.io.api.core.v1.Pod``."""
     if message not in MESSAGES:
         raise _fail(f"unknown message type {message}")
