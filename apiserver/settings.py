@@ -85,6 +85,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("APISERVER_LOG_LEVEL", "INFO")},
+    # 4xx answers are the API working as designed, not server warnings
+    "loggers": {"django.request": {"level": "ERROR"}},
 }
 
 # Storage and watch knobs (tests shorten them).

@@ -16,10 +16,21 @@ from apiserver.endpoints.state import server_state
 from apiserver.registry.context import RequestContext
 from apiserver.runtime import errors
 from apiserver.runtime.selectors import parse_bool
+from apiserver.runtime.validation import is_path_segment_name
+from apiserver.runtime.protobuf import decode_body
 from apiserver.runtime.serialization import loads_any
 
 PROTOBUF = negotiation.PROTOBUF
 _NOT_FOUND = "the server could not find the requested resource"
+
+
+def decode_request(request, expected):
+    """The request body as JSON-shaped data: JSON, YAML or the Kubernetes protobuf envelope
+    (kubectl 1.32's typed clients send protobuf; the answer stays JSON, which they accept)."""
+    content_type = request.META.get("CONTENT_TYPE") or "application/json"
+    if content_type.split(";")[0].strip() == PROTOBUF:
+        return decode_body(request.body, expected=expected)
+    return loads_any(request.body, content_type)
 
 
 def _q(request, key, default=None):
@@ -59,6 +70,14 @@ class ResourceView(APIView):
             raise errors.NotFound(_NOT_FOUND)
         if not s.namespaced and info.namespace and info.resource != "namespaces":
             raise errors.NotFound(_NOT_FOUND)
+        for what, value in (("namespace", info.namespace), ("name", info.name)):
+            problems = is_path_segment_name(value) if value else []
+            if value and any(ord(c) < 0x20 or c == "\x7f" for c in value):
+                problems.append("may not contain control characters")
+            if problems:
+                # never widen a read (LIMITS-AND-PROMISES B#14): refuse the URL outright
+                raise errors.BadRequest(f'invalid {what} "{value}" in the request URL: '
+                                        + "; ".join(problems))
         ctx = RequestContext(user=scope.get("k8s.user"), subresource=info.subresource)
         return info, store, ctx
 
@@ -82,16 +101,15 @@ class ResourceView(APIView):
         ctx.field_manager = manager
 
     def _body(self, request, store, ctx, *, require_kind=True) -> dict:
-        content_type = request.META.get("CONTENT_TYPE", "application/json") or "application/json"
-        if content_type.startswith(PROTOBUF):
-            raise errors.UnsupportedMediaType(
-                "the body of the request was in an unknown format - accepted media types "
-                "include: application/json, application/yaml")
-        obj = loads_any(request.body, content_type)
+        s = store.strategy
+        if ctx.subresource == "scale":
+            expected = ("autoscaling", "v1", "Scale")
+        else:
+            expected = (s.group, s.version, s.kind)
+        obj = decode_request(request, expected)
         if not isinstance(obj, dict):
             raise errors.BadRequest("the object provided is not a JSON object")
-        s = store.strategy
-        expected_kind = "Scale" if ctx.subresource == "scale" else s.kind
+        expected_kind = expected[2]
         if obj.get("kind") and obj["kind"] != expected_kind:
             raise errors.BadRequest(f'the API version in the data ({obj.get("apiVersion")}) does '
                                     f'not match the expected API version ({s.api_version()})'
@@ -139,13 +157,16 @@ class ResourceView(APIView):
             raise errors.MethodNotAllowed(
                 "the server does not allow this method on the requested resource")
         if info.subresource:
-            obj = loads_any(request.body, request.META.get("CONTENT_TYPE") or "application/json")
+            obj = decode_request(request, None)
             if not isinstance(obj, dict):
                 raise errors.BadRequest("the object provided is not a JSON object")
             code, body = store.strategy.create_subresource(store, info.namespace, info.name,
                                                            info.subresource, obj, ctx)
             return negotiation.respond(body, status=code, accept=self._accept(request))
         obj = self._body(request, store, ctx)
+        if not store.strategy.stored:
+            code, body = store.strategy.create_virtual(info.namespace, obj, ctx)
+            return negotiation.respond(body, status=code, accept=self._accept(request))
         doc = store.create(info.namespace or None, obj, ctx)
         return negotiation.respond(doc, status=201, accept=self._accept(request),
                                    warnings=ctx.warnings)
@@ -204,7 +225,7 @@ class ResourceView(APIView):
         self._write_options(request, ctx)
         options = {}
         if request.body.strip():
-            options = loads_any(request.body, request.META.get("CONTENT_TYPE") or "application/json")
+            options = decode_request(request, ("meta.k8s.io", "v1", "DeleteOptions"))
             if not isinstance(options, dict):
                 raise errors.BadRequest("DeleteOptions must be a JSON object")
             if options.get("dryRun"):
@@ -220,13 +241,30 @@ class ResourceView(APIView):
                                     'values: "Foreground", "Background", "Orphan"')
         if info.name:
             doc = store.delete(info.namespace, info.name, options, ctx)
-            return negotiation.respond(doc, accept=self._accept(request))
+            obj = orjson.loads(doc)
+            still_there = bool(obj.get("metadata", {}).get("deletionTimestamp")) \
+                and store.storage.get(store.resource, store._ns(info.namespace), info.name)
+            if still_there or store.strategy.return_deleted_object:
+                return negotiation.respond(doc, accept=self._accept(request))
+            # upstream: a finished delete answers Status Success unless the kind sets
+            # ReturnDeletedObject (pkg/registry/generic/registry/store.go)
+            return negotiation.respond(_deleted_status(store.strategy, obj),
+                                       accept=self._accept(request))
         docs = store.delete_collection(info.namespace or None, options, ctx,
                                        label_selector=_q(request, "labelSelector"),
                                        field_selector=_q(request, "fieldSelector"))
         page = {"items": docs, "resourceVersion": store.storage.current_revision(), "continue": ""}
         return negotiation.respond(negotiation.list_body(store.strategy, page),
                                    accept=self._accept(request))
+
+
+def _deleted_status(strategy, obj: dict) -> dict:
+    m = obj.get("metadata", {})
+    details = {"name": m.get("name", ""), "kind": strategy.plural, "uid": m.get("uid", "")}
+    if strategy.group:
+        details["group"] = strategy.group
+    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+            "details": details}
 
 
 def ctx_for_main(ctx: RequestContext) -> RequestContext:

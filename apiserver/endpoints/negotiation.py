@@ -95,6 +95,8 @@ def list_body(strategy, page: dict) -> bytes:
     meta = {"resourceVersion": str(page["resourceVersion"])}
     if page.get("continue"):
         meta["continue"] = page["continue"]
+    if page.get("remainingItemCount") is not None:
+        meta["remainingItemCount"] = page["remainingItemCount"]
     head = orjson.dumps({"kind": strategy.list_kind(), "apiVersion": strategy.api_version(),
                          "metadata": meta})
     items = ",".join(page["items"]).encode()

@@ -117,7 +117,15 @@ class Store:
         """A predicate on decoded objects, or None when nothing is selected."""
         labels = parse_label_selector(label_selector or "")
         fields = parse_field_selector(field_selector or "")
-        fields.validate(self.field_labels, self.resource)
+        if self.strategy.selectable_fields:
+            fields.validate(self.field_labels, self.resource)
+        else:
+            # kinds without their own field set get the generic wording
+            # (apimachinery pkg/registry/generic DefaultClusterScopedAttr / fields.go)
+            for label, _op, _value in fields.requirements:
+                if label not in self.field_labels:
+                    raise errors.BadRequest(f'"{label}" is not a known field selector: only '
+                                            '"metadata.name", "metadata.namespace"')
         if labels.empty and fields.empty:
             return None
 
@@ -164,7 +172,10 @@ class Store:
                 break
             after = page.last_key
         token = encode_continue(at, last) if (more and last and limit) else ""
-        return {"items": items, "resourceVersion": at, "continue": token}
+        out = {"items": items, "resourceVersion": at, "continue": token}
+        if token and match is None and page.remaining is not None:
+            out["remainingItemCount"] = page.remaining
+        return out
 
     # ---- create ---------------------------------------------------------------------------
     def prepare_create(self, namespace: str | None, obj: dict, ctx: RequestContext) -> dict:

@@ -82,7 +82,10 @@ class Strategy:
     # field selector label -> function(obj) -> str; metadata.name/namespace are always there
     selectable_fields: ClassVar[dict[str, Callable[[dict], str]]] = {}
     columns: ClassVar[tuple] = (NAME_COLUMN, AGE_COLUMN)
+    stored: ClassVar[bool] = True   # False: a create-only "virtual" kind (reviews,
+    #                                  TokenRequest): ``create_virtual`` answers, nothing stored
     tracks_generation: ClassVar[bool] = False  # metadata.generation set and bumped on spec change
+    return_deleted_object: ClassVar[bool] = False  # DELETE answers the object, not a Status
     allow_unconditional_update: ClassVar[bool] = True
     allow_create_on_update: ClassVar[bool] = False
     # "subdomain" (DNS-1123 subdomain), "label" (DNS-1123 label), "dns1035", "path" (any
@@ -173,6 +176,12 @@ class Strategy:
         """Runs after a DELETE marked ``obj`` for deletion (deletionTimestamp set) or removed
         it; ``stores`` is the :class:`~apiserver.registry.store.StoreRegistry`.  Kinds that
         must clean up other objects (Namespace) do it here, through the stores."""
+
+    def create_virtual(self, namespace: str, obj: dict, ctx) -> tuple[int, dict]:
+        """POST to a kind with ``stored = False``: compute the answer (e.g. fill a review's
+        ``status``) from ``obj`` and the caller (``ctx.user``); returns (HTTP status, body)."""
+        from apiserver.runtime.errors import MethodNotAllowed
+        raise MethodNotAllowed(f'create is not supported on resources of kind "{self.plural}"')
 
     def create_subresource(self, store, namespace: str, name: str, subresource: str,
                            body: dict, ctx) -> tuple[int, dict | str]:

@@ -51,7 +51,7 @@ def build_server(app, options, cert_file: str, key_file: str, client_ca_file: st
     config = uvicorn.Config(
         app, host=options.bind_address, port=options.secure_port, http=ClientCertHttpToolsProtocol,
         loop="uvloop", lifespan="off", access_log=False, log_level="warning",
-        ssl_certfile=cert_file, ssl_keyfile=key_file, timeout_graceful_shutdown=5)
+        ssl_certfile=cert_file, ssl_keyfile=key_file, timeout_graceful_shutdown=2)
     # uvicorn builds its own SSLContext from the file names; replace it with ours so the
     # client CA and verify mode are what the flags say.
     config.load()

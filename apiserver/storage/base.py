@@ -44,6 +44,7 @@ class ListResult:
     revision: int = 0                                # the snapshot the page was read at
     last_key: tuple[str, str] | None = None          # (namespace, name) of the last item
     more: bool = False                               # another page follows
+    remaining: int | None = None                     # items after this page, when counted
 
 
 @dataclass

@@ -81,27 +81,41 @@ class SQLStorage:
         where, params = _scope(namespace, after)
         lim = f" LIMIT {int(limit) + 1}" if limit else ""
         # One statement: the revision row and the page come from the same snapshot.
+        # One statement: the revision row, the page (and, for a limited page, how many rows
+        # the scope holds after `after`) come from the same snapshot.
+        count = ""
+        args = [resource] + params
+        if limit:
+            count = ("UNION ALL SELECT 2, COUNT(*), '', '', '' FROM apiserver_object "
+                     f"WHERE resource = %s{where} ")
+            args += [resource] + params
         sql = ("SELECT 0, rv, '', '', '' FROM apiserver_revision WHERE id = 1 UNION ALL "
                "SELECT * FROM (SELECT 1, rv, namespace, name, doc FROM apiserver_object "
-               f"WHERE resource = %s{where} ORDER BY namespace, name{lim}) page")
+               f"WHERE resource = %s{where} ORDER BY namespace, name{lim}) page {count}")
         with connection.cursor() as cur:
-            cur.execute(sql, [resource] + params)
+            cur.execute(sql, args)
             rows = cur.fetchall()
         result = ListResult()
         items = []
+        total = None
         for tag, rv, ns, name, doc in rows:
             if tag == 0:
                 result.revision = rv
+            elif tag == 2:
+                total = rv
             else:
                 items.append((ns, name, doc))
         items.sort(key=lambda r: (r[0], r[1]))
-        return self._page(result, items, limit)
+        return self._page(result, items, limit, total)
 
     @staticmethod
-    def _page(result: ListResult, items: list, limit: int) -> ListResult:
+    def _page(result: ListResult, items: list, limit: int, total: int | None = None) -> ListResult:
         if limit and len(items) > limit:
+            if total is None:
+                total = len(items)
             items = items[:limit]
             result.more = True
+            result.remaining = max(total - limit, 0)
         result.items = [doc for _, _, doc in items]
         if items:
             result.last_key = (items[-1][0], items[-1][1])
@@ -144,7 +158,17 @@ class SQLStorage:
             else:
                 merged[(ns, name)] = doc
         items = sorted(((k[0], k[1], d) for k, d in merged.items()), key=lambda r: (r[0], r[1]))
-        return self._page(ListResult(revision=at), items, limit)
+        total = len(items)
+        if limit and len(unchanged) > limit:
+            # `unchanged` was read with a limit: count the rest of it to report remaining items
+            with connection.cursor() as cur:
+                cur.execute(f"SELECT COUNT(*) FROM apiserver_object WHERE resource = %s{where} "
+                            "AND rv <= %s", [resource] + params + [at])
+                unchanged_total = cur.fetchone()[0]
+            unchanged_keys = {(ns, name) for ns, name, _ in unchanged}
+            rebuilt_live = {(ns, name) for ns, name, typ, _ in rebuilt if typ != "DELETED"}
+            total = unchanged_total + len(rebuilt_live - unchanged_keys)
+        return self._page(ListResult(revision=at), items, limit, total)
 
     def changes_after(self, rv, limit=500):
         with connection.cursor() as cur:

@@ -19,6 +19,7 @@ FINALIZER = "kubernetes"
 class NamespaceStrategy(Strategy):
     kind = "Namespace"
     plural = "namespaces"
+    return_deleted_object = True      # upstream ReturnDeletedObject
     namespaced = False
     short_names = ("ns",)
     subresources = ("status",)

@@ -45,6 +45,7 @@ def _status(o: dict) -> dict:
 class PodStrategy(Strategy):
     kind = "Pod"
     plural = "pods"
+    return_deleted_object = True      # upstream ReturnDeletedObject
     short_names = ("po",)
     categories = ("all",)
     subresources = ("status", "binding")

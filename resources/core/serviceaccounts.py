@@ -18,6 +18,7 @@ _META = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
 class ServiceAccountStrategy(Strategy):
     kind = "ServiceAccount"
     plural = "serviceaccounts"
+    return_deleted_object = True      # upstream ReturnDeletedObject
     short_names = ("sa",)
     schema_name = "io.k8s.api.core.v1.ServiceAccount"
     columns = (column("Name", _META, "name", format="name"),

@@ -76,6 +76,7 @@ def _headless(spec: dict) -> bool:
 class ServiceStrategy(Strategy):
     kind = "Service"
     plural = "services"
+    return_deleted_object = True      # upstream ReturnDeletedObject
     short_names = ("svc",)
     categories = ("all",)
     subresources = ("status",)
