@@ -22,7 +22,9 @@ from apiserver.server.bridge import DjangoBridge
 def build_handler_chain(options: Options):
     admission_base.configure(options.admission_plugins)
     app = DjangoBridge(threads=options.request_threads)
-    app = AuthorizationFilter(app, authz.build(options.authorization_modes))
+    authorizer = authz.build(options.authorization_modes)
+    authz.set_current(authorizer)
+    app = AuthorizationFilter(app, authorizer)
     app = MaxInFlightFilter(app, options.max_requests_inflight,
                             options.max_mutating_requests_inflight)
     app = AuthenticationFilter(app, AuthnUnion([X509Authenticator()]))
