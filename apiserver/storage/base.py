@@ -55,6 +55,7 @@ class ChangeRecord:
     name: str
     type: str          # ADDED | MODIFIED | DELETED
     doc: str
+    prev: str | None = None   # the state before a MODIFIED (selector transitions need it)
 
 
 class Storage(Protocol):
@@ -82,8 +83,11 @@ class Storage(Protocol):
 
     def compacted_revision(self) -> int: ...
 
-    def changes_after(self, rv: int, limit: int = 500) -> list[ChangeRecord]:
-        """Committed changes with revision > rv, in revision order."""
+    def changes_after(self, rv: int, limit: int = 500, *, resource: str | None = None,
+                      upto: int | None = None) -> list[ChangeRecord]:
+        """Committed changes with revision > rv (≤ ``upto``; of one resource when given), in
+        revision order, each MODIFIED with its previous state.  Raises Compacted when history
+        after ``rv`` is no longer complete."""
 
     def compact(self, window_seconds: float) -> int:
         """Drop history older than the window; returns the new compacted revision."""

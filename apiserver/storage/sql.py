@@ -21,6 +21,15 @@ from apiserver.storage.base import (ChangeRecord, Compacted, KeyExists, KeyNotFo
                                     RevisionMismatch)
 
 _BUMP = "UPDATE apiserver_revision SET rv = rv + 1 WHERE id = 1 RETURNING rv"
+# On PostgreSQL the same statement queues a NOTIFY (sent at COMMIT) that wakes the watch
+# caches of other server processes: no extra round trip.  It only wakes; the log is the truth.
+NOTIFY_CHANNEL = "apiserver_changes"
+_BUMP_PG = ("UPDATE apiserver_revision SET rv = rv + 1 WHERE id = 1 "
+            f"RETURNING rv, pg_notify('{NOTIFY_CHANNEL}', '')")
+
+
+def _bump_sql() -> str:
+    return _BUMP_PG if connection.vendor == "postgresql" else _BUMP
 _LOG = ("INSERT INTO apiserver_change (rv, resource, namespace, name, type, doc, created) "
         "VALUES (%s, %s, %s, %s, %s, %s, %s)")
 
@@ -55,6 +64,9 @@ class SQLStorage:
     """
 
     before_commit = None
+    # callables(rv) run after each committed write (the watch cache's wake-up); class-level
+    # so every SQLStorage in the process wakes the same cache
+    listeners: list = []
 
     # ---- reads ----------------------------------------------------------------------------
     def get(self, resource, namespace, name):
@@ -170,22 +182,44 @@ class SQLStorage:
             total = unchanged_total + len(rebuilt_live - unchanged_keys)
         return self._page(ListResult(revision=at), items, limit, total)
 
-    def changes_after(self, rv, limit=500):
+    def changes_after(self, rv, limit=500, *, resource=None, upto=None):
+        where, params = "c.rv > %s", [rv]
+        if resource is not None:
+            where += " AND c.resource = %s"
+            params.append(resource)
+        if upto is not None:
+            where += " AND c.rv <= %s"
+            params.append(upto)
+        # The previous state of a MODIFIED key is its change row just before (index on
+        # resource, namespace, name, rv), fetched in the same snapshot.
+        sql = ("SELECT c.rv, c.resource, c.namespace, c.name, c.type, c.doc, "
+               "CASE WHEN c.type = 'MODIFIED' THEN (SELECT p.doc FROM apiserver_change p "
+               "WHERE p.resource = c.resource AND p.namespace = c.namespace AND p.name = c.name "
+               "AND p.rv < c.rv ORDER BY p.rv DESC LIMIT 1) END "
+               f"FROM apiserver_change c WHERE {where} ORDER BY c.rv LIMIT %s")
         with connection.cursor() as cur:
-            cur.execute("SELECT rv, resource, namespace, name, type, doc FROM apiserver_change "
-                        "WHERE rv > %s ORDER BY rv LIMIT %s", [rv, limit])
-            return [ChangeRecord(*row) for row in cur.fetchall()]
+            cur.execute(sql, params + [limit])
+            rows = [ChangeRecord(*row) for row in cur.fetchall()]
+        compacted = self.compacted_revision()
+        if rv < compacted:
+            # rows at or below the compacted revision may be missing: the caller must re-list
+            raise Compacted(rv, compacted)
+        return rows
 
     # ---- writes ---------------------------------------------------------------------------
     def _hook(self, rv: int) -> None:
         if self.before_commit is not None:
             self.before_commit(rv)
 
+    def _committed(self, rv: int) -> None:
+        for listener in self.listeners:
+            listener(rv)
+
     def create(self, resource, namespace, name, obj):
         try:
             with transaction.atomic():
                 with connection.cursor() as cur:
-                    cur.execute(_BUMP)
+                    cur.execute(_bump_sql())
                     rv = cur.fetchone()[0]
                     doc = _stamp(obj, rv)
                     cur.execute("INSERT INTO apiserver_object (resource, namespace, name, rv, doc) "
@@ -194,13 +228,14 @@ class SQLStorage:
                     self._hook(rv)
         except IntegrityError:
             raise KeyExists(name) from None
+        self._committed(rv)
         return rv, doc
 
     def update(self, resource, namespace, name, obj, expected_rv):
         try:
             with transaction.atomic():
                 with connection.cursor() as cur:
-                    cur.execute(_BUMP)
+                    cur.execute(_bump_sql())
                     rv = cur.fetchone()[0]
                     doc = _stamp(obj, rv)
                     cur.execute("UPDATE apiserver_object SET rv = %s, doc = %s WHERE resource = %s "
@@ -213,13 +248,14 @@ class SQLStorage:
         except _Abort:
             raise (KeyNotFound(name) if self.get(resource, namespace, name) is None
                    else RevisionMismatch(name)) from None
+        self._committed(rv)
         return rv, doc
 
     def delete(self, resource, namespace, name, expected_rv):
         try:
             with transaction.atomic():
                 with connection.cursor() as cur:
-                    cur.execute(_BUMP)
+                    cur.execute(_bump_sql())
                     rv = cur.fetchone()[0]
                     cur.execute("SELECT doc FROM apiserver_object WHERE resource = %s AND "
                                 "namespace = %s AND name = %s AND rv = %s",
@@ -236,6 +272,7 @@ class SQLStorage:
         except _Abort:
             raise (KeyNotFound(name) if self.get(resource, namespace, name) is None
                    else RevisionMismatch(name)) from None
+        self._committed(rv)
         return rv, doc
 
     # ---- history --------------------------------------------------------------------------
