@@ -19,6 +19,9 @@ DEFAULT_ADMISSION = ("NamespaceLifecycle", "LimitRanger", "ServiceAccount", "Tai
                      "ValidatingAdmissionWebhook", "ResourceQuota")
 
 
+DEFAULT_ISSUER = "https://kubernetes.default.svc.cluster.local"
+
+
 @dataclass(frozen=True)
 class Options:
     secure_port: int = 6443
@@ -34,6 +37,12 @@ class Options:
     service_cluster_ip_range: str = "10.96.0.0/12"
     compaction_interval: float = 300.0
     request_threads: int = 8
+    # service-account tokens: the private key TokenRequest signs with (empty: the command
+    # fills in DATA_DIR/pki/sa.key), the issuer (``iss``, also the default audience) and a
+    # cap on requested lifetimes in seconds (0: no cap)
+    service_account_signing_key_file: str = ""
+    service_account_issuer: str = DEFAULT_ISSUER
+    service_account_max_token_expiration: float = 0.0
     extra: dict = field(default_factory=dict)
 
 
@@ -55,6 +64,12 @@ def add_arguments(parser) -> None:
     a("--etcd-compaction-interval", default="5m0s",
       help="how often history is compacted, and how much is kept")
     a("--request-threads", type=int, default=8, help="size of the request thread pool")
+    a("--service-account-signing-key-file", default="",
+      help="PEM private key that signs service-account tokens (default DATA_DIR/pki/sa.key)")
+    a("--service-account-issuer", default=DEFAULT_ISSUER,
+      help="issuer (iss claim) of service-account tokens; also their default audience")
+    a("--service-account-max-token-expiration", default="0s",
+      help="longest lifetime a TokenRequest is granted (0s: no cap)")
 
 
 def _split(text: str) -> list[str]:
@@ -72,8 +87,14 @@ def from_arguments(o: dict) -> Options:
     try:
         timeout = parse_go_duration(o["request_timeout"])
         compaction = parse_go_duration(o["etcd_compaction_interval"])
+        max_token = parse_go_duration(o["service_account_max_token_expiration"])
     except ValueError as exc:
         raise ValueError(f"invalid duration {exc}") from None
+    if not o["service_account_issuer"]:
+        raise ValueError("--service-account-issuer: may not be empty")
+    if max_token and not 3600 <= max_token <= 1 << 32:
+        raise ValueError("the service-account-max-token-expiration must be between 1 hour and "
+                         "2^32 seconds")
     return Options(
         secure_port=o["secure_port"], bind_address=o["bind_address"],
         tls_cert_file=o["tls_cert_file"], tls_private_key_file=o["tls_private_key_file"],
@@ -83,7 +104,10 @@ def from_arguments(o: dict) -> Options:
         max_requests_inflight=o["max_requests_inflight"],
         max_mutating_requests_inflight=o["max_mutating_requests_inflight"],
         service_cluster_ip_range=o["service_cluster_ip_range"],
-        compaction_interval=compaction, request_threads=o["request_threads"])
+        compaction_interval=compaction, request_threads=o["request_threads"],
+        service_account_signing_key_file=o["service_account_signing_key_file"],
+        service_account_issuer=o["service_account_issuer"],
+        service_account_max_token_expiration=max_token)
 
 
 _current: Options | None = None

@@ -1,4 +1,10 @@
-"""Decisions, attributes and the union (upstream ``pkg/authorization/union/union.go``)."""
+"""Decisions, attributes and the union (upstream ``pkg/authorization/union/union.go``).
+
+Besides ``authorize``, an authorizer may list what a user can do in a namespace
+(``rules_for``, upstream ``authorizer.RuleResolver``), which SelfSubjectRulesReview
+(``kubectl auth can-i --list``) reports.  Rules are wire-form dicts:
+``{"verbs", "apiGroups", "resources", "resourceNames"?}`` and ``{"verbs", "nonResourceURLs"}``.
+"""
 from __future__ import annotations
 
 import enum
@@ -25,11 +31,26 @@ class AuthorizationAttributes:
     name: str = ""
 
 
+ALL_RESOURCE_RULES = ({"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]},)
+ALL_NON_RESOURCE_RULES = ({"verbs": ["*"], "nonResourceURLs": ["*"]},)
+
+
+def _copy(rules) -> list[dict]:
+    return [{k: list(v) for k, v in rule.items()} for rule in rules]
+
+
 class Authorizer:
     name = ""
 
     def authorize(self, attrs: AuthorizationAttributes) -> tuple[Decision, str]:
         return Decision.NO_OPINION, ""
+
+    def rules_for(self, user, namespace: str) -> tuple[list[dict], list[dict], bool]:
+        """(resource rules, non-resource rules, incomplete) ``user`` has in ``namespace``.
+
+        The default is for authorizers that cannot enumerate their rules (a webhook):
+        nothing, marked incomplete."""
+        return [], [], True
 
 
 class SystemMasters(Authorizer):
@@ -42,12 +63,21 @@ class SystemMasters(Authorizer):
             return Decision.ALLOW, ""
         return Decision.NO_OPINION, ""
 
+    def rules_for(self, user, namespace):
+        """Members may do everything; for others this authorizer has nothing to add."""
+        if "system:masters" in getattr(user, "groups", ()):
+            return _copy(ALL_RESOURCE_RULES), _copy(ALL_NON_RESOURCE_RULES), False
+        return [], [], False
+
 
 class AlwaysAllow(Authorizer):
     name = "AlwaysAllow"
 
     def authorize(self, attrs):
         return Decision.ALLOW, ""
+
+    def rules_for(self, user, namespace):
+        return _copy(ALL_RESOURCE_RULES), _copy(ALL_NON_RESOURCE_RULES), False
 
 
 class AlwaysDeny(Authorizer):
@@ -57,6 +87,9 @@ class AlwaysDeny(Authorizer):
 
     def authorize(self, attrs):
         return Decision.NO_OPINION, "Everything is forbidden."
+
+    def rules_for(self, user, namespace):
+        return [], [], False
 
 
 class Union(Authorizer):
@@ -72,6 +105,20 @@ class Union(Authorizer):
             if reason:
                 reasons.append(reason)
         return Decision.NO_OPINION, "; ".join(reasons)
+
+    def rules_for(self, user, namespace):
+        """Every authorizer's rules, concatenated without repeats; incomplete if any is."""
+        resource, non_resource, incomplete = [], [], False
+        for authorizer in self.authorizers:
+            rules = getattr(authorizer, "rules_for", None)
+            if rules is None:
+                incomplete = True
+                continue
+            r, n, inc = rules(user, namespace)
+            resource += [rule for rule in r if rule not in resource]
+            non_resource += [rule for rule in n if rule not in non_resource]
+            incomplete = incomplete or inc
+        return resource, non_resource, incomplete
 
 
 MODES = {"AlwaysAllow": AlwaysAllow, "AlwaysDeny": AlwaysDeny}

@@ -66,6 +66,10 @@ class ResourceView(APIView):
             raise errors.NotFound(_NOT_FOUND)
         if info.subresource and info.subresource not in s.subresources:
             raise errors.NotFound(_NOT_FOUND)
+        if not info.subresource and info.verb not in s.verbs:
+            # e.g. GET on selfsubjectaccessreviews (create-only)
+            raise errors.MethodNotAllowed(
+                "the server does not allow this method on the requested resource")
         if s.namespaced and info.name and not info.namespace:
             raise errors.NotFound(_NOT_FOUND)
         if not s.namespaced and info.namespace and info.resource != "namespaces":

@@ -1,6 +1,7 @@
 """The filter chain, listed once, outermost first (upstream ``DefaultBuildHandlerChain``).
 
-request_info ▸ timeout ▸ authentication ▸ max_in_flight ▸ authorization ▸ Django bridge
+request_info ▸ timeout ▸ authentication ▸ max_in_flight ▸ authorization ▸ watch (streams on
+the loop) ▸ Django bridge
 (audit and impersonation take their places between authentication and max_in_flight when
 their issues land).
 """
@@ -16,12 +17,15 @@ from apiserver.filters.max_in_flight import MaxInFlightFilter
 from apiserver.filters.request_info import RequestInfoFilter
 from apiserver.filters.timeout import TimeoutFilter
 from apiserver.options import Options
+from apiserver.endpoints.state import watch_cache
+from apiserver.endpoints.watch import HTTPWatch
 from apiserver.server.bridge import DjangoBridge
 
 
 def build_handler_chain(options: Options):
     admission_base.configure(options.admission_plugins)
     app = DjangoBridge(threads=options.request_threads)
+    app = HTTPWatch(app, watch_cache)          # watches stream from the cache, on the loop
     authorizer = authz.build(options.authorization_modes)
     authz.set_current(authorizer)
     app = AuthorizationFilter(app, authorizer)

@@ -5,6 +5,7 @@ from DIR/pki (created when absent).
 """
 from __future__ import annotations
 
+import dataclasses
 import sys
 
 from django.core.management.base import BaseCommand, CommandError
@@ -29,6 +30,7 @@ class Command(BaseCommand):
     def handle(self, *args, **o):
         options = self.options_from(o)
         directory = lifecycle.data_dir(o["data_dir"])
+        options = with_data_dir_defaults(options, directory)
         lifecycle.migrate()
         cert, key, ca = self.tls_files(options, directory)
         self.stdout.write(f"serving on https://{options.bind_address}:{options.secure_port}")
@@ -42,6 +44,16 @@ class Command(BaseCommand):
             return options.tls_cert_file, options.tls_private_key_file, options.client_ca_file
         pki = PKI(directory).ensure(hosts=_hosts(options.bind_address))
         return str(pki.serving_cert), str(pki.serving_key), options.client_ca_file or str(pki.ca_cert)
+
+
+def with_data_dir_defaults(options: opts.Options, directory) -> opts.Options:
+    """Flags left empty that default to files in the data dir: the service-account signing
+    key is DATA_DIR/pki/sa.key (created with the PKI)."""
+    if options.service_account_signing_key_file:
+        return options
+    from apiserver.pki import PKI
+    return dataclasses.replace(options,
+                               service_account_signing_key_file=str(PKI(directory).sa_key))
 
 
 def _hosts(bind: str):

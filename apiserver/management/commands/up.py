@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 
 from apiserver.management.commands.apiserver import Command as ApiserverCommand
+from apiserver.management.commands.apiserver import with_data_dir_defaults
 from apiserver.pki import PKI
 from apiserver.server import lifecycle
 
@@ -25,6 +26,7 @@ class Command(ApiserverCommand):
     def handle(self, *args, **o):
         options = self.options_from(o)
         directory = lifecycle.data_dir(o["data_dir"])
+        options = with_data_dir_defaults(options, directory)
         lifecycle.migrate()
         pki = PKI(directory).ensure(hosts=["127.0.0.1", "localhost"])
         cert, key, ca = self.tls_files(options, directory)

@@ -1,0 +1,250 @@
+"""Watch: the shared event stream and its HTTP transport (API-CONTRACT.md §2.6).
+
+``WatchStream`` turns a request into a sequence of wire lines: synthetic ADDED events for
+the current state (resourceVersion unset or "0", or ``sendInitialEvents``), then every change
+after the starting revision from the watch cache, with BOOKMARKs when asked for, an ERROR
+event carrying a 410 Status when the history is compacted, and the end of the stream at
+``timeoutSeconds`` (default: a random 30–60 minutes, like ``--min-request-timeout``).
+
+The HTTP transport sends 200 and the headers at once, then one JSON object plus ``\\n`` per
+event, each in its own chunk, with no keep-alive blank lines.  The websocket transport
+(``watch_ws``) sends the same lines as text messages.
+
+Watches run on the event loop; the only database work (the initial list) crosses to a
+thread once.  Upstream: k8s.io/apiserver ``pkg/endpoints/handlers/watch.go``, ``get.go``.
+"""
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+import random
+from concurrent.futures import ThreadPoolExecutor
+
+import orjson
+
+from apiserver.endpoints import negotiation
+from apiserver.runtime import errors
+from apiserver.runtime.selectors import parse_bool
+from apiserver.server.responses import send_status
+from apiserver.storage.base import Compacted
+
+MIN_REQUEST_TIMEOUT = float(os.environ.get("APISERVER_MIN_REQUEST_TIMEOUT", 1800))
+SEND_TIMEOUT = float(os.environ.get("APISERVER_WATCH_SEND_TIMEOUT", 10))
+# initial lists run here, not on the watch cache's own reader thread (which must keep tailing)
+_setup_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="watch-setup")
+BOOKMARK_SECONDS = float(os.environ.get("APISERVER_BOOKMARK_INTERVAL", 60))
+INITIAL_EVENTS_END = "k8s.io/initial-events-end"
+
+
+class WatchStream:
+    """One watch request, transport-neutral.  ``prepare`` does everything that can still fail
+    with an HTTP status; ``lines`` yields the stream."""
+
+    def __init__(self, cache, store, info, accept: str):
+        self.cache, self.store, self.info = cache, store, info
+        s = store.strategy
+        q = info.q
+        self.namespace = info.namespace if (s.namespaced and info.namespace) else None
+        self.table = negotiation.wants_table(accept)
+        self.rv_param = q("resourceVersion")
+        self.bookmarks = _flag(q("allowWatchBookmarks"))
+        self.send_initial = q("sendInitialEvents")
+        match = q("resourceVersionMatch")
+        if self.send_initial is not None:
+            self.send_initial = parse_bool(self.send_initial)
+            if match != "NotOlderThan":
+                raise errors.Invalid.for_object("ListOptions", "meta.k8s.io", "", [errors.forbidden(
+                    "resourceVersionMatch", "sendInitialEvents requires setting "
+                    "resourceVersionMatch to NotOlderThan")])
+            if not self.bookmarks:
+                raise errors.Invalid.for_object("ListOptions", "meta.k8s.io", "", [errors.forbidden(
+                    "allowWatchBookmarks", "sendInitialEvents requires setting "
+                    "allowWatchBookmarks to true")])
+        elif match not in (None, ""):
+            raise errors.BadRequest("resourceVersionMatch: Forbidden: resourceVersionMatch is "
+                                    "forbidden for watch unless sendInitialEvents is provided")
+        timeout = q("timeoutSeconds")
+        try:
+            self.timeout = float(timeout) if timeout not in (None, "") else \
+                MIN_REQUEST_TIMEOUT * (1 + random.random())
+        except ValueError:
+            raise errors.BadRequest(f'invalid value for timeoutSeconds: "{timeout}"') from None
+        self.label_selector, self.field_selector = q("labelSelector"), q("fieldSelector")
+        self.predicate = store.matcher(self.label_selector, self.field_selector)
+        if self.send_initial is None:
+            self.initial = self.rv_param in (None, "", "0")
+        else:
+            self.initial = self.send_initial
+        if not self.initial:
+            try:
+                self.after = int(self.rv_param or 0)
+            except ValueError:
+                raise errors.BadRequest(f'invalid resource version "{self.rv_param}"') from None
+        self.watcher = None
+        self.expired: errors.APIError | None = None
+        self._headers_sent = False
+
+    @property
+    def content_type(self) -> str:
+        return ("application/json;as=Table;v=v1;g=meta.k8s.io" if self.table
+                else "application/json")
+
+    async def prepare(self) -> None:
+        """Initial list and subscription (errors here are plain HTTP answers)."""
+        self.initial_docs: list[str] = []
+        if self.initial:
+            loop = asyncio.get_running_loop()
+            page = await loop.run_in_executor(_setup_pool, functools.partial(
+                _list, self.store, self.namespace, self.label_selector, self.field_selector))
+            self.initial_docs, self.after = page["items"], page["resourceVersion"]
+        try:
+            self.watcher = await self.cache.watch(self.store.resource, self.namespace,
+                                                  self.after, self.predicate)
+        except Compacted as exc:
+            self.expired = errors.Expired(
+                f"too old resource version: {exc.requested} ({exc.compacted})")
+
+    def close(self) -> None:
+        if self.watcher is not None:
+            self.cache.unwatch(self.watcher)
+
+    # ---- encoding -------------------------------------------------------------------------
+    def _table_line(self, event_type: str, obj: dict) -> bytes:
+        t = negotiation.table(self.store.strategy, [obj],
+                              obj.get("metadata", {}).get("resourceVersion", ""),
+                              include_headers=not self._headers_sent)
+        self._headers_sent = True
+        return orjson.dumps({"type": event_type, "object": t}) + b"\n"
+
+    def _line(self, event_type: str, ev=None, doc: str | None = None) -> bytes:
+        if self.table:
+            return self._table_line(event_type, ev.obj if ev is not None else orjson.loads(doc))
+        if ev is not None:
+            return ev.line(event_type)
+        return b'{"type":"' + event_type.encode() + b'","object":' + doc.encode() + b"}\n"
+
+    def _bookmark(self, rv: int, initial_end: bool = False) -> bytes:
+        s = self.store.strategy
+        meta = {"resourceVersion": str(rv)}
+        if initial_end:
+            meta["annotations"] = {INITIAL_EVENTS_END: "true"}
+        return orjson.dumps({"type": "BOOKMARK", "object": {
+            "kind": s.kind, "apiVersion": s.api_version(), "metadata": meta}}) + b"\n"
+
+    # ---- the stream -----------------------------------------------------------------------
+    async def lines(self):
+        if self.expired is not None:
+            yield orjson.dumps({"type": "ERROR", "object": self.expired.to_status()}) + b"\n"
+            return
+        for doc in self.initial_docs:
+            yield self._line("ADDED", doc=doc)
+        self.initial_docs = []
+        if self.send_initial:
+            yield self._bookmark(self.after, initial_end=True)
+        w = self.watcher
+        for kind, ev in w.backlog:
+            yield self._line(kind, ev)
+        w.backlog = []
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout
+        while not w.closed or not w.queue.empty():
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return
+            wait = min(remaining, BOOKMARK_SECONDS) if self.bookmarks else remaining
+            try:
+                item = await asyncio.wait_for(w.queue.get(), timeout=wait)
+            except asyncio.TimeoutError:
+                if self.bookmarks and loop.time() < deadline:
+                    yield self._bookmark(max(self.cache.rv, w.after))
+                continue
+            if item is None:
+                return
+            kind, ev = item
+            yield self._line(kind, ev)
+            if w.closed and w.overflowed:
+                return          # too slow: end the stream, the client resumes
+
+
+def _flag(value) -> bool:
+    if value in (None, ""):
+        return False
+    try:
+        return parse_bool(value)
+    except errors.APIError:
+        return False
+
+
+def _list(store, namespace, label_selector, field_selector) -> dict:
+    from django.db import close_old_connections
+    try:
+        return store.list(namespace, label_selector=label_selector, field_selector=field_selector)
+    finally:
+        close_old_connections()
+
+
+def resolve_store(info):
+    """The Store a watch URL names, or a 404/405 APIError."""
+    from apiserver.endpoints.state import server_state
+    store = server_state().stores.store(info.api_group, info.api_version, info.resource)
+    if store is None or info.name or info.subresource or "watch" not in store.strategy.verbs:
+        if store is not None and info.name:
+            # /watch/namespaces/ns/pods/name (legacy) is a field-selector watch upstream; we
+            # only serve the collection form kubectl uses
+            raise errors.MethodNotAllowed("watch of a single object by URL is not supported; "
+                                          "use fieldSelector=metadata.name=<name>")
+        raise errors.NotFound("the server could not find the requested resource")
+    if not store.strategy.namespaced and info.namespace and info.resource != "namespaces":
+        raise errors.NotFound("the server could not find the requested resource")
+    return store
+
+
+class HTTPWatch:
+    """ASGI app for ``verb == "watch"`` HTTP requests; everything else goes to ``app``."""
+
+    def __init__(self, app, cache_provider):
+        self.app = app
+        self.cache_provider = cache_provider
+
+    async def __call__(self, scope, receive, send):
+        info = scope.get("k8s.request_info")
+        if scope["type"] != "http" or info is None or info.verb != "watch":
+            return await self.app(scope, receive, send)
+        headers = dict(scope.get("headers") or ())
+        accept = headers.get(b"accept", b"").decode("latin-1")
+        try:
+            cache = await self.cache_provider()
+            store = resolve_store(info)
+            stream = WatchStream(cache, store, info, accept)
+            await stream.prepare()
+        except errors.APIError as err:
+            return await send_status(send, err)
+        await send({"type": "http.response.start", "status": 200, "headers": [
+            (b"content-type", stream.content_type.encode()),
+            (b"cache-control", b"no-cache, private")]})
+        await send({"type": "http.response.body", "body": b"", "more_body": True})
+        gone = asyncio.Event()
+
+        async def watch_disconnect():
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    gone.set()
+                    stream.close()
+                    return
+        listener = asyncio.create_task(watch_disconnect())
+        try:
+            async for line in stream.lines():
+                if gone.is_set():
+                    break
+                # a peer that stops reading blocks send(); give up on it after SEND_TIMEOUT
+                await asyncio.wait_for(send({"type": "http.response.body", "body": line,
+                                             "more_body": True}), SEND_TIMEOUT)
+            if not gone.is_set():
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except (OSError, asyncio.TimeoutError):
+            pass                        # the client went away, or stopped reading
+        finally:
+            listener.cancel()
+            stream.close()
