@@ -25,6 +25,7 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.auth",
     "rest_framework",
+    "channels",
     "apiserver",
     "resources.appconfig.ResourcesConfig",   # resources/apps/ is the apps API group
     "rbac",

@@ -33,6 +33,14 @@ def decode_request(request, expected):
     return loads_any(request.body, content_type)
 
 
+def _allowed_verbs(strategy, subresource: str):
+    """The verbs a URL accepts: the kind's own, status/scale's, or what a custom
+    subresource declares in ``subresource_kinds`` (default: create only)."""
+    if not subresource or subresource in ("status", "scale"):
+        return strategy.verbs
+    return getattr(strategy, "subresource_kinds", {}).get(subresource, (0, 0, 0, ["create"]))[3]
+
+
 def _q(request, key, default=None):
     return request.GET.get(key, default)
 
@@ -66,8 +74,8 @@ class ResourceView(APIView):
             raise errors.NotFound(_NOT_FOUND)
         if info.subresource and info.subresource not in s.subresources:
             raise errors.NotFound(_NOT_FOUND)
-        if not info.subresource and info.verb not in s.verbs:
-            # e.g. GET on selfsubjectaccessreviews (create-only)
+        if info.verb not in _allowed_verbs(s, info.subresource):
+            # e.g. GET on selfsubjectaccessreviews or pods/NAME/binding (create-only)
             raise errors.MethodNotAllowed(
                 "the server does not allow this method on the requested resource")
         if s.namespaced and info.name and not info.namespace:

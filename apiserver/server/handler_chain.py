@@ -19,6 +19,7 @@ from apiserver.filters.timeout import TimeoutFilter
 from apiserver.options import Options
 from apiserver.endpoints.state import watch_cache
 from apiserver.endpoints.watch import HTTPWatch
+from apiserver.endpoints.watch_ws import WebsocketWatch
 from apiserver.server.bridge import DjangoBridge
 
 
@@ -26,6 +27,7 @@ def build_handler_chain(options: Options):
     admission_base.configure(options.admission_plugins)
     app = DjangoBridge(threads=options.request_threads)
     app = HTTPWatch(app, watch_cache)          # watches stream from the cache, on the loop
+    app = WebsocketWatch(app)                  # the same watches over websockets (Channels)
     authorizer = authz.build(options.authorization_modes)
     authz.set_current(authorizer)
     app = AuthorizationFilter(app, authorizer)

@@ -12,6 +12,7 @@ import ssl
 
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 log = logging.getLogger("apiserver.serve")
 
@@ -37,6 +38,19 @@ class ClientCertHttpToolsProtocol(HttpToolsProtocol):
             self.scope["extensions"] = {"tls": {"k8s.subject": self._k8s_subject}}
 
 
+class ClientCertWebSocketProtocol(WebSocketsSansIOProtocol):
+    """The same for websocket connections (watches over websockets)."""
+
+    def connection_made(self, transport):
+        super().connection_made(transport)
+        self._k8s_subject = _peer_subject(transport)
+
+    async def run_asgi(self):
+        if self._k8s_subject:
+            self.scope.setdefault("extensions", {})["tls"] = {"k8s.subject": self._k8s_subject}
+        return await super().run_asgi()
+
+
 def ssl_context(cert_file: str, key_file: str, client_ca_file: str) -> ssl.SSLContext:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
@@ -47,16 +61,28 @@ def ssl_context(cert_file: str, key_file: str, client_ca_file: str) -> ssl.SSLCo
     return ctx
 
 
+class APIServer(uvicorn.Server):
+    """uvicorn's server, ending open watches first on shutdown: a watch is long-running, so
+    draining would otherwise wait for every watcher's timeout.  Clients resume elsewhere."""
+
+    async def shutdown(self, sockets=None):
+        from apiserver.endpoints import state
+        if state._cache is not None:
+            await state._cache.stop()
+        await super().shutdown(sockets=sockets)
+
+
 def build_server(app, options, cert_file: str, key_file: str, client_ca_file: str) -> uvicorn.Server:
     config = uvicorn.Config(
         app, host=options.bind_address, port=options.secure_port, http=ClientCertHttpToolsProtocol,
+        ws=ClientCertWebSocketProtocol,
         loop="uvloop", lifespan="off", access_log=False, log_level="warning",
         ssl_certfile=cert_file, ssl_keyfile=key_file, timeout_graceful_shutdown=2)
     # uvicorn builds its own SSLContext from the file names; replace it with ours so the
     # client CA and verify mode are what the flags say.
     config.load()
     config.ssl = ssl_context(cert_file, key_file, client_ca_file)
-    return uvicorn.Server(config)
+    return APIServer(config)
 
 
 def run(app, options, cert_file, key_file, client_ca_file, on_started=None) -> None:
