@@ -48,8 +48,42 @@ def ref_name(node: dict) -> str | None:
     return None
 
 
+_resolved: dict[int, dict] = {}
+
+
 def resolve(node: dict | None) -> dict | None:
-    """Follow ``$ref`` (also one wrapped in ``allOf``) to the definition it names."""
+    """Follow ``$ref`` (also one wrapped in ``allOf``) to the definition it names.
+
+    Memoised by node identity: definitions are loaded once and never change, and this sits
+    on every write's hot path (pruning, managedFields, strategic merge)."""
+    if not isinstance(node, dict):
+        return node
+    key = id(node)
+    hit = _resolved.get(key)
+    if hit is not None:
+        return hit
+    out = _resolve(node)
+    if out is not None and key in _loaded_ids():
+        _resolved[key] = out
+    return out
+
+
+@functools.lru_cache(maxsize=1)
+def _loaded_ids() -> frozenset:
+    """Identities of every node of the loaded definitions: only those may be memoised by
+    ``id`` (a transient schema's id can be reused after it is freed)."""
+    ids, stack = set(), [_load()]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            ids.add(id(node))
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return frozenset(ids)
+
+
+def _resolve(node: dict | None) -> dict | None:
     seen = 0
     while isinstance(node, dict) and seen < 8:
         name = ref_name(node)
@@ -74,8 +108,24 @@ def types_of(node: dict | None) -> set[str]:
     return set()
 
 
+_props: dict[tuple[int, str], dict | None] = {}
+
+
 def property_schema(node: dict | None, key: str) -> dict | None:
     """The schema of ``node.key`` (resolved), or of its ``additionalProperties`` values."""
+    if not isinstance(node, dict):
+        return None
+    memo = (id(node), key)
+    if memo in _props:
+        return _props[memo]
+    out = _property_schema(node, key)
+    # keys of free-form maps (labels…) must not grow it forever; transient schemas never
+    if len(_props) < 200_000 and memo[0] in _loaded_ids():
+        _props[memo] = out
+    return out
+
+
+def _property_schema(node: dict | None, key: str) -> dict | None:
     node = resolve(node)
     if not isinstance(node, dict):
         return None
