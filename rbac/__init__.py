@@ -1,4 +1,8 @@
-"""rbac.authorization.k8s.io: Roles, ClusterRoles and their bindings as relational Django
-models managed in the admin, the RBAC authorizer, escalation checks and the bootstrap policy.
-Filled in by the authorization issue; today the app only reserves its place.
+"""rbac.authorization.k8s.io: Role, ClusterRole, RoleBinding and ClusterRoleBinding.
+
+Interim version: the four kinds are served through the generic document store like every
+other kind (one Strategy module each; ``policy`` holds what they share), registered from
+``RbacConfig.ready()``.  DESIGN.md keeps RBAC relational: the relational models, the Django
+admin, the RBAC authorizer, escalation checks (``escalate``/``bind``), aggregation and the
+bootstrap policy come with the RBAC issue, which replaces this storage.
 May import: apiserver."""

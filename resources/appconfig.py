@@ -6,7 +6,8 @@ from django.apps import AppConfig
 
 # group packages, each with a KINDS tuple of Strategy paths
 GROUPS = ("resources.core", "resources.apps", "resources.batch", "resources.coordination",
-          "resources.events", "resources.scheduling", "resources.discovery")
+          "resources.events", "resources.scheduling", "resources.discovery",
+          "resources.authentication", "resources.authorization")
 
 
 class ResourcesConfig(AppConfig):

@@ -104,8 +104,13 @@ def default_pod_spec(spec: dict) -> dict:
 
 
 def default_pod_template(template: dict | None) -> None:
-    """Defaults for a ``PodTemplateSpec`` (only its spec has any)."""
+    """Defaults for a ``PodTemplateSpec``.  Go always serialises the template's (zero)
+    ``metadata.creationTimestamp`` as ``null``, whichever encoding the client sent, so a
+    stored template carries it too."""
     if isinstance(template, dict):
+        meta = template.setdefault("metadata", {})
+        if isinstance(meta, dict):
+            meta.setdefault("creationTimestamp", None)
         default_pod_spec(template.setdefault("spec", {}))
 
 

@@ -33,7 +33,7 @@ def ago(**kw) -> str:
     ("services", ("svc",), ("all",), ("status",), True),
     ("endpoints", ("ep",), (), (), True),
     ("secrets", (), (), (), True),
-    ("serviceaccounts", ("sa",), (), (), True),
+    ("serviceaccounts", ("sa",), (), ("token",), True),
     ("events", ("ev",), (), (), True),
     ("limitranges", ("limits",), (), (), True),
     ("resourcequotas", ("quota",), (), ("status",), True),

@@ -1,0 +1,38 @@
+"""rbac.authorization.k8s.io/v1 ClusterRoleBinding: grants a ClusterRole to subjects across
+the cluster (``kubectl create clusterrolebinding``).
+
+Upstream: ``pkg/registry/rbac/clusterrolebinding/strategy.go`` and
+``ValidateClusterRoleBinding(Update)``: roleRef must be a ClusterRole and is immutable;
+ServiceAccount subjects need a namespace.
+"""
+from __future__ import annotations
+
+from apiserver.registry.strategy import Strategy
+
+from . import policy
+
+
+class ClusterRoleBindingStrategy(Strategy):
+    group = policy.GROUP
+    kind = "ClusterRoleBinding"
+    plural = "clusterrolebindings"
+    namespaced = False
+    name_rule = "path"
+    schema_name = "io.k8s.api.rbac.v1.ClusterRoleBinding"
+    columns = policy.BINDING_COLUMNS
+
+    def default(self, obj):
+        """roleRef.apiGroup and User/Group subjects' apiGroup default to the RBAC group."""
+        policy.default_binding(obj)
+
+    def validate(self, obj):
+        """roleRef {apiGroup, kind ClusterRole, name}; subjects User|Group|ServiceAccount
+        (a ServiceAccount subject names its namespace)."""
+        return policy.validate_binding(obj, namespaced=False)
+
+    def validate_update(self, new, old):
+        """As create, and ``roleRef`` may not change."""
+        return self.validate(new) + policy.validate_role_ref_unchanged(new, old)
+
+    def table_row(self, obj):
+        return policy.binding_row(obj)

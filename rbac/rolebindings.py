@@ -1,0 +1,37 @@
+"""rbac.authorization.k8s.io/v1 RoleBinding: grants a Role or ClusterRole to subjects within
+one namespace (``kubectl create rolebinding``).
+
+Upstream: ``pkg/registry/rbac/rolebinding/strategy.go``, ``ValidateRoleBinding(Update)``
+(``roleRef`` is immutable) and ``SetDefaults_RoleBinding``/``SetDefaults_Subject``.
+The ``bind`` escalation check comes with the RBAC authorizer.
+"""
+from __future__ import annotations
+
+from apiserver.registry.strategy import Strategy
+
+from . import policy
+
+
+class RoleBindingStrategy(Strategy):
+    group = policy.GROUP
+    kind = "RoleBinding"
+    plural = "rolebindings"
+    namespaced = True
+    name_rule = "path"
+    schema_name = "io.k8s.api.rbac.v1.RoleBinding"
+    columns = policy.BINDING_COLUMNS
+
+    def default(self, obj):
+        """roleRef.apiGroup and User/Group subjects' apiGroup default to the RBAC group."""
+        policy.default_binding(obj)
+
+    def validate(self, obj):
+        """roleRef {apiGroup, kind Role|ClusterRole, name}; subjects User|Group|ServiceAccount."""
+        return policy.validate_binding(obj, namespaced=True)
+
+    def validate_update(self, new, old):
+        """As create, and ``roleRef`` may not change."""
+        return self.validate(new) + policy.validate_role_ref_unchanged(new, old)
+
+    def table_row(self, obj):
+        return policy.binding_row(obj)
