@@ -32,6 +32,7 @@ class Options:
     authorization_modes: tuple = ("AlwaysAllow",)
     admission_plugins: tuple = DEFAULT_ADMISSION
     request_timeout: float = 60.0
+    min_request_timeout: float = 1800.0      # watches end after a random [1x, 2x) of this
     max_requests_inflight: int = 400
     max_mutating_requests_inflight: int = 200
     service_cluster_ip_range: str = "10.96.0.0/12"
@@ -58,6 +59,8 @@ def add_arguments(parser) -> None:
     a("--enable-admission-plugins", default="", help="admission plugins on top of the defaults")
     a("--disable-admission-plugins", default="", help="default admission plugins to turn off")
     a("--request-timeout", default="1m0s", help="timeout of non-long-running requests")
+    a("--min-request-timeout", type=int, default=1800,
+      help="seconds; a watch without timeoutSeconds ends after a random time in [this, 2x this)")
     a("--max-requests-inflight", type=int, default=400)
     a("--max-mutating-requests-inflight", type=int, default=200)
     a("--service-cluster-ip-range", default="10.96.0.0/12", help="CIDR for Service cluster IPs")
@@ -101,6 +104,7 @@ def from_arguments(o: dict) -> Options:
         client_ca_file=o["client_ca_file"],
         authorization_modes=tuple(_split(o["authorization_mode"])),
         admission_plugins=tuple(enabled), request_timeout=timeout,
+        min_request_timeout=float(o["min_request_timeout"]),
         max_requests_inflight=o["max_requests_inflight"],
         max_mutating_requests_inflight=o["max_mutating_requests_inflight"],
         service_cluster_ip_range=o["service_cluster_ip_range"],

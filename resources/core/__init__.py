@@ -3,6 +3,7 @@
 KINDS = (
     "resources.core.namespaces.NamespaceStrategy",
     "resources.core.configmaps.ConfigMapStrategy",
+    "resources.core.bindings.BindingStrategy",
     "resources.core.pods.PodStrategy",
     "resources.core.nodes.NodeStrategy",
     "resources.core.services.ServiceStrategy",

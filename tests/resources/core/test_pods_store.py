@@ -135,3 +135,24 @@ def test_field_selector_on_node_name(pods, ctx):
     assert [orjson.loads(d)["metadata"]["name"] for d in page["items"]] == ["a"]
     page = pods.list("default", field_selector="spec.nodeName=")
     assert [orjson.loads(d)["metadata"]["name"] for d in page["items"]] == ["b"]
+
+
+def test_legacy_bindings_resource_binds_the_named_pod(stores, ctx):
+    """POST …/bindings names the pod in metadata.name and binds it like pods/<name>/binding."""
+    from apiserver.endpoints import state
+    pods = stores.store("", "v1", "pods")
+    bindings = stores.store("", "v1", "bindings")
+    assert bindings is not None and not bindings.strategy.stored
+    state.server_state.cache_clear()
+    try:
+        state.server_state().stores = stores
+        pods.create("default", {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "lb"},
+                                "spec": {"containers": [{"name": "c", "image": "i"}]}}, ctx)
+        code, body = bindings.strategy.create_virtual("default", {
+            "apiVersion": "v1", "kind": "Binding", "metadata": {"name": "lb"},
+            "target": {"apiVersion": "v1", "kind": "Node", "name": "n1"}}, ctx)
+        assert code == 201 and body["status"] == "Success"
+        import orjson
+        assert orjson.loads(pods.get("default", "lb"))["spec"]["nodeName"] == "n1"
+    finally:
+        state.server_state.cache_clear()
