@@ -156,7 +156,10 @@ class WatchStream:
             try:
                 item = await asyncio.wait_for(w.queue.get(), timeout=wait)
             except asyncio.TimeoutError:
-                if self.bookmarks and loop.time() < deadline:
+                # A bookmark promises everything up to its revision was sent.  The timer can
+                # fire in the loop iteration that queued an event (get() is cancelled with the
+                # event still queued, cache.rv already past it): send that event first.
+                if self.bookmarks and loop.time() < deadline and w.queue.empty():
                     yield self._bookmark(max(self.cache.rv, w.after))
                 continue
             if item is None:

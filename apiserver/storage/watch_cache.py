@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import orjson
 
-from apiserver.storage.base import ChangeRecord
+from apiserver.storage.base import ChangeRecord, Compacted
 
 log = logging.getLogger("apiserver.watch")
 
@@ -192,6 +192,8 @@ class WatchCache:
                         break
             except asyncio.CancelledError:
                 raise
+            except Compacted as exc:
+                self._lost_history(exc.compacted)
             except Exception as exc:  # keep tailing: the next read resumes from self.rv
                 log.warning("watch cache read failed: %s", type(exc).__name__)
                 await asyncio.sleep(0.2)
@@ -207,6 +209,21 @@ class WatchCache:
             w.offer(ev)
             if w.closed:
                 self.watchers[ev.resource].discard(w)
+
+    def _lost_history(self, compacted: int) -> None:
+        """The log was compacted past what the tailer had read (it fell a whole compaction
+        window behind): those events are gone, and retrying the read can never succeed.
+        Close every watcher (each client resumes from its last resourceVersion and gets 410,
+        or replays what is left) and go on from the compacted revision with an empty buffer,
+        so that no later registration is served across the hole."""
+        log.warning("watch cache fell behind compaction (at %d, compacted %d); closing %d "
+                    "watchers", self.rv, compacted, self.count())
+        self.buffer.clear()
+        self.rv = compacted
+        for group in self.watchers.values():
+            for w in list(group):
+                w.close()
+        self.watchers.clear()
 
     async def wait_for(self, rv: int, timeout: float) -> bool:
         """Wait until the cache has dispatched revision ``rv`` (False on timeout)."""
