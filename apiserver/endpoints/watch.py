@@ -29,7 +29,7 @@ from apiserver.runtime.selectors import parse_bool
 from apiserver.server.responses import send_status
 from apiserver.storage.base import Compacted
 
-MIN_REQUEST_TIMEOUT = float(os.environ.get("APISERVER_MIN_REQUEST_TIMEOUT", 1800))
+BATCH_LINES = 64            # most events written to one watcher in one go
 SEND_TIMEOUT = float(os.environ.get("APISERVER_WATCH_SEND_TIMEOUT", 10))
 # initial lists run here, not on the watch cache's own reader thread (which must keep tailing)
 _setup_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="watch-setup")
@@ -67,7 +67,7 @@ class WatchStream:
         timeout = q("timeoutSeconds")
         try:
             self.timeout = float(timeout) if timeout not in (None, "") else \
-                MIN_REQUEST_TIMEOUT * (1 + random.random())
+                _min_request_timeout() * (1 + random.random())
         except ValueError:
             raise errors.BadRequest(f'invalid value for timeoutSeconds: "{timeout}"') from None
         self.label_selector, self.field_selector = q("labelSelector"), q("fieldSelector")
@@ -118,6 +118,7 @@ class WatchStream:
         return orjson.dumps({"type": event_type, "object": t}) + b"\n"
 
     def _line(self, event_type: str, ev=None, doc: str | None = None) -> bytes:
+        """One event as a JSON line (a one-row Table for Table watches)."""
         if self.table:
             return self._table_line(event_type, ev.obj if ev is not None else orjson.loads(doc))
         if ev is not None:
@@ -152,22 +153,42 @@ class WatchStream:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return
-            wait = min(remaining, BOOKMARK_SECONDS) if self.bookmarks else remaining
-            try:
-                item = await asyncio.wait_for(w.queue.get(), timeout=wait)
-            except asyncio.TimeoutError:
-                # A bookmark promises everything up to its revision was sent.  The timer can
-                # fire in the loop iteration that queued an event (get() is cancelled with the
-                # event still queued, cache.rv already past it): send that event first.
-                if self.bookmarks and loop.time() < deadline and w.queue.empty():
-                    yield self._bookmark(max(self.cache.rv, w.after))
-                continue
+            if not w.queue.empty():
+                item = w.queue.get_nowait()      # no timer when events are already waiting
+            else:
+                wait = min(remaining, BOOKMARK_SECONDS) if self.bookmarks else remaining
+                try:
+                    item = await asyncio.wait_for(w.queue.get(), timeout=wait)
+                except asyncio.TimeoutError:
+                    # A bookmark promises everything up to its revision was sent.  The timer
+                    # can fire in the loop iteration that queued an event (get() is cancelled
+                    # with the event still queued, cache.rv already past it): send it first.
+                    if self.bookmarks and loop.time() < deadline and w.queue.empty():
+                        yield self._bookmark(max(self.cache.rv, w.after))
+                    continue
             if item is None:
                 return
-            kind, ev = item
-            yield self._line(kind, ev)
-            if w.closed and w.overflowed:
-                return          # too slow: end the stream, the client resumes
+            # Events that are already queued leave together: one write (and one send timer)
+            # for the batch instead of one per event.  Each is still its own JSON line.
+            chunk = [self._line(*item)]
+            while len(chunk) < BATCH_LINES and not w.queue.empty():
+                item = w.queue.get_nowait()
+                if item is None:
+                    break
+                chunk.append(self._line(*item))
+            yield chunk[0] if len(chunk) == 1 else b"".join(chunk)
+            if item is None or (w.closed and w.overflowed):
+                return          # closed (too slow: the client resumes)
+
+
+def _min_request_timeout() -> float:
+    """``--min-request-timeout`` (upstream: a watch without timeoutSeconds ends after a random
+    time in [this, 2x this)); ``APISERVER_MIN_REQUEST_TIMEOUT`` overrides it for tests."""
+    env = os.environ.get("APISERVER_MIN_REQUEST_TIMEOUT")
+    if env:
+        return float(env)
+    from apiserver.options import current
+    return current().min_request_timeout
 
 
 def _flag(value) -> bool:

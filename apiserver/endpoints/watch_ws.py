@@ -53,8 +53,11 @@ class WatchConsumer(AsyncWebsocketConsumer):
 
     async def _pump(self):
         try:
-            async for line in self.stream.lines():
-                await asyncio.wait_for(self._send_line(line), 10)
+            async for chunk in self.stream.lines():
+                # a chunk may hold several ready events: each is its own message
+                for line in chunk.split(b"\n"):
+                    if line:
+                        await asyncio.wait_for(self._send_line(line), 10)
         except (asyncio.TimeoutError, OSError):
             pass
         finally:
