@@ -12,6 +12,7 @@ May import: django.db, orjson, apiserver.storage.base.
 """
 from __future__ import annotations
 
+import contextlib
 import time
 
 import orjson
@@ -215,64 +216,67 @@ class SQLStorage:
         for listener in self.listeners:
             listener(rv)
 
+    @contextlib.contextmanager
+    def _write(self, resource, namespace, name):
+        """One write transaction: yields (cursor, new revision, log) where ``log(type, doc)``
+        appends the change row.  The revision row stays locked until COMMIT (commit order =
+        revision order); listeners hear of the revision only after the commit."""
+        with transaction.atomic():
+            with connection.cursor() as cur:
+                cur.execute(_bump_sql())
+                rv = cur.fetchone()[0]
+
+                def log(event_type: str, doc: str) -> None:
+                    cur.execute(_LOG, [rv, resource, namespace, name, event_type, doc, time.time()])
+                    self._hook(rv)
+                yield cur, rv, log
+        self._committed(rv)
+
+    def _missing_or_moved(self, resource, namespace, name):
+        return (KeyNotFound(name) if self.get(resource, namespace, name) is None
+                else RevisionMismatch(name))
+
     def create(self, resource, namespace, name, obj):
         try:
-            with transaction.atomic():
-                with connection.cursor() as cur:
-                    cur.execute(_bump_sql())
-                    rv = cur.fetchone()[0]
-                    doc = _stamp(obj, rv)
-                    cur.execute("INSERT INTO apiserver_object (resource, namespace, name, rv, doc) "
-                                "VALUES (%s, %s, %s, %s, %s)", [resource, namespace, name, rv, doc])
-                    cur.execute(_LOG, [rv, resource, namespace, name, "ADDED", doc, time.time()])
-                    self._hook(rv)
+            with self._write(resource, namespace, name) as (cur, rv, log):
+                doc = _stamp(obj, rv)
+                cur.execute("INSERT INTO apiserver_object (resource, namespace, name, rv, doc) "
+                            "VALUES (%s, %s, %s, %s, %s)", [resource, namespace, name, rv, doc])
+                log("ADDED", doc)
         except IntegrityError:
             raise KeyExists(name) from None
-        self._committed(rv)
         return rv, doc
 
     def update(self, resource, namespace, name, obj, expected_rv):
         try:
-            with transaction.atomic():
-                with connection.cursor() as cur:
-                    cur.execute(_bump_sql())
-                    rv = cur.fetchone()[0]
-                    doc = _stamp(obj, rv)
-                    cur.execute("UPDATE apiserver_object SET rv = %s, doc = %s WHERE resource = %s "
-                                "AND namespace = %s AND name = %s AND rv = %s",
-                                [rv, doc, resource, namespace, name, expected_rv])
-                    if cur.rowcount != 1:
-                        raise _Abort()
-                    cur.execute(_LOG, [rv, resource, namespace, name, "MODIFIED", doc, time.time()])
-                    self._hook(rv)
+            with self._write(resource, namespace, name) as (cur, rv, log):
+                doc = _stamp(obj, rv)
+                cur.execute("UPDATE apiserver_object SET rv = %s, doc = %s WHERE resource = %s "
+                            "AND namespace = %s AND name = %s AND rv = %s",
+                            [rv, doc, resource, namespace, name, expected_rv])
+                if cur.rowcount != 1:
+                    raise _Abort()
+                log("MODIFIED", doc)
         except _Abort:
-            raise (KeyNotFound(name) if self.get(resource, namespace, name) is None
-                   else RevisionMismatch(name)) from None
-        self._committed(rv)
+            raise self._missing_or_moved(resource, namespace, name) from None
         return rv, doc
 
     def delete(self, resource, namespace, name, expected_rv):
         try:
-            with transaction.atomic():
-                with connection.cursor() as cur:
-                    cur.execute(_bump_sql())
-                    rv = cur.fetchone()[0]
-                    cur.execute("SELECT doc FROM apiserver_object WHERE resource = %s AND "
-                                "namespace = %s AND name = %s AND rv = %s",
-                                [resource, namespace, name, expected_rv])
-                    row = cur.fetchone()
-                    if row is None:
-                        raise _Abort()
-                    cur.execute("DELETE FROM apiserver_object WHERE resource = %s AND "
-                                "namespace = %s AND name = %s", [resource, namespace, name])
-                    # The DELETED event carries the last state stamped with the deletion's rv.
-                    doc = _stamp(orjson.loads(row[0]), rv)
-                    cur.execute(_LOG, [rv, resource, namespace, name, "DELETED", doc, time.time()])
-                    self._hook(rv)
+            with self._write(resource, namespace, name) as (cur, rv, log):
+                cur.execute("SELECT doc FROM apiserver_object WHERE resource = %s AND "
+                            "namespace = %s AND name = %s AND rv = %s",
+                            [resource, namespace, name, expected_rv])
+                row = cur.fetchone()
+                if row is None:
+                    raise _Abort()
+                cur.execute("DELETE FROM apiserver_object WHERE resource = %s AND "
+                            "namespace = %s AND name = %s", [resource, namespace, name])
+                # The DELETED event carries the last state stamped with the deletion's rv.
+                doc = _stamp(orjson.loads(row[0]), rv)
+                log("DELETED", doc)
         except _Abort:
-            raise (KeyNotFound(name) if self.get(resource, namespace, name) is None
-                   else RevisionMismatch(name)) from None
-        self._committed(rv)
+            raise self._missing_or_moved(resource, namespace, name) from None
         return rv, doc
 
     # ---- history --------------------------------------------------------------------------
