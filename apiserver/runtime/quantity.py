@@ -159,7 +159,21 @@ def _canonical(value: Fraction, fmt: str) -> str:
 
 
 def parse_quantity(text) -> Quantity:
-    """Parse a Quantity from its string (or JSON number) form; raise ``QuantityError``."""
+    """Parse a Quantity from its string (or JSON number) form; raise ``QuantityError``.
+
+    Results are memoised for strings (a Quantity is never mutated after parsing): the same
+    few requests and limits ("100m", "128Mi") recur in every Pod."""
+    if isinstance(text, str) and len(text) <= 64:
+        return _parse_cached(text)
+    return _parse(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_cached(text: str) -> Quantity:
+    return _parse(text)
+
+
+def _parse(text) -> Quantity:
     if isinstance(text, bool) or not isinstance(text, (str, int, float)):
         raise QuantityError(ERR_FORMAT)
     s = text if isinstance(text, str) else repr(text)
