@@ -158,8 +158,10 @@ class WatchStream:
             else:
                 wait = min(remaining, BOOKMARK_SECONDS) if self.bookmarks else remaining
                 try:
-                    item = await asyncio.wait_for(w.queue.get(), timeout=wait)
-                except asyncio.TimeoutError:
+                    # asyncio.timeout, not wait_for: no extra Task per idle watcher
+                    async with asyncio.timeout(wait):
+                        item = await w.queue.get()
+                except TimeoutError:
                     # A bookmark promises everything up to its revision was sent.  The timer
                     # can fire in the loop iteration that queued an event (get() is cancelled
                     # with the event still queued, cache.rv already past it): send it first.
