@@ -22,4 +22,4 @@ DIRS="$TMP/mach/pkg/apis/meta/v1 $TMP/mach/pkg/runtime $TMP/mach/pkg/api/resourc
 for gv in $GVS; do DIRS="$DIRS $TMP/api/$gv"; done
 # shellcheck disable=SC2086
 python3 "$HERE/tools/gen_protobuf_table.py" --source "k8s.io/api and k8s.io/apimachinery $TAG" \
-    --output "$HERE/apiserver/runtime/protobuf/table.py" $DIRS
+    --output "$HERE/apiserver/runtime/protobuf/table.json" $DIRS

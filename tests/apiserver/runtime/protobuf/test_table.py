@@ -4,6 +4,8 @@ The table (``apiserver/runtime/protobuf/table.py``) comes from upstream ``genera
 Go sources; the definitions (``apiserver/openapi/definitions.py``) come from
 kubernetes-validate.  Two independent sources must name the same JSON properties.
 """
+import json
+
 import pytest
 
 from apiserver.openapi import definitions
@@ -128,10 +130,10 @@ def test_generator_on_a_small_package(tmp_path):
     (demo / "types.go").write_text(GO)
     (demo / "register.go").write_text(GO)
     (meta / "generated.proto").write_text(META_PROTO)
-    out = tmp_path / "table.py"
+    out = tmp_path / "table.json"
     assert gen.main([str(meta), str(demo), "--output", str(out)]) == 0
-    namespace = {}
-    exec(compile(out.read_text(), str(out), "exec"), namespace)
+    messages, wrappers, kinds, _ = table.from_data(json.loads(out.read_text()))
+    namespace = {"MESSAGES": messages, "LIST_WRAPPERS": wrappers, "KINDS": kinds}
     widget = namespace["MESSAGES"]["k8s.io.api.demo.v1.Widget"]
     assert widget == {
         1: ("metadata", "message", gen.OMITEMPTY, "k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta"),
