@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Generate ``apiserver/runtime/protobuf/table.py`` from upstream Kubernetes sources.
+"""Generate ``apiserver/runtime/protobuf/table.json`` (loaded by ``table.py``) from upstream Kubernetes sources.
 
 The table records facts of the published protobuf wire format of the built-in API types:
 for every message, field number → JSON name, value kind, flags and message type.  Three
@@ -18,7 +18,7 @@ repositories; export a tag with ``git archive``)::
 
     git --git-dir API.git archive v0.32.5 | tar -x -C /tmp/k8s-api
     git --git-dir APIMACHINERY.git archive v0.32.5 | tar -x -C /tmp/k8s-apimachinery
-    python tools/gen_protobuf_table.py --output apiserver/runtime/protobuf/table.py \\
+    python tools/gen_protobuf_table.py --output apiserver/runtime/protobuf/table.json \\
         /tmp/k8s-apimachinery/pkg/apis/meta/v1 /tmp/k8s-apimachinery/pkg/runtime \\
         /tmp/k8s-apimachinery/pkg/api/resource /tmp/k8s-apimachinery/pkg/util/intstr \\
         /tmp/k8s-api/core/v1 /tmp/k8s-api/apps/v1 …

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Regenerate apiserver/runtime/protobuf/table.py from the upstream Kubernetes repositories.
+# Regenerate apiserver/runtime/protobuf/table.json from the upstream Kubernetes repositories.
 # Usage: tools/gen_protobuf_table.sh API_GIT_DIR APIMACHINERY_GIT_DIR [TAG]
 #   API_GIT_DIR / APIMACHINERY_GIT_DIR: git directories (bare or .git) of
 #   github.com/kubernetes/api and github.com/kubernetes/apimachinery; TAG defaults to v0.32.5
