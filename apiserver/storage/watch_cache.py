@@ -30,7 +30,7 @@ log = logging.getLogger("apiserver.watch")
 
 BATCH = 1000
 POLL_SECONDS = 1.0          # a safety net; local commits and NOTIFY wake the tailer at once
-BUFFER_EVENTS = 20_000      # recent events kept in memory for cheap resumes
+BUFFER_EVENTS = 10_000      # recent events kept in memory for cheap resumes (older: the log)
 QUEUE_EVENTS = 1_000        # per watcher; a watcher this far behind is closed
 
 
@@ -209,6 +209,9 @@ class WatchCache:
             w.offer(ev)
             if w.closed:
                 self.watchers[ev.resource].discard(w)
+        # decoded objects were only needed to evaluate selectors just now; the buffer keeps
+        # the text (a resume re-decodes on demand), so memory stays ~ the documents' size
+        ev._obj = ev._prev_obj = None
 
     def _lost_history(self, compacted: int) -> None:
         """The log was compacted past what the tailer had read (it fell a whole compaction
