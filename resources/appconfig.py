@@ -21,6 +21,7 @@ class ResourcesConfig(AppConfig):
         from apiserver.runtime.scheme import scheme
         from apiserver.server.hooks import register_post_start
         from resources import bootstrap, bootstrap_scheduling
+        from resources.admission.default_toleration_seconds import DefaultTolerationSeconds
         from resources.admission.namespace_lifecycle import NamespaceLifecycle
 
         import importlib
@@ -28,6 +29,7 @@ class ResourcesConfig(AppConfig):
             for path in getattr(importlib.import_module(group), "KINDS", ()):
                 scheme.register(import_string(path))
         admission.register("NamespaceLifecycle", NamespaceLifecycle)
+        admission.register("DefaultTolerationSeconds", DefaultTolerationSeconds)
         register_post_start("bootstrap-namespaces", bootstrap.ensure_system_namespaces)
         register_post_start("bootstrap-kubernetes-service", bootstrap.ensure_kubernetes_service)
         register_post_start("bootstrap-service-accounts", bootstrap.ensure_default_service_accounts)
