@@ -69,16 +69,21 @@ def ensure_kubernetes_service(stores) -> None:
 
 
 def ensure_default_service_accounts(stores) -> None:
-    """A ``default`` ServiceAccount in each system namespace.  (Upstream's controller
-    creates one in *every* namespace; namespaces created later do not get one here.)"""
-    store = stores.store("", "v1", "serviceaccounts")
-    ctx = RequestContext(field_manager="kube-apiserver")
+    """A ``default`` ServiceAccount in each system namespace (new namespaces get theirs
+    from ``NamespaceStrategy.after_create``)."""
     for namespace in SYSTEM_NAMESPACES:
-        try:
-            store.create(namespace, {"apiVersion": "v1", "kind": "ServiceAccount",
-                                     "metadata": {"name": "default", "namespace": namespace}}, ctx)
-        except errors.AlreadyExists:
-            pass
+        ensure_default_service_account(stores, namespace)
+
+
+def ensure_default_service_account(stores, namespace: str) -> None:
+    """The ``default`` ServiceAccount of ``namespace`` exists (created if missing)."""
+    store = stores.store("", "v1", "serviceaccounts")
+    try:
+        store.create(namespace, {"apiVersion": "v1", "kind": "ServiceAccount",
+                                 "metadata": {"name": "default", "namespace": namespace}},
+                     RequestContext(field_manager="kube-controller-manager"))
+    except errors.AlreadyExists:
+        pass
 
 
 def advertise_address() -> str | None:

@@ -21,6 +21,7 @@ from apiserver.openapi import definitions
 from apiserver.openapi.pruning import prune
 from apiserver.registry import meta as metalib
 from apiserver.registry.context import RequestContext
+from apiserver.registry.strategy import Strategy
 from apiserver.registry.listing import encode_continue, parse_rv, plan_list
 from apiserver.runtime import errors, validation
 from apiserver.runtime.selectors import parse_field_selector, parse_label_selector
@@ -211,7 +212,10 @@ class Store:
         obj = self.prepare_create(namespace, obj, ctx)
         if ctx.dry_run:
             return orjson.dumps(obj).decode()
-        return self._insert(obj)
+        doc = self._insert(obj)
+        if type(self.strategy).after_create is not Strategy.after_create:
+            self.strategy.after_create(obj, self.stores)
+        return doc
 
     def _insert(self, obj: dict) -> str:
         m = obj["metadata"]

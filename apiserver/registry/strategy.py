@@ -163,6 +163,12 @@ class Strategy:
         """Return field errors for a ``/status`` write."""
         return []
 
+    def after_create(self, obj: dict, stores) -> None:
+        """Runs after ``obj`` was stored by a (non-dry-run) create; ``stores`` is the
+        StoreRegistry.  For what upstream's controllers would do at once in a new object's
+        wake (a Namespace's ``default`` ServiceAccount).  A failure here never undoes the
+        create."""
+
     def prepare_for_delete(self, obj: dict) -> None:
         """Runs when a DELETE marks ``obj`` for deletion instead of removing it (finalizers
         or a grace period): e.g. a Namespace turns ``Terminating`` in the same write."""

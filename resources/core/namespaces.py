@@ -41,6 +41,12 @@ class NamespaceStrategy(Strategy):
     def prepare_for_create(self, obj):
         obj["status"] = {"phase": "Active"}
 
+    def after_create(self, obj, stores):
+        """Upstream's serviceaccounts-controller gives every new namespace a ``default``
+        ServiceAccount; done here in the create's wake."""
+        from resources.bootstrap import ensure_default_service_account
+        ensure_default_service_account(stores, obj["metadata"]["name"])
+
     def prepare_for_delete(self, obj):
         obj.setdefault("status", {})["phase"] = "Terminating"
 

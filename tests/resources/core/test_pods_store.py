@@ -156,3 +156,15 @@ def test_legacy_bindings_resource_binds_the_named_pod(stores, ctx):
         assert orjson.loads(pods.get("default", "lb"))["spec"]["nodeName"] == "n1"
     finally:
         state.server_state.cache_clear()
+
+
+def test_a_new_namespace_gets_a_default_service_account(stores, ctx):
+    stores.store("", "v1", "namespaces").create(None, {"metadata": {"name": "fresh-ns"}}, ctx)
+    import orjson
+    sa = orjson.loads(stores.store("", "v1", "serviceaccounts").get("fresh-ns", "default"))
+    assert sa["metadata"]["namespace"] == "fresh-ns"
+    dry = RequestContext(field_manager="t", dry_run=True)
+    stores.store("", "v1", "namespaces").create(None, {"metadata": {"name": "dry-ns"}}, dry)
+    from apiserver.runtime import errors as api_errors
+    with pytest.raises(api_errors.NotFound):
+        stores.store("", "v1", "serviceaccounts").get("dry-ns", "default")
