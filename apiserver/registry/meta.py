@@ -8,6 +8,7 @@ May import: the standard library.
 from __future__ import annotations
 
 import random
+import time
 import uuid
 from datetime import datetime, timezone
 
@@ -19,8 +20,21 @@ SYSTEM_META = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePe
                "generation", "selfLink")
 
 
+_last_second: tuple[int, str] = (-1, "")
+
+
 def now_rfc3339() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """The current time as Kubernetes writes timestamps (RFC 3339, whole seconds, UTC);
+    formatted once per second, since every write asks for it at least twice.  The cache is
+    one tuple swapped in a single assignment, so threads never see half an update."""
+    global _last_second
+    second = int(time.time())
+    cached = _last_second
+    if cached[0] == second:
+        return cached[1]
+    text = datetime.fromtimestamp(second, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    _last_second = (second, text)
+    return text
 
 
 def generate_name(prefix: str) -> str:
