@@ -233,10 +233,13 @@ class HTTPWatch:
         self.app = app
         self.cache_provider = cache_provider
 
-    async def __call__(self, scope, receive, send):
+    def __call__(self, scope, receive, send):
         info = scope.get("k8s.request_info")
         if scope["type"] != "http" or info is None or info.verb != "watch":
-            return await self.app(scope, receive, send)
+            return self.app(scope, receive, send)
+        return self._serve(scope, receive, send, info)
+
+    async def _serve(self, scope, receive, send, info):
         headers = dict(scope.get("headers") or ())
         accept = headers.get(b"accept", b"").decode("latin-1")
         try:

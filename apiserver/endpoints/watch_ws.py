@@ -81,7 +81,7 @@ class WebsocketWatch:
         self.app = app
         self.consumer = WatchConsumer.as_asgi()
 
-    async def __call__(self, scope, receive, send):
+    def __call__(self, scope, receive, send):
         if scope["type"] == "websocket":
-            return await self.consumer(scope, receive, send)
-        return await self.app(scope, receive, send)
+            return self.consumer(scope, receive, send)
+        return self.app(scope, receive, send)

@@ -16,10 +16,13 @@ class MaxInFlightFilter:
         self.limits = {"read": max_read, "mutating": max_mutating}
         self.current = {"read": 0, "mutating": 0}
 
-    async def __call__(self, scope, receive, send):
+    def __call__(self, scope, receive, send):
         info = scope.get("k8s.request_info")
         if scope["type"] != "http" or info is None or info.verb == "watch":
-            return await self.app(scope, receive, send)
+            return self.app(scope, receive, send)      # tail call: watches hold no frame here
+        return self._counted(scope, receive, send, info)
+
+    async def _counted(self, scope, receive, send, info):
         kind = "mutating" if info.verb in _MUTATING else "read"
         if self.limits[kind] and self.current[kind] >= self.limits[kind]:
             return await send_status(send, TooManyRequests(

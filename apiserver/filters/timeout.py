@@ -31,10 +31,13 @@ class TimeoutFilter:
         self.app = app
         self.seconds = seconds
 
-    async def __call__(self, scope, receive, send):
+    def __call__(self, scope, receive, send):
         info = scope.get("k8s.request_info")
         if scope["type"] != "http" or (info is not None and info.verb == "watch"):
-            return await self.app(scope, receive, send)
+            return self.app(scope, receive, send)      # tail call: watches hold no frame here
+        return self._timed(scope, receive, send, info)
+
+    async def _timed(self, scope, receive, send, info):
         limit = self.seconds
         asked = info.q("timeout") if info is not None else None
         if asked:

@@ -76,7 +76,10 @@ def build_server(app, options, cert_file: str, key_file: str, client_ca_file: st
     config = uvicorn.Config(
         app, host=options.bind_address, port=options.secure_port, http=ClientCertHttpToolsProtocol,
         ws=ClientCertWebSocketProtocol,
-        loop="uvloop", lifespan="off", access_log=False, log_level="warning",
+        # interface: the filters are plain callables returning coroutines (tail calls)
+        # no proxy_headers: clients are never trusted to say where they come from
+        loop="uvloop", lifespan="off", interface="asgi3", access_log=False, log_level="warning",
+        proxy_headers=False,
         ssl_certfile=cert_file, ssl_keyfile=key_file, timeout_graceful_shutdown=2)
     # uvicorn builds its own SSLContext from the file names; replace it with ours so the
     # client CA and verify mode are what the flags say.
