@@ -15,6 +15,7 @@ import copy
 from apiserver.registry.printers import age
 from apiserver.registry.strategy import Strategy
 from apiserver.runtime import errors
+from apiserver.runtime.validation import is_qualified_name
 from apiserver.runtime.quantity import QuantityError, parse_quantity
 
 from .columns import column
@@ -79,9 +80,33 @@ def _sync_hard(obj: dict) -> None:
         status.pop("hard", None)
 
 
+# upstream pkg/apis/core/helper standardQuotaResources (+ hugepages- forms)
+STANDARD_QUOTA = frozenset((
+    "cpu", "memory", "ephemeral-storage", "requests.cpu", "requests.memory", "requests.storage",
+    "requests.ephemeral-storage", "limits.cpu", "limits.memory", "limits.ephemeral-storage",
+    "pods", "services", "replicationcontrollers", "resourcequotas", "secrets", "configmaps",
+    "persistentvolumeclaims", "services.nodeports", "services.loadbalancers"))
+
+
+def _resource_name_errors(name: str, path: str) -> list:
+    """Upstream ``ValidateResourceQuotaResourceName``: a qualified name, and a standard quota
+    resource unless it carries a domain (``example.com/gpu``, ``count/deployments.apps``)."""
+    problems = is_qualified_name(name)
+    if problems:
+        return [errors.invalid(path, name, p) for p in problems]
+    if "/" not in name and name not in STANDARD_QUOTA and \
+            not name.startswith(("hugepages-", "requests.hugepages-")):
+        return [errors.invalid(path, name, "must be a standard resource for quota")]
+    return []
+
+
 def _validate_list(values, path: str) -> list:
     errs = []
     for name in sorted(values or {}):
+        name_errs = _resource_name_errors(name, f"{path}[{name}]")
+        if name_errs:
+            errs += name_errs
+            continue
         try:
             q = parse_quantity(values[name])
         except (QuantityError, TypeError) as exc:

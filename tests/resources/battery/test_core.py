@@ -187,3 +187,16 @@ class TestResourceQuota(KindBattery):
         v = self.valid
         return [(_set(v("negative"), "spec.hard", {"pods": "-1"}), "spec.hard[pods]"),
                 (_set(v("bad-scope"), "spec.scopes", ["Sometimes"]), "spec.scopes[0]")]
+
+
+def test_resource_quota_refuses_resource_names_upstream_refuses():
+    """Found by the battery: ``spec.hard`` names must be qualified names, and standard quota
+    resources unless they carry a domain (upstream ValidateResourceQuotaResourceName)."""
+    from resources.core.resourcequotas import ResourceQuotaStrategy
+    s = ResourceQuotaStrategy()
+    bad = s.validate({"metadata": {"name": "q"}, "spec": {"hard": {"foo bar": "1", "bogus": "2"}}})
+    assert {e.field for e in bad} == {"spec.hard[foo bar]", "spec.hard[bogus]"}
+    good = s.validate({"metadata": {"name": "q"}, "spec": {"hard": {
+        "pods": "10", "requests.cpu": "1", "count/deployments.apps": "3", "example.com/gpu": "1",
+        "requests.hugepages-2Mi": "1Gi"}}})
+    assert good == []
