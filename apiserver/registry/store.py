@@ -384,13 +384,11 @@ class Store:
                     f"Precondition failed: ResourceVersion in precondition: {pre['resourceVersion']}, "
                     f"ResourceVersion in object meta: {rv}")
             self._validate_admission("DELETE", None, obj, ctx)
+            # Upstream adds the foregroundDeletion / orphan finalizer for those propagation
+            # policies and its garbage collector removes it.  No garbage collector runs here
+            # yet, so adding them would leave the object stuck for ever: every policy deletes
+            # the object itself now, dependents are left alone (as Orphan would).
             finalizers = list(m.get("finalizers") or [])
-            policy = options.get("propagationPolicy")
-            if policy == "Foreground" and "foregroundDeletion" not in finalizers:
-                finalizers.append("foregroundDeletion")
-            elif (policy == "Orphan" or options.get("orphanDependents") is True) \
-                    and "orphan" not in finalizers:
-                finalizers.append("orphan")
             grace = s.grace_period(obj, options.get("gracePeriodSeconds"))
             if not finalizers and grace <= 0 and not s.blocking_finalizers(obj):
                 if ctx.dry_run:

@@ -585,3 +585,14 @@ def _reap_finalizer_threads():
             thread.join(5)
     gc.collect()
     assert other_backends() == 0
+
+
+@pytest.mark.parametrize("policy", ["Foreground", "Orphan", "Background"])
+def test_every_propagation_policy_removes_the_object_without_a_garbage_collector(stores, ctx,
+                                                                                  policy):
+    """No garbage collector runs, so no policy may leave a finalizer nobody will remove."""
+    store = stores.store("", "v1", "configmaps")
+    store.create("default", {"metadata": {"name": f"pp-{policy.lower()}"}}, ctx)
+    store.delete("default", f"pp-{policy.lower()}", {"propagationPolicy": policy}, ctx)
+    with pytest.raises(errors.NotFound):
+        store.get("default", f"pp-{policy.lower()}")
