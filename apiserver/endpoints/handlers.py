@@ -194,7 +194,7 @@ class ResourceView(APIView):
             wanted = (obj.get("metadata") or {}).get("resourceVersion")
             doc, _ = store.guaranteed_update(
                 info.namespace, info.name, lambda cur: scale.apply_scale(store.strategy, cur, obj),
-                ctx_for_main(ctx), precondition_rv=wanted)
+                ctx, precondition_rv=wanted)
             return negotiation.respond(scale.to_scale(store.strategy, orjson.loads(doc)),
                                        accept=self._accept(request))
         doc, created = store.update(info.namespace, info.name, obj, ctx)
@@ -229,7 +229,7 @@ class ResourceView(APIView):
             else:
                 new_scale = apply_merge_patch(current_scale, body)
             return scale.apply_scale(store.strategy, current, new_scale)
-        doc, _ = store.guaranteed_update(info.namespace, info.name, transform, ctx_for_main(ctx))
+        doc, _ = store.guaranteed_update(info.namespace, info.name, transform, ctx)
         return scale.to_scale(store.strategy, orjson.loads(doc))
 
     def delete(self, request, *args, **kwargs):
@@ -277,9 +277,3 @@ def _deleted_status(strategy, obj: dict) -> dict:
         details["group"] = strategy.group
     return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
             "details": details}
-
-
-def ctx_for_main(ctx: RequestContext) -> RequestContext:
-    """A scale write changes the main resource (its spec), not status."""
-    ctx.subresource = ""
-    return ctx
