@@ -53,9 +53,10 @@ def fill_for_create(obj: dict, tracks_generation: bool) -> None:
         meta["generation"] = 1
 
 
-def carry_for_update(new: dict, old: dict, generation_ignores: tuple, tracks_generation: bool) -> None:
+def carry_for_update(new: dict, old: dict, generation_ignores: tuple, tracks_generation: bool,
+                     changed=None) -> None:
     """Copy server-owned metadata from ``old`` and bump generation when the desired state
-    (everything outside ``generation_ignores``) changed."""
+    changed: ``changed(new, old)`` when given, else anything outside ``generation_ignores``."""
     meta = new.setdefault("metadata", {})
     old_meta = old.get("metadata", {})
     for key in SYSTEM_META:
@@ -65,7 +66,8 @@ def carry_for_update(new: dict, old: dict, generation_ignores: tuple, tracks_gen
             meta.pop(key, None)
     if tracks_generation:
         generation = old_meta.get("generation", 1)
-        if _desired(new, generation_ignores) != _desired(old, generation_ignores):
+        if (changed(new, old) if changed is not None
+                else _desired(new, generation_ignores) != _desired(old, generation_ignores)):
             generation += 1
         meta["generation"] = generation
 

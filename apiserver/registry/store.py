@@ -342,7 +342,8 @@ class Store:
             s.prepare_for_status_update(new, old)
         else:
             s.prepare_for_update(new, old)
-        metalib.carry_for_update(new, old, s.generation_ignores, s.tracks_generation)
+        metalib.carry_for_update(new, old, s.generation_ignores, s.tracks_generation,
+                                 s.generation_changed)
         errs = validation.validate_object_meta(m, s.namespaced, s.name_rule)
         errs += validation.validate_object_meta_update(m, old.get("metadata", {}))
         errs += (s.validate_status_update(new, old) if ctx.subresource == "status"

@@ -196,6 +196,12 @@ class Strategy:
         from apiserver.runtime.errors import MethodNotAllowed
         raise MethodNotAllowed(f'create is not supported on resources of kind "{self.plural}/{subresource}"')
 
+    def generation_changed(self, new: dict, old: dict) -> bool:
+        """For kinds that track generation: did this update change the desired state?  By
+        default, anything outside ``generation_ignores`` (the spec, for most kinds)."""
+        return any(new.get(k) != old.get(k) for k in set(new) | set(old)
+                   if k not in self.generation_ignores)
+
     def canonicalize(self, obj: dict) -> None:
         """Last normalisation before storage (e.g. sort a set-like list)."""
 

@@ -75,6 +75,12 @@ class DeploymentStrategy(Strategy):
     def validate_status_update(self, new, old):
         return validate_replica_status(new.get("status") or {})
 
+    def generation_changed(self, new, old):
+        """Upstream (pkg/registry/apps/deployment/strategy.go): a Deployment's generation also
+        moves when its annotations change (rollback and pause annotations drive rollouts)."""
+        return super().generation_changed(new, old) or \
+            (new.get("metadata") or {}).get("annotations") != (old.get("metadata") or {}).get("annotations")
+
     def table_row(self, obj):
         spec, status = obj.get("spec") or {}, obj.get("status") or {}
         names, images = pt.container_cells(spec.get("template"))

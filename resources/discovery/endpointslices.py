@@ -57,6 +57,11 @@ class EndpointSliceStrategy(Strategy):
         return self.validate(new) + validate_immutable(new.get("addressType"), old.get("addressType"),
                                                        "addressType")
 
+    def generation_changed(self, new, old):
+        """Upstream (pkg/registry/discovery/endpointslice/strategy.go): labels count too."""
+        return super().generation_changed(new, old) or \
+            (new.get("metadata") or {}).get("labels") != (old.get("metadata") or {}).get("labels")
+
     def table_row(self, obj):
         ports = []
         for port in obj.get("ports") or []:

@@ -1,0 +1,19 @@
+"""Store-level behaviour of apps kinds."""
+import orjson
+def test_deployment_generation_moves_on_annotation_changes_too(stores, ctx):
+    """Upstream bumps a Deployment's generation for spec *or* annotation changes; labels
+    alone do not."""
+    store = stores.store("apps", "v1", "deployments")
+    store.create("default", {"metadata": {"name": "gen-ann"}, "spec": {
+        "selector": {"matchLabels": {"a": "b"}},
+        "template": {"metadata": {"labels": {"a": "b"}},
+                     "spec": {"containers": [{"name": "c", "image": "i"}]}}}}, ctx)
+
+    def set_meta(key, value):
+        def transform(obj):
+            obj["metadata"].setdefault(key, {})["k"] = value
+            return obj
+        doc, _ = store.guaranteed_update("default", "gen-ann", transform, ctx)
+        return orjson.loads(doc)["metadata"]["generation"]
+    assert set_meta("labels", "x") == 1
+    assert set_meta("annotations", "y") == 2
