@@ -38,6 +38,7 @@ class Options:
     service_cluster_ip_range: str = "10.96.0.0/12"
     compaction_interval: float = 300.0
     request_threads: int = 8
+    workers: int = 1
     # service-account tokens: the private key TokenRequest signs with (empty: the command
     # fills in DATA_DIR/pki/sa.key), the issuer (``iss``, also the default audience) and a
     # cap on requested lifetimes in seconds (0: no cap)
@@ -67,6 +68,8 @@ def add_arguments(parser) -> None:
     a("--etcd-compaction-interval", default="5m0s",
       help="how often history is compacted, and how much is kept")
     a("--request-threads", type=int, default=8, help="size of the request thread pool")
+    a("--workers", type=int, default=1,
+      help="server processes sharing the port (each with its own watch cache)")
     a("--service-account-signing-key-file", default="",
       help="PEM private key that signs service-account tokens (default DATA_DIR/pki/sa.key)")
     a("--service-account-issuer", default=DEFAULT_ISSUER,
@@ -109,6 +112,7 @@ def from_arguments(o: dict) -> Options:
         max_mutating_requests_inflight=o["max_mutating_requests_inflight"],
         service_cluster_ip_range=o["service_cluster_ip_range"],
         compaction_interval=compaction, request_threads=o["request_threads"],
+        workers=max(1, o["workers"]),
         service_account_signing_key_file=o["service_account_signing_key_file"],
         service_account_issuer=o["service_account_issuer"],
         service_account_max_token_expiration=max_token)

@@ -47,20 +47,27 @@ def serve(options: Options, cert_file: str, key_file: str, client_ca_file: str,
     state = server_state()
     run_post_start(state.stores)
     close_old_connections()
+    if options.workers > 1:
+        from apiserver.server.workers import supervise
+        return supervise(options, cert_file, key_file, client_ca_file, on_started)
     stop = threading.Event()
     start_compactor(state.stores.storage, options.compaction_interval, stop)
     app = build_handler_chain(options)
-    # Everything allocated so far (Django, definitions, the Scheme) lives for the process:
-    # move it out of the collector's sight, and collect the young generation less often.
-    # Full collections over that heap paused the event loop for up to ~100 ms under watch
-    # fan-out (bench/watch_bench.py).
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(10_000, 20, 20)
+    freeze_startup_heap()
     try:
         serving.run(app, options, cert_file, key_file, client_ca_file, on_started)
     finally:
         stop.set()
+
+
+def freeze_startup_heap() -> None:
+    """Everything allocated by now (Django, definitions, the Scheme) lives for the process:
+    move it out of the collector's sight and collect the young generation less often.  Full
+    collections over that heap paused the event loop for up to ~100 ms under watch fan-out
+    (bench/watch_bench.py)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 20, 20)
 
 
 def data_dir(path: str) -> Path:

@@ -88,11 +88,14 @@ def build_server(app, options, cert_file: str, key_file: str, client_ca_file: st
     return APIServer(config)
 
 
-def run(app, options, cert_file, key_file, client_ca_file, on_started=None) -> None:
+def run(app, options, cert_file, key_file, client_ca_file, on_started=None,
+        sockets=None) -> None:
+    """Serve until SIGTERM/SIGINT; ``sockets`` are already-bound listeners (worker processes
+    share the supervisor's)."""
     server = build_server(app, options, cert_file, key_file, client_ca_file)
 
     async def main():
-        task = asyncio.create_task(server.serve())
+        task = asyncio.create_task(server.serve(sockets=sockets))
         while not server.started and not task.done():
             await asyncio.sleep(0.02)
         if server.started and on_started:
