@@ -153,8 +153,7 @@ class Store:
                                          limit=max(want, 0) if not match else (want and max(want, 500)),
                                          at=at)
             except Compacted as exc:
-                raise errors.Expired(
-                    f"too old resource version: {exc.requested} ({exc.compacted})") from None
+                raise self._expired(exc, continue_token, after) from None
             at = page.revision
             if match is None:
                 items.extend(page.items)
@@ -177,6 +176,22 @@ class Store:
         if token and match is None and page.remaining is not None:
             out["remainingItemCount"] = page.remaining
         return out
+
+    def _expired(self, exc: Compacted, continue_token, after) -> errors.Expired:
+        """410 for a list below the compacted revision.  For a continue token upstream adds a
+        fresh token that resumes at the same key on current data (an "inconsistent" list the
+        client may choose to finish); pkg/storage/etcd3/store.go, api/errors NewResourceExpired."""
+        if not continue_token or after is None:
+            return errors.Expired(f"too old resource version: {exc.requested} ({exc.compacted})")
+        err = errors.Expired(
+            "The provided continue parameter is too old to display a consistent list result. "
+            "You can start a new list without the continue parameter, or use the continue token "
+            "in this response to retrieve the remainder of the results. Continuing with the "
+            "provided token results in an inconsistent list - objects that were created, "
+            "modified, or deleted between the time the first chunk was returned and now may "
+            "show up in the list.")
+        err.list_meta = {"continue": encode_continue(self.storage.current_revision(), after)}
+        return err
 
     # ---- create ---------------------------------------------------------------------------
     def prepare_create(self, namespace: str | None, obj: dict, ctx: RequestContext) -> dict:

@@ -42,9 +42,12 @@ class APIError(Exception):
         self.causes = list(causes or [])
         self.retry_after = retry_after
         self.headers = dict(headers or {})
+        self.list_meta: dict = {}        # Status.metadata (ListMeta), e.g. a fresh continue
+
 
     def to_status(self) -> dict:
-        status = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+        status = {"kind": "Status", "apiVersion": "v1", "metadata": dict(self.list_meta),
+                  "status": "Failure",
                   "message": self.message, "reason": self.reason, "code": self.code}
         details = dict(self.details)
         if self.causes:

@@ -595,3 +595,25 @@ def test_every_propagation_policy_removes_the_object_without_a_garbage_collector
     store.delete("default", f"pp-{policy.lower()}", {"propagationPolicy": policy}, ctx)
     with pytest.raises(errors.NotFound):
         store.get("default", f"pp-{policy.lower()}")
+
+
+def test_an_expired_continue_token_gets_a_fresh_inconsistent_one(stores, ctx):
+    """Upstream answers 410 with a new token that resumes at the same key on current data."""
+    store = stores.store("", "v1", "configmaps")
+    for i in range(3):
+        store.create("default", {"metadata": {"name": f"exp-{i}"}}, ctx)
+    first = store.list("default", limit=1)
+    store.create("default", {"metadata": {"name": "exp-9"}}, ctx)
+    from apiserver.storage.models import Change
+    from django.db import connection
+    with connection.cursor() as cur:
+        cur.execute("UPDATE apiserver_revision SET compacted = rv WHERE id = 1")
+    with pytest.raises(errors.Expired) as exc:
+        store.list("default", limit=1, continue_token=first["continue"])
+    status = exc.value.to_status()
+    assert status["code"] == 410 and "too old to display a consistent list" in status["message"]
+    fresh = status["metadata"]["continue"]
+    page = store.list("default", limit=10, continue_token=fresh)
+    names = [orjson.loads(d)["metadata"]["name"] for d in page["items"]]
+    assert names == ["exp-1", "exp-2", "exp-9"]
+    assert Change.objects.exists()
