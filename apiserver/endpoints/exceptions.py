@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import traceback
 
 import orjson
 from django.http import HttpResponse
@@ -27,9 +28,17 @@ def as_api_error(exc: Exception) -> errors.APIError:
         return errors.MethodNotAllowed("the server does not allow this method on the requested resource")
     if isinstance(exc, drf.APIException):
         return errors.BadRequest(str(exc.detail))
-    # Never a traceback to the client; the log keeps the type only (bodies may hold secrets).
-    log.exception("internal error: %s", type(exc).__name__)
+    # Never a traceback to the client.  The log gets the exception type and where it was
+    # raised, not its message or locals: those can carry request bodies (Secret data,
+    # tokens), which must never reach a log.
+    log.error("internal error: %s at %s", type(exc).__name__, _where(exc))
     return errors.InternalError("an error on the server has prevented the request from succeeding")
+
+
+def _where(exc: BaseException) -> str:
+    frames = traceback.extract_tb(exc.__traceback__)
+    return " <- ".join(f"{f.filename.rsplit('/', 2)[-1]}:{f.lineno} {f.name}"
+                       for f in reversed(frames[-4:])) or "?"
 
 
 def status_exception_handler(exc, context):
