@@ -67,20 +67,7 @@ class EventStrategy(Strategy):
         else:
             if not involved_ns and ns not in ("default", "kube-system"):
                 errs.append(mismatch)
-            controller = obj.get("reportingComponent") or ""
-            if not controller:
-                errs.append(errors.required("reportingComponent"))
-            errs += [errors.invalid("reportingComponent", controller, m)
-                     for m in is_qualified_name(controller)]
-            for key, limit in (("reportingInstance", LENGTH_LIMIT), ("action", LENGTH_LIMIT),
-                               ("reason", LENGTH_LIMIT)):
-                value = obj.get(key) or ""
-                if not value:
-                    errs.append(errors.required(key))
-                elif len(value) > limit:
-                    errs.append(errors.invalid(key, "", f"can have at most {limit} characters"))
-            if len(obj.get("message") or "") > NOTE_LIMIT:
-                errs.append(errors.invalid("message", "", f"can have at most {NOTE_LIMIT} characters"))
+            errs += reporting_errors(obj, "reportingComponent", "message")
         errs += [errors.invalid("namespace", ns, m) for m in is_dns1123_subdomain(ns)] if ns else []
         return errs
 
@@ -116,3 +103,24 @@ def _micro_since(value) -> str:
     if t.tzinfo is None:
         t = t.replace(tzinfo=timezone.utc)
     return human_duration((datetime.now(timezone.utc) - t).total_seconds())
+
+
+def reporting_errors(obj: dict, controller_key: str, note_key: str) -> list:
+    """The rules upstream applies to every new-style Event, whichever group it came through
+    (core ``reportingComponent``/``message`` or events.k8s.io ``reportingController``/
+    ``note``; pkg/apis/core/validation/events.go): a qualified reporting controller,
+    required instance, action and reason of at most 128 characters, a note of at most 1 KiB."""
+    errs = []
+    controller = obj.get(controller_key) or ""
+    if not controller:
+        errs.append(errors.required(controller_key))
+    errs += [errors.invalid(controller_key, controller, m) for m in is_qualified_name(controller)]
+    for key in ("reportingInstance", "action", "reason"):
+        value = obj.get(key) or ""
+        if not value:
+            errs.append(errors.required(key))
+        elif len(value) > LENGTH_LIMIT:
+            errs.append(errors.invalid(key, "", f"can have at most {LENGTH_LIMIT} characters"))
+    if len(obj.get(note_key) or "") > NOTE_LIMIT:
+        errs.append(errors.invalid("message", "", f"can have at most {NOTE_LIMIT} characters"))
+    return errs

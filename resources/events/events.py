@@ -14,11 +14,10 @@ import re
 from apiserver.registry import printers
 from apiserver.registry.strategy import Column, Strategy
 from apiserver.runtime import errors
-from apiserver.runtime.validation import is_dns1123_subdomain, is_qualified_name, validate_immutable
+from apiserver.runtime.validation import is_dns1123_subdomain, validate_immutable
+from resources.core.events import reporting_errors
 from resources.podtemplate import doc
 
-REPORTING_INSTANCE_LIMIT = ACTION_LIMIT = REASON_LIMIT = 128
-NOTE_LIMIT = 1024
 _CORE = "io.k8s.api.core.v1.Event"
 
 
@@ -125,19 +124,7 @@ def _legacy(obj: dict) -> list:
     else:
         if not regarding.get("namespace") and namespace not in ("default", "kube-system"):
             errs.append(errors.invalid("involvedObject.namespace", "", "does not match event.namespace"))
-        controller = obj.get("reportingController") or ""
-        if not controller:
-            errs.append(errors.required("reportingController"))
-        errs += [errors.invalid("reportingController", controller, m) for m in is_qualified_name(controller)]
-        for key, limit in (("reportingInstance", REPORTING_INSTANCE_LIMIT), ("action", ACTION_LIMIT),
-                           ("reason", REASON_LIMIT)):
-            value = obj.get(key) or ""
-            if not value:
-                errs.append(errors.required(key))
-            if len(value) > limit:
-                errs.append(errors.invalid(key, "", f"can have at most {limit} characters"))
-        if len(obj.get("note") or "") > NOTE_LIMIT:
-            errs.append(errors.invalid("message", "", f"can have at most {NOTE_LIMIT} characters"))
+        errs += reporting_errors(obj, "reportingController", "note")
     errs += [errors.invalid("namespace", namespace, m) for m in is_dns1123_subdomain(namespace)]
     return errs
 
