@@ -1,23 +1,21 @@
-"""kube-apiserver flags → Options.  Names and meanings follow upstream (``kube-apiserver
---help``); an unknown flag is an error (argparse), never ignored.
+"""kube-apiserver flags → Options, the first step of options → Config → CompletedConfig
+(upstream kubernetes/kubernetes:cmd/kube-apiserver/app/options/options.go).  Names and meanings
+follow upstream (``kube-apiserver --help``); an unknown flag is an error (argparse), never
+ignored.  Options are plain, immutable values; ``apiserver.server.config`` turns them into the
+objects the servers run with.
 
-Only the flags this server implements are accepted; later issues add more.
+Only the flags this server implements are accepted; later issues add more.  Flags of our own
+(not upstream's) say so in their help: ``--server-processes``, ``--request-threads``,
+``--watch-bookmark-interval``, ``--watch-send-timeout``.
+
+May import: apiserver.runtime.
 """
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from apiserver.filters.timeout import parse_go_duration
-
-DEFAULT_ADMISSION = ("NamespaceLifecycle", "LimitRanger", "ServiceAccount", "TaintNodesByCondition",
-                     "PodSecurity", "Priority", "DefaultTolerationSeconds", "DefaultStorageClass",
-                     "StorageObjectInUseProtection", "PersistentVolumeClaimResize", "RuntimeClass",
-                     "CertificateApproval", "CertificateSigning", "ClusterTrustBundleAttest",
-                     "CertificateSubjectRestriction", "DefaultIngressClass", "MutatingAdmissionPolicy",
-                     "MutatingAdmissionWebhook", "ValidatingAdmissionPolicy",
-                     "ValidatingAdmissionWebhook", "ResourceQuota")
-
+from apiserver.runtime.durations import parse_go_duration
 
 DEFAULT_ISSUER = "https://kubernetes.default.svc.cluster.local"
 
@@ -30,7 +28,8 @@ class Options:
     tls_private_key_file: str = ""
     client_ca_file: str = ""
     authorization_modes: tuple = ("AlwaysAllow",)
-    admission_plugins: tuple = DEFAULT_ADMISSION
+    enable_admission_plugins: tuple = ()
+    disable_admission_plugins: tuple = ()
     request_timeout: float = 60.0
     min_request_timeout: float = 1800.0      # watches end after a random [1x, 2x) of this
     max_requests_inflight: int = 400
@@ -38,14 +37,15 @@ class Options:
     service_cluster_ip_range: str = "10.96.0.0/12"
     compaction_interval: float = 300.0
     request_threads: int = 8
-    workers: int = 1
+    server_processes: int = 1
+    watch_bookmark_interval: float = 60.0    # upstream's cacher sends bookmarks about once a minute
+    watch_send_timeout: float = 10.0         # a watcher that takes longer to accept a write is dropped
     # service-account tokens: the private key TokenRequest signs with (empty: the command
     # fills in DATA_DIR/pki/sa.key), the issuer (``iss``, also the default audience) and a
     # cap on requested lifetimes in seconds (0: no cap)
     service_account_signing_key_file: str = ""
     service_account_issuer: str = DEFAULT_ISSUER
     service_account_max_token_expiration: float = 0.0
-    extra: dict = field(default_factory=dict)
 
 
 def add_arguments(parser) -> None:
@@ -67,9 +67,16 @@ def add_arguments(parser) -> None:
     a("--service-cluster-ip-range", default="10.96.0.0/12", help="CIDR for Service cluster IPs")
     a("--etcd-compaction-interval", default="5m0s",
       help="how often history is compacted, and how much is kept")
-    a("--request-threads", type=int, default=8, help="size of the request thread pool")
-    a("--workers", type=int, default=1,
-      help="server processes sharing the port (each with its own watch cache)")
+    a("--request-threads", type=int, default=8,
+      help="size of the request thread pool (this server's own flag)")
+    a("--server-processes", type=int, default=1,
+      help="API server processes sharing the port, each with its own watch cache (this "
+           "server's own flag)")
+    a("--watch-bookmark-interval", default="1m0s",
+      help="how often a watch that allows bookmarks gets one (this server's own flag)")
+    a("--watch-send-timeout", default="10s",
+      help="a watcher that does not take an event within this is closed and resumes (this "
+           "server's own flag)")
     a("--service-account-signing-key-file", default="",
       help="PEM private key that signs service-account tokens (default DATA_DIR/pki/sa.key)")
     a("--service-account-issuer", default=DEFAULT_ISSUER,
@@ -84,8 +91,6 @@ def _split(text: str) -> list[str]:
 
 def from_arguments(o: dict) -> Options:
     """Complete and check parsed flags; raises ValueError with the flag's name."""
-    enabled = [p for p in DEFAULT_ADMISSION if p not in _split(o["disable_admission_plugins"])]
-    enabled += [p for p in _split(o["enable_admission_plugins"]) if p not in enabled]
     try:
         ipaddress.ip_network(o["service_cluster_ip_range"])
     except ValueError:
@@ -94,6 +99,8 @@ def from_arguments(o: dict) -> Options:
         timeout = parse_go_duration(o["request_timeout"])
         compaction = parse_go_duration(o["etcd_compaction_interval"])
         max_token = parse_go_duration(o["service_account_max_token_expiration"])
+        bookmarks = parse_go_duration(o["watch_bookmark_interval"])
+        send_timeout = parse_go_duration(o["watch_send_timeout"])
     except ValueError as exc:
         raise ValueError(f"invalid duration {exc}") from None
     if not o["service_account_issuer"]:
@@ -106,27 +113,16 @@ def from_arguments(o: dict) -> Options:
         tls_cert_file=o["tls_cert_file"], tls_private_key_file=o["tls_private_key_file"],
         client_ca_file=o["client_ca_file"],
         authorization_modes=tuple(_split(o["authorization_mode"])),
-        admission_plugins=tuple(enabled), request_timeout=timeout,
+        enable_admission_plugins=tuple(_split(o["enable_admission_plugins"])),
+        disable_admission_plugins=tuple(_split(o["disable_admission_plugins"])),
+        request_timeout=timeout,
         min_request_timeout=float(o["min_request_timeout"]),
         max_requests_inflight=o["max_requests_inflight"],
         max_mutating_requests_inflight=o["max_mutating_requests_inflight"],
         service_cluster_ip_range=o["service_cluster_ip_range"],
         compaction_interval=compaction, request_threads=o["request_threads"],
-        workers=max(1, o["workers"]),
+        server_processes=max(1, o["server_processes"]),
+        watch_bookmark_interval=bookmarks, watch_send_timeout=send_timeout,
         service_account_signing_key_file=o["service_account_signing_key_file"],
         service_account_issuer=o["service_account_issuer"],
         service_account_max_token_expiration=max_token)
-
-
-_current: Options | None = None
-
-
-def set_current(options: Options) -> None:
-    """Publish the serving options (set once at start, before post-start hooks run)."""
-    global _current
-    _current = options
-
-
-def current() -> Options:
-    """The serving options; defaults when the server was not started from flags (tests)."""
-    return _current if _current is not None else Options()

@@ -107,12 +107,12 @@ class Errors:
 
 
 class Server:
-    def __init__(self, backend, kind, python, pg_url, keep, log, server_workers=1):
+    def __init__(self, backend, kind, python, pg_url, keep, log, server_processes=1):
         self.backend, self.kind, self.log, self.keep = backend, kind, log, keep
         self.dir = Path(tempfile.mkdtemp(prefix=f"bench-api-{backend}-"))
         self.db = f"bench_api_{os.getpid()}" if backend == "postgres" else None
         self.pg_url, self.python, self.proc = pg_url, python, None
-        self.server_workers = server_workers
+        self.server_processes = server_processes
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
@@ -129,7 +129,7 @@ class Server:
         self.logfile = open(self.dir / "server.log", "wb")
         self.proc = subprocess.Popen(
             [self.python, "manage.py", "up", "--data-dir", str(self.dir), "--secure-port",
-             str(self.port), "--no-workers", "--workers", str(self.server_workers)], cwd=REPO, env=env, stdout=self.logfile,
+             str(self.port), "--no-workers", "--server-processes", str(self.server_processes)], cwd=REPO, env=env, stdout=self.logfile,
             stderr=subprocess.STDOUT, start_new_session=True)
         deadline, pki = time.monotonic() + timeout, self.dir / "pki"
         while time.monotonic() < deadline:
@@ -154,7 +154,7 @@ class Server:
             return ""
 
     def cpu_seconds(self):
-        """User+system CPU of the server and its worker processes (--workers N)."""
+        """User+system CPU of the server and its server processes (--server-processes N)."""
         pids = [self.proc.pid]
         try:
             with open(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children") as fh:
@@ -393,7 +393,7 @@ def main(argv=None):
     ap.add_argument("--timeout", type=float, default=30.0, help="per request, seconds")
     ap.add_argument("--no-raw", action="store_true", help="use the anchors' raw figures")
     ap.add_argument("--keep", action="store_true", help="keep server data dirs")
-    ap.add_argument("--server-workers", type=int, default=1,
+    ap.add_argument("--server-processes", type=int, default=1,
                     help="server processes (manage.py up --workers N)")
     ap.add_argument("--json", help="result file (default bench/results/api_throughput-*.json)")
     args = ap.parse_args(argv)
@@ -422,7 +422,7 @@ def main(argv=None):
     for backend in args.backends.split(","):
         log(f"API server on {backend} ...")
         server = Server(backend, args.kind, args.python, args.pg_url, args.keep, log,
-                        args.server_workers)
+                        args.server_processes)
         try:
             server.start()
             api[backend] = bench_api(server, args, log)

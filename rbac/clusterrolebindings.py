@@ -25,14 +25,14 @@ class ClusterRoleBindingStrategy(Strategy):
         """roleRef.apiGroup and User/Group subjects' apiGroup default to the RBAC group."""
         policy.default_binding(obj)
 
-    def validate(self, obj):
+    def validate(self, ctx, obj):
         """roleRef {apiGroup, kind ClusterRole, name}; subjects User|Group|ServiceAccount
         (a ServiceAccount subject names its namespace)."""
         return policy.validate_binding(obj, namespaced=False)
 
-    def validate_update(self, new, old):
+    def validate_update(self, ctx, new, old):
         """As create, and ``roleRef`` may not change."""
-        return self.validate(new) + policy.validate_role_ref_unchanged(new, old)
+        return self.validate(ctx, new) + policy.validate_role_ref_unchanged(new, old)
 
     def table_row(self, obj):
         return policy.binding_row(obj)

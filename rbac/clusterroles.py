@@ -20,7 +20,7 @@ class ClusterRoleStrategy(Strategy):
     schema_name = "io.k8s.api.rbac.v1.ClusterRole"
     columns = policy.ROLE_COLUMNS
 
-    def validate(self, obj):
+    def validate(self, ctx, obj):
         """Rules as for a Role but nonResourceURLs allowed; a valid aggregationRule."""
         return (policy.validate_rules(obj.get("rules"), namespaced=False)
                 + policy.validate_aggregation_rule(obj.get("aggregationRule")))

@@ -20,7 +20,7 @@ class RoleStrategy(Strategy):
     schema_name = "io.k8s.api.rbac.v1.Role"
     columns = policy.ROLE_COLUMNS
 
-    def validate(self, obj):
+    def validate(self, ctx, obj):
         """Each rule: verbs, and apiGroups + resources; nonResourceURLs are refused."""
         return policy.validate_rules(obj.get("rules"), namespaced=True)
 

@@ -1,6 +1,7 @@
 """The resources app's AppConfig (not apps.py: resources/apps/ is the apps/v1 API group).
 
-Registers every built-in kind, the kind-aware admission plugins and bootstrap hooks.
+Registers every built-in kind, the kind-aware admission plugins, the bootstrap hooks and
+the in-process namespace controller.
 Adding a kind is one module plus one line in its group package's ``KINDS``."""
 from django.apps import AppConfig
 
@@ -23,6 +24,7 @@ class ResourcesConfig(AppConfig):
         from resources import bootstrap, bootstrap_scheduling
         from resources.admission.default_toleration_seconds import DefaultTolerationSeconds
         from resources.admission.namespace_lifecycle import NamespaceLifecycle
+        from resources.controllers.namespace import start_namespace_controller
 
         import importlib
         for group in GROUPS:
@@ -35,3 +37,4 @@ class ResourcesConfig(AppConfig):
         register_post_start("bootstrap-service-accounts", bootstrap.ensure_default_service_accounts)
         register_post_start("bootstrap-priority-classes",
                             bootstrap_scheduling.ensure_system_priority_classes)
+        register_post_start("start-namespace-controller", start_namespace_controller)

@@ -1,28 +1,26 @@
-"""Bootstrap objects reconciled at every start (upstream ``controlplane`` bootstrap
-controller): the system namespaces exist, the ``default/kubernetes`` Service and its
-Endpoints point at this server, and the system namespaces have a ``default``
-ServiceAccount (upstream's serviceaccounts-controller does that for every namespace)."""
+"""Bootstrap objects reconciled at every start (upstream kubernetes/kubernetes:
+pkg/controlplane/controller/kubernetesservice and systemnamespaces): the system namespaces
+exist, the ``default/kubernetes`` Service and its Endpoints point at this server, and the
+system namespaces have a ``default`` ServiceAccount (upstream's serviceaccounts-controller
+does that for every namespace).  The ``ensure_*`` post-start hooks take the server's
+:class:`~apiserver.server.hooks.HookContext` (stores and options)."""
 from __future__ import annotations
 
 import ipaddress
 import logging
 import socket
 
-from apiserver.registry.context import RequestContext
+from apiserver.registry.context import system_context
 from apiserver.runtime import errors
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 KUBERNETES_SERVICE_PORT = 443
-def _target_port() -> int:
-    """The kubernetes Service targets the server's own ``--secure-port``."""
-    from apiserver.options import current
-    return current().secure_port
 log = logging.getLogger(__name__)
 
 
-def ensure_system_namespaces(stores) -> None:
-    store = stores.store("", "v1", "namespaces")
-    ctx = RequestContext(field_manager="kube-apiserver")
+def ensure_system_namespaces(hook) -> None:
+    store = hook.stores.store("", "v1", "namespaces")
+    ctx = system_context("kube-apiserver")
     for name in SYSTEM_NAMESPACES:
         try:
             store.create(None, {"apiVersion": "v1", "kind": "Namespace",
@@ -31,21 +29,22 @@ def ensure_system_namespaces(stores) -> None:
             pass
 
 
-def ensure_kubernetes_service(stores) -> None:
+def ensure_kubernetes_service(hook) -> None:
     """``default/kubernetes``: ClusterIP = first address of the service range, port 443
-    (``https``) → target port 6443; and Endpoints with this host's address (upstream's
-    ``EndpointReconciler``; skipped when only a loopback address is known, which
+    (``https``) → target port ``--secure-port``; and Endpoints with this host's address
+    (upstream's ``EndpointReconciler``; skipped when only a loopback address is known, which
     Endpoints validation refuses)."""
-    from resources.core.services import allocator
-    ctx = RequestContext(field_manager="kube-apiserver")
+    stores, secure_port = hook.stores, hook.options.secure_port
+    services = stores.store("", "v1", "services")
+    ctx = system_context("kube-apiserver")
     port = {"name": "https", "port": KUBERNETES_SERVICE_PORT, "protocol": "TCP",
-            "targetPort": _target_port()}
+            "targetPort": secure_port}
     try:
-        stores.store("", "v1", "services").create("default", {
+        services.create("default", {
             "apiVersion": "v1", "kind": "Service",
             "metadata": {"name": "kubernetes", "namespace": "default",
                          "labels": {"component": "apiserver", "provider": "kubernetes"}},
-            "spec": {"type": "ClusterIP", "clusterIP": allocator().first_ip(), "ports": [port],
+            "spec": {"type": "ClusterIP", "clusterIP": services.strategy.ip_allocator().first_ip(), "ports": [port],
                      "sessionAffinity": "None"}}, ctx)
     except errors.AlreadyExists:
         pass
@@ -54,7 +53,7 @@ def ensure_kubernetes_service(stores) -> None:
         log.info("no non-loopback address: not writing Endpoints default/kubernetes")
         return
     subsets = [{"addresses": [{"ip": address}],
-                "ports": [{"name": "https", "port": _target_port(), "protocol": "TCP"}]}]
+                "ports": [{"name": "https", "port": secure_port, "protocol": "TCP"}]}]
     endpoints = stores.store("", "v1", "endpoints")
     try:
         endpoints.create("default", {"apiVersion": "v1", "kind": "Endpoints",
@@ -68,11 +67,11 @@ def ensure_kubernetes_service(stores) -> None:
         endpoints.guaranteed_update("default", "kubernetes", point_here, ctx)
 
 
-def ensure_default_service_accounts(stores) -> None:
+def ensure_default_service_accounts(hook) -> None:
     """A ``default`` ServiceAccount in each system namespace (new namespaces get theirs
     from ``NamespaceStrategy.after_create``)."""
     for namespace in SYSTEM_NAMESPACES:
-        ensure_default_service_account(stores, namespace)
+        ensure_default_service_account(hook.stores, namespace)
 
 
 def ensure_default_service_account(stores, namespace: str) -> None:
@@ -81,7 +80,7 @@ def ensure_default_service_account(stores, namespace: str) -> None:
     try:
         store.create(namespace, {"apiVersion": "v1", "kind": "ServiceAccount",
                                  "metadata": {"name": "default", "namespace": namespace}},
-                     RequestContext(field_manager="kube-controller-manager"))
+                     system_context("kube-controller-manager"))
     except errors.AlreadyExists:
         pass
 

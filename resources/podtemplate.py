@@ -1,22 +1,29 @@
-"""Pod templates shared by the workload kinds: defaults, generic validation and printing.
+"""Pod templates in the workload kinds: the template/controller-specific parts only.
 
 Deployments, ReplicaSets, StatefulSets, DaemonSets, Jobs and CronJobs all embed a
-``PodTemplateSpec``.  This module owns what they have in common:
+``PodTemplateSpec``.  Its pod spec is defaulted and validated by the one pod-spec library the
+Pod kind uses, so a template is refused exactly when the Pods it stamps out would be:
 
-* :func:`default_pod_spec` — upstream ``SetDefaults_PodSpec`` / ``SetDefaults_Container`` and
-  the nested defaulters (ports, probes, volumes, env field refs) from
-  ``pkg/apis/core/v1/defaults.go``.  Pod-only defaults (``enableServiceLinks``, requests from
-  limits) are left to the Pod kind, as upstream keeps them in ``SetDefaults_Pod``.
-* :func:`validate_pod_template` — the generic part of ``ValidatePodTemplateSpec``
-  (``pkg/apis/core/validation``): template labels/annotations, containers, ports, volumes,
-  restart/DNS/pull policies.  It is deliberately not the full Pod validation.
+* :func:`default_pod_template` / :func:`default_pod_spec` — ``SetDefaults_PodSpec`` and the
+  nested defaulters from :mod:`resources.core.pod_defaults` (upstream runs the same
+  defaulters on a template, ``pkg/apis/apps/v1/zz_generated.defaults.go``).  The Pod-only
+  ``SetDefaults_Pod`` part (``enableServiceLinks``, requests from limits, host ports under
+  ``hostNetwork``) stays with the Pod kind, as upstream.
+* :func:`validate_pod_template` / :func:`validate_pod_spec` — upstream
+  ``ValidatePodTemplateSpec`` from :mod:`resources.core.pod_validation`: template labels and
+  annotations, then ``ValidatePodSpec`` under ``spec.template.spec``.
+
+What stays here is what only controllers need:
+
 * the controller checks that several kinds repeat (``pkg/apis/apps/validation``): the selector
-  must match the template labels, replicas and similar counters must be non-negative.
+  must match the template labels, replicas and similar counters must be non-negative,
+  ``restartPolicy: Always`` for long-running pods, rolling-update parameters.
 * Go ``%#v`` renderings of maps and label selectors, so messages read like kube-apiserver's.
-* the ``Containers``/``Images``/``Selector`` cells of ``-o wide`` tables
-  (``pkg/printers/internalversion/printers.go``).
+* the ``Containers``/``Images``/``Selector`` cells and columns of ``-o wide`` tables
+  (``pkg/printers/internalversion/printers.go``).  Column descriptions come from
+  :func:`resources.core.columns.doc` (re-exported as :func:`doc`).
 
-May import: apiserver.runtime, apiserver.openapi and apiserver.registry (column types).
+May import: apiserver.runtime, apiserver.registry (column types), resources.core.
 """
 from __future__ import annotations
 
@@ -25,93 +32,25 @@ import json
 from apiserver.runtime import errors
 from apiserver.runtime.errors import FieldError
 from apiserver.runtime.selectors import label_selector_from_dict, validate_label_selector
-from apiserver.runtime.validation import (
-    GoText, is_dns1123_label, is_valid_port_name, validate_annotations, validate_labels,
-    validate_nonnegative,
-)
+from apiserver.runtime.validation import GoText, validate_nonnegative
+from resources.core import pod_validation
+from resources.core.columns import doc  # noqa: F401  (the one doc helper; workloads call pt.doc)
+from resources.core.pod_defaults import default_pod_spec  # noqa: F401  (re-exported)
 
 # ---------------------------------------------------------------- defaults
 
-_PROBES = ("livenessProbe", "readinessProbe", "startupProbe")
-_MODE_VOLUMES = ("configMap", "secret", "downwardAPI", "projected")
-
-
-def _container_defaults(container: dict) -> None:
-    """``SetDefaults_Container`` plus its nested ports, probes and env defaults."""
-    if not isinstance(container, dict):
-        return
-    if not container.get("imagePullPolicy"):
-        container["imagePullPolicy"] = "Always" if _image_tag(container.get("image") or "") == "latest" \
-            else "IfNotPresent"
-    container.setdefault("terminationMessagePath", "/dev/termination-log")
-    container.setdefault("terminationMessagePolicy", "File")
-    container.setdefault("resources", {})      # a non-pointer struct: always serialised upstream
-    for port in container.get("ports") or []:
-        if isinstance(port, dict):
-            port.setdefault("protocol", "TCP")
-    for name in _PROBES:
-        probe = container.get(name)
-        if isinstance(probe, dict):
-            probe.setdefault("timeoutSeconds", 1)
-            probe.setdefault("periodSeconds", 10)
-            probe.setdefault("successThreshold", 1)
-            probe.setdefault("failureThreshold", 3)
-            http = probe.get("httpGet")
-            if isinstance(http, dict):
-                http.setdefault("path", "/")
-                http.setdefault("scheme", "HTTP")
-    for env in container.get("env") or []:
-        ref = (env or {}).get("valueFrom", {}).get("fieldRef") if isinstance(env, dict) else None
-        if isinstance(ref, dict):
-            ref.setdefault("apiVersion", "v1")
-
-
-def _image_tag(image: str) -> str:
-    """The tag ``parsers.ParseImageName`` finds: "latest" when neither tag nor digest is given."""
-    if "@" in image:
-        return ""
-    last = image.rsplit("/", 1)[-1]
-    return last.rsplit(":", 1)[1] if ":" in last else "latest"
-
-
-def default_pod_spec(spec: dict) -> dict:
-    """Apply upstream ``SetDefaults_PodSpec`` and the nested defaulters to ``spec`` in place."""
-    if not isinstance(spec, dict):
-        return spec
-    if not spec.get("restartPolicy"):
-        spec["restartPolicy"] = "Always"
-    if not spec.get("dnsPolicy"):
-        spec["dnsPolicy"] = "ClusterFirst"
-    if not spec.get("schedulerName"):
-        spec["schedulerName"] = "default-scheduler"
-    spec.setdefault("terminationGracePeriodSeconds", 30)
-    if spec.get("securityContext") is None:
-        spec["securityContext"] = {}
-    for key in ("initContainers", "containers", "ephemeralContainers"):
-        for container in spec.get(key) or []:
-            _container_defaults(container)
-    for volume in spec.get("volumes") or []:
-        if not isinstance(volume, dict):
-            continue
-        if len(volume) == 1 and "name" in volume:     # SetDefaults_Volume: no source → emptyDir
-            volume["emptyDir"] = {}
-        for source in _MODE_VOLUMES:
-            if isinstance(volume.get(source), dict):
-                volume[source].setdefault("defaultMode", 420)
-        if isinstance(volume.get("hostPath"), dict):
-            volume["hostPath"].setdefault("type", "")
-    return spec
-
-
 def default_pod_template(template: dict | None) -> None:
-    """Defaults for a ``PodTemplateSpec``.  Go always serialises the template's (zero)
-    ``metadata.creationTimestamp`` as ``null``, whichever encoding the client sent, so a
-    stored template carries it too."""
+    """Defaults for a ``PodTemplateSpec``: the PodSpec defaults every Pod gets too.  Go always
+    serialises the template's (zero) ``metadata.creationTimestamp`` as ``null``, whichever
+    encoding the client sent, so a stored template carries it too."""
     if isinstance(template, dict):
         meta = template.setdefault("metadata", {})
         if isinstance(meta, dict):
             meta.setdefault("creationTimestamp", None)
-        default_pod_spec(template.setdefault("spec", {}))
+        spec = template.get("spec")
+        if spec is None:
+            spec = template["spec"] = {}
+        default_pod_spec(spec)
 
 
 # ---------------------------------------------------------------- Go renderings
@@ -239,121 +178,22 @@ def validate_rolling_update(ru: dict, path: str, *, surge_key: str = "maxSurge")
     return errs
 
 
-# ---------------------------------------------------------------- generic pod template checks
-
-_PULL = ("Always", "IfNotPresent", "Never")
-_RESTART = ("Always", "OnFailure", "Never")
-_DNS = ("ClusterFirst", "ClusterFirstWithHostNet", "Default", "None")
-_PROTOCOLS = ("SCTP", "TCP", "UDP")
-_MESSAGE_POLICY = "must be 'File' or 'FallbackToLogsOnError'"
-
+# ---------------------------------------------------------------- the template's pod spec
 
 def validate_pod_template(template, path: str = "spec.template") -> list[FieldError]:
-    """Generic ``ValidatePodTemplateSpec``: metadata, containers, volumes and policies."""
+    """Upstream ``ValidatePodTemplateSpec`` (kubernetes/kubernetes:
+    pkg/apis/core/validation/validation.go), as ``ValidateDeploymentSpec``,
+    ``ValidateReplicaSetSpec``, ``ValidateDaemonSetSpec`` and ``validateJobSpec`` call it: the
+    template's labels and annotations, then the Pod rules for its spec under ``<path>.spec``.
+    The kind-specific rules (restart policy, deadlines, selector) are the caller's."""
     if not isinstance(template, dict):
         return [errors.required(path)]
-    meta = template.get("metadata") or {}
-    errs = validate_labels(meta.get("labels"), path + ".metadata.labels")
-    errs += validate_annotations(meta.get("annotations"), path + ".metadata.annotations")
-    return errs + validate_pod_spec(template.get("spec") or {}, path + ".spec")
+    return pod_validation.validate_pod_template_spec(template, path)
 
 
 def validate_pod_spec(spec: dict, path: str) -> list[FieldError]:
-    errs: list[FieldError] = []
-    volumes = set()
-    for i, volume in enumerate(spec.get("volumes") or []):
-        name = (volume or {}).get("name") or ""
-        p = f"{path}.volumes[{i}].name"
-        if not name:
-            errs.append(errors.required(p))
-        else:
-            errs += [errors.invalid(p, name, m) for m in is_dns1123_label(name)]
-            if name in volumes:
-                errs.append(errors.duplicate(p, name))
-        volumes.add(name)
-    names: set = set()
-    errs += _validate_containers(spec.get("initContainers") or [], f"{path}.initContainers",
-                                 volumes, names)
-    containers = spec.get("containers") or []
-    if not containers:
-        errs.append(errors.required(path + ".containers"))
-    errs += _validate_containers(containers, f"{path}.containers", volumes, names)
-    errs += _one_of(spec.get("restartPolicy"), _RESTART, path + ".restartPolicy")
-    errs += _one_of(spec.get("dnsPolicy"), _DNS, path + ".dnsPolicy")
-    for key in ("terminationGracePeriodSeconds", "activeDeadlineSeconds"):
-        value = spec.get(key)
-        if isinstance(value, int) and value < (1 if key == "activeDeadlineSeconds" else 0):
-            errs.append(errors.invalid(f"{path}.{key}", value, "must be greater than 0"
-                                       if key == "activeDeadlineSeconds"
-                                       else "must be greater than or equal to 0"))
-    return errs
-
-
-def _one_of(value, allowed, path: str) -> list[FieldError]:
-    if not value:
-        return [errors.required(path)]
-    return [] if value in allowed else [errors.not_supported(path, value, allowed)]
-
-
-def _validate_containers(containers: list, path: str, volumes: set, names: set) -> list[FieldError]:
-    errs: list[FieldError] = []
-    for i, ctr in enumerate(containers):
-        p = f"{path}[{i}]"
-        if not isinstance(ctr, dict):
-            errs.append(errors.invalid(p, ctr, "must be an object"))
-            continue
-        name = ctr.get("name") or ""
-        if not name:
-            errs.append(errors.required(p + ".name"))
-        else:
-            errs += [errors.invalid(p + ".name", name, m) for m in is_dns1123_label(name)]
-            if name in names:
-                errs.append(errors.duplicate(p + ".name", name))
-        names.add(name)
-        if not ctr.get("image"):
-            errs.append(errors.required(p + ".image"))
-        errs += _one_of(ctr.get("imagePullPolicy"), _PULL, p + ".imagePullPolicy")
-        policy = ctr.get("terminationMessagePolicy")
-        if not policy:
-            errs.append(errors.required(p + ".terminationMessagePolicy", _MESSAGE_POLICY))
-        elif policy not in ("File", "FallbackToLogsOnError"):
-            errs.append(errors.invalid(p + ".terminationMessagePolicy", policy, _MESSAGE_POLICY))
-        errs += _validate_ports(ctr.get("ports") or [], p + ".ports")
-        for j, mount in enumerate(ctr.get("volumeMounts") or []):
-            mp = f"{p}.volumeMounts[{j}]"
-            mname = (mount or {}).get("name") or ""
-            if not mname:
-                errs.append(errors.required(mp + ".name"))
-            elif mname not in volumes:
-                errs.append(FieldError("FieldValueNotFound", mp + ".name", mname))
-            if not (mount or {}).get("mountPath"):
-                errs.append(errors.required(mp + ".mountPath"))
-    return errs
-
-
-def _validate_ports(ports: list, path: str) -> list[FieldError]:
-    errs: list[FieldError] = []
-    seen = set()
-    for i, port in enumerate(ports):
-        p = f"{path}[{i}]"
-        port = port if isinstance(port, dict) else {}
-        name = port.get("name")
-        if name:
-            errs += [errors.invalid(p + ".name", name, m) for m in is_valid_port_name(name)]
-            if name in seen:
-                errs.append(errors.duplicate(p + ".name", name))
-            seen.add(name)
-        number = port.get("containerPort")
-        if not number:
-            errs.append(errors.required(p + ".containerPort"))
-        elif not isinstance(number, int) or not 1 <= number <= 65535:
-            errs.append(errors.invalid(p + ".containerPort", number,
-                                       "must be between 1 and 65535, inclusive"))
-        host = port.get("hostPort")
-        if isinstance(host, int) and host != 0 and not 1 <= host <= 65535:
-            errs.append(errors.invalid(p + ".hostPort", host, "must be between 1 and 65535, inclusive"))
-        errs += _one_of(port.get("protocol"), _PROTOCOLS, p + ".protocol")
-    return errs
+    """``ValidatePodSpec`` for a PodSpec embedded in another object (not a Pod)."""
+    return pod_validation.validate_pod_spec(spec, path, resource_is_pod=False)
 
 
 # ---------------------------------------------------------------- printing
@@ -382,13 +222,6 @@ def format_labels(labels: dict | None) -> str:
 
 
 # ---------------------------------------------------------------- table columns
-
-def doc(definition: str, field: str) -> str:
-    """A field's OpenAPI description, as upstream fills column descriptions (``SwaggerDoc``)."""
-    from apiserver.openapi import definitions
-    schema = definitions.get(definition) or {}
-    return ((schema.get("properties") or {}).get(field) or {}).get("description", "")
-
 
 def wide_columns(selector_doc: str | None = None) -> tuple:
     """The ``-o wide`` Containers, Images (and Selector) columns of the workload kinds."""

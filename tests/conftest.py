@@ -8,19 +8,36 @@ import os
 import pytest
 
 
-@pytest.fixture
-def stores(db):
-    """A fresh Store registry over the SQL storage of the test database."""
-    from apiserver.registry.store import StoreRegistry
-    from apiserver.runtime.scheme import scheme
-    from apiserver.storage.sql import SQLStorage
+def build_server(**config):
+    """(completed config, head of the server chain) as a server process builds them, from
+    ``Config`` fields (``options``, ``authorizer``, ``admission_plugins`` …).  Tests get
+    no admission plugins and AlwaysAllow unless they ask for others."""
+    from apiserver.authorization.base import build
+    from apiserver.server.chain import create_server_chain
+    from apiserver.server.config import Config
 
-    return StoreRegistry(scheme, SQLStorage())
+    config.setdefault("admission_plugins", ())
+    config.setdefault("authorizer", build(("AlwaysAllow",)))
+    completed = Config(**config).complete()
+    return completed, create_server_chain(completed)
+
+
+@pytest.fixture
+def server(db):
+    """The head of a fresh server chain over the test database."""
+    return build_server()[1]
+
+
+@pytest.fixture
+def stores(server):
+    """The Store registry of a fresh server chain over the test database."""
+    return server.config.stores
 
 
 @pytest.fixture
 def ctx():
-    from apiserver.registry.context import RequestContext, UserInfo
+    from apiserver.authentication.user import UserInfo
+    from apiserver.registry.context import RequestContext
 
     return RequestContext(user=UserInfo("tester", groups=("system:masters",)),
                           field_manager="tests")

@@ -3,5 +3,5 @@ validating one.  Plugins register under their upstream names (``NamespaceLifecyc
 from apps' ``ready()``; which run is decided by ``--enable-admission-plugins`` /
 ``--disable-admission-plugins`` and upstream's fixed order.
 
-May import: apiserver.runtime, apiserver.registry.context.
+May import: apiserver.runtime and apiserver.authentication.user.
 """

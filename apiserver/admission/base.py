@@ -60,6 +60,17 @@ class Plugin:
         """Validating phase: may only refuse."""
 
 
+# kube-apiserver 1.32's plugins that are on unless disabled: every plugin of ORDER except
+# upstream's DefaultOffAdmissionPlugins (pkg/kubeapiserver/options/plugins.go).
+DEFAULT_ON = ("NamespaceLifecycle", "LimitRanger", "ServiceAccount", "TaintNodesByCondition",
+              "PodSecurity", "Priority", "DefaultTolerationSeconds", "DefaultStorageClass",
+              "StorageObjectInUseProtection", "PersistentVolumeClaimResize", "RuntimeClass",
+              "CertificateApproval", "CertificateSigning", "ClusterTrustBundleAttest",
+              "CertificateSubjectRestriction", "DefaultIngressClass", "MutatingAdmissionPolicy",
+              "MutatingAdmissionWebhook", "ValidatingAdmissionPolicy",
+              "ValidatingAdmissionWebhook", "ResourceQuota")
+
+# The registry of plugin factories: filled by apps' ready() before any server is built.
 _factories: dict[str, Callable[[], Plugin]] = {}
 
 
@@ -76,12 +87,41 @@ def registered() -> list[str]:
     return [n for n in ORDER if n in _factories]
 
 
-class Chain:
-    """The enabled plugins, instantiated once, in upstream order."""
+def resolve(enable=(), disable=()) -> tuple[tuple, tuple]:
+    """(plugins to run, upstream defaults this server does not implement) for the
+    ``--enable-admission-plugins`` / ``--disable-admission-plugins`` lists.
 
-    def __init__(self, names):
+    A name upstream does not know is an error, as upstream's ``ValidatePluginNames``; a
+    plugin asked for by name that no app registered is an error too.  Defaults that are not
+    implemented yet are returned so the server can say so at start."""
+    for flag, names in (("enable-admission-plugins", enable), ("disable-admission-plugins", disable)):
+        for name in names:
+            if name not in ORDER:
+                raise ValueError(f'{flag} plugin "{name}" is unknown')
+    missing = [n for n in enable if n not in _factories]
+    if missing:
+        raise ValueError("admission plugins not implemented by this server: " + ", ".join(missing))
+    wanted = {n for n in DEFAULT_ON if n not in disable} | set(enable)
+    on = tuple(n for n in ORDER if n in wanted and n in _factories)
+    absent = tuple(n for n in ORDER if n in wanted and n not in _factories)
+    return on, absent
+
+
+class Chain:
+    """The enabled plugins, built once, in upstream order (upstream ``chainAdmissionHandler``).
+
+    ``initializer`` hands each plugin what it declares it wants (stores, authorizer …)."""
+
+    def __init__(self, names=(), initializer=None):
+        unknown = [n for n in names if n not in _factories]
+        if unknown:
+            raise ValueError("admission plugins not registered: " + ", ".join(unknown))
         wanted = set(names)
-        self.plugins = [_factories[n]() for n in ORDER if n in wanted and n in _factories]
+        self.names = tuple(n for n in ORDER if n in wanted)
+        self.plugins = [_factories[n]() for n in self.names]
+        if initializer is not None:
+            for plugin in self.plugins:
+                initializer.initialize(plugin)
 
     def admit(self, attrs: Attributes) -> None:
         for plugin in self.plugins:
@@ -92,17 +132,3 @@ class Chain:
         for plugin in self.plugins:
             if plugin.validating and plugin.handles(attrs.operation):
                 plugin.validate(attrs)
-
-
-class _Holder:
-    chain = Chain(())
-
-
-def configure(names) -> Chain:
-    """Install the process-wide chain (called once at start from the options)."""
-    _Holder.chain = Chain(names)
-    return _Holder.chain
-
-
-def chain() -> Chain:
-    return _Holder.chain

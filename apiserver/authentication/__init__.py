@@ -1,2 +1,2 @@
 """Authentication: authenticators return a user, no opinion (None), or raise Unauthorized;
-the union tries them in upstream order.  May import: apiserver.runtime, apiserver.registry.context, apiserver.options."""
+the union tries them in upstream order.  May import: apiserver.runtime."""

@@ -5,7 +5,7 @@ and never falls through to anonymous (LIMITS-AND-PROMISES C#21).
 """
 from __future__ import annotations
 
-from apiserver.registry.context import UserInfo
+from apiserver.authentication.user import UserInfo
 
 AUTHENTICATED = "system:authenticated"
 ANONYMOUS = UserInfo(name="system:anonymous", groups=("system:unauthenticated",))

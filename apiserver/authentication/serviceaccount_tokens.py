@@ -13,7 +13,7 @@ upstream ``pkg/serviceaccount/claims.go`` and ``jwt.go``) and signs them as a co
 (and re-checking that the bound objects still exist) is the authentication issue's job.
 Encoding is done here with ``cryptography`` alone (no JWT library).
 
-May import: the standard library, cryptography, orjson, apiserver.options (lazily).
+May import: the standard library, cryptography, orjson.
 """
 from __future__ import annotations
 
@@ -23,7 +23,6 @@ import os
 import threading
 import time
 import uuid
-from dataclasses import dataclass
 
 import orjson
 from cryptography.exceptions import InvalidSignature
@@ -66,61 +65,52 @@ def key_id(public_key) -> str:
 
 
 # ---- keys ------------------------------------------------------------------------------------
-_cache: dict[str, tuple[float, object]] = {}
-_lock = threading.Lock()
-
-
 def load_private_key(path: str):
-    """The RSA private key in PEM file ``path``, re-read when the file changes."""
+    """The RSA private key in PEM file ``path``."""
     try:
-        mtime = os.stat(path).st_mtime
-    except OSError as exc:
-        raise FileNotFoundError(f"service-account signing key {path!r}: {exc.strerror}") from None
-    with _lock:
-        hit = _cache.get(path)
-        if hit and hit[0] == mtime:
-            return hit[1]
         with open(path, "rb") as fh:
             key = serialization.load_pem_private_key(fh.read(), None)
-        if not isinstance(key, rsa.RSAPrivateKey):
-            raise ValueError(f"service-account signing key {path!r} is not an RSA key")
-        _cache[path] = (mtime, key)
-        return key
+    except OSError as exc:
+        raise FileNotFoundError(f"service-account signing key {path!r}: {exc.strerror}") from None
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise ValueError(f"service-account signing key {path!r} is not an RSA key")
+    return key
 
 
-@dataclass(frozen=True)
 class Issuer:
-    """Who signs: the private key and the ``iss`` value (also the default audience)."""
+    """Who signs: the private key, the ``iss`` value (also the default audience) and the cap
+    on requested lifetimes (0: none), from ``--service-account-signing-key-file``,
+    ``--service-account-issuer`` and ``--service-account-max-token-expiration``.
 
-    private_key: object
-    issuer: str
-    max_expiration_seconds: int = 0
+    The key is read on first use and re-read when the file changes; without a key file (a
+    server built in a test) a key is generated for this issuer alone."""
+
+    def __init__(self, key_file: str, issuer: str, max_expiration_seconds: int = 0):
+        self.key_file = key_file
+        self.issuer = issuer
+        self.max_expiration_seconds = int(max_expiration_seconds)
+        self._lock = threading.Lock()
+        self._key: tuple[float, object] | None = None
 
     @property
     def default_audiences(self) -> list[str]:
         return [self.issuer]
 
-
-def issuer_from_options() -> Issuer:
-    """The serving Issuer, from ``--service-account-signing-key-file`` and
-    ``--service-account-issuer`` (tests without a server: a per-process generated key)."""
-    from apiserver import options as opts
-    o = opts.current()
-    if o.service_account_signing_key_file:
-        key = load_private_key(o.service_account_signing_key_file)
-    else:
-        key = _ephemeral_key()
-    return Issuer(key, o.service_account_issuer, int(o.service_account_max_token_expiration))
-
-
-_ephemeral: list = []
-
-
-def _ephemeral_key():
-    with _lock:
-        if not _ephemeral:
-            _ephemeral.append(rsa.generate_private_key(public_exponent=65537, key_size=2048))
-        return _ephemeral[0]
+    @property
+    def private_key(self):
+        with self._lock:
+            if not self.key_file:
+                if self._key is None:
+                    self._key = (0.0, rsa.generate_private_key(public_exponent=65537, key_size=2048))
+                return self._key[1]
+            try:
+                mtime = os.stat(self.key_file).st_mtime
+            except OSError as exc:
+                raise FileNotFoundError(f"service-account signing key {self.key_file!r}: "
+                                        f"{exc.strerror}") from None
+            if self._key is None or self._key[0] != mtime:
+                self._key = (mtime, load_private_key(self.key_file))
+            return self._key[1]
 
 
 # ---- claims and signing -----------------------------------------------------------------------

@@ -7,7 +7,7 @@ fails), so this authenticator only maps the subject to a user.
 from __future__ import annotations
 
 from apiserver.authentication.base import Authenticator
-from apiserver.registry.context import UserInfo
+from apiserver.authentication.user import UserInfo
 
 
 class X509Authenticator(Authenticator):

@@ -121,6 +121,7 @@ class Union(Authorizer):
         return resource, non_resource, incomplete
 
 
+# The registry of mode factories: apps add RBAC, Node, ABAC, Webhook from ready().
 MODES = {"AlwaysAllow": AlwaysAllow, "AlwaysDeny": AlwaysDeny}
 
 
@@ -132,21 +133,11 @@ def register_mode(name: str, factory) -> None:
 
 
 def build(modes) -> Union:
+    """The union of ``--authorization-mode`` in order, after the implicit system:masters
+    authorizer.  With no mode at all nothing but system:masters is allowed: a server whose
+    authorization is not configured fails closed."""
     unknown = [m for m in modes if m not in MODES]
     if unknown:
         raise ValueError(f"unknown authorization mode(s): {', '.join(unknown)}; "
                          f"known: {', '.join(sorted(MODES))}")
     return Union([SystemMasters()] + [MODES[m]() for m in modes])
-
-
-_current: Union | None = None
-
-
-def set_current(authorizer: Union) -> None:
-    """Publish the serving authorizer (access reviews ask it the same question a request would)."""
-    global _current
-    _current = authorizer
-
-
-def current() -> Union:
-    return _current if _current is not None else build(("AlwaysAllow",))

@@ -2,28 +2,26 @@
 
 kubectl decides between aggregated and legacy mode from the response Content-Type alone,
 so the aggregated answer carries exactly ``application/json;g=apidiscovery.k8s.io;v=v2;
-as=APIGroupDiscoveryList`` (API-CONTRACT.md §1.1, §2.1, §2.2).  The Scheme is fixed once the
-server starts, so every document is built once and kept as bytes.
+as=APIGroupDiscoveryList`` (kubernetes/client-go:discovery/aggregated_discovery.go).  A
+server's kinds are fixed once the chain is built, so :class:`DiscoveryDocuments` builds each
+document once and keeps it as bytes; the views answer from the documents of the server that
+serves the request (``scope["k8s.server"]``): the head merges every server's groups, as
+upstream's aggregator does (kubernetes/kube-aggregator:pkg/apiserver/handler_discovery.go).
 """
 from __future__ import annotations
 
 import base64
 import functools
 import hashlib
+import re
 
 import orjson
 from django.http import HttpResponse
 from rest_framework.views import APIView
 
-from apiserver.endpoints.exceptions import as_api_error, status_response
 from apiserver.runtime import errors
-from apiserver.runtime.scheme import scheme
 
-_SUBRESOURCE_KIND = {
-    "status": None,                                   # same kind as the parent
-    "scale": ("autoscaling", "v1", "Scale"),
-}
-_SUBRESOURCE_VERBS = {"status": ["get", "patch", "update"], "scale": ["get", "patch", "update"]}
+_NOT_FOUND = "the server could not find the requested resource"
 
 
 def _storage_version_hash(s) -> str:
@@ -31,72 +29,15 @@ def _storage_version_hash(s) -> str:
     return base64.b64encode(digest[:8]).decode()
 
 
-def _sub_info(s, sub: str):
-    """(group, version, kind, verbs) of a subresource."""
-    if sub in _SUBRESOURCE_KIND:
-        target = _SUBRESOURCE_KIND[sub] or (s.group, s.version, s.kind)
-        return (*target, _SUBRESOURCE_VERBS[sub])
-    extra = getattr(s, "subresource_kinds", {}).get(sub)
-    if extra:
-        return extra
-    return (s.group, s.version, s.kind, ["create"])
+def _sub_info(s, sub):
+    """(group, version, kind, verbs) of a declared subresource."""
+    g, v, kind = sub.kind or (s.group, s.version, s.kind)
+    return g, v, kind, list(sub.verbs)
 
 
-def resource_list(group: str, version: str) -> dict:
-    resources = []
-    for s in scheme.resources(group, version):
-        entry = {"name": s.plural, "singularName": s.singular_name(), "namespaced": s.namespaced,
-                 "kind": s.kind, "verbs": sorted(s.verbs)}
-        if s.short_names:
-            entry["shortNames"] = list(s.short_names)
-        if s.categories:
-            entry["categories"] = list(s.categories)
-        entry["storageVersionHash"] = _storage_version_hash(s)
-        resources.append(entry)
-        for sub in s.subresources:
-            g, v, kind, verbs = _sub_info(s, sub)
-            sub_entry = {"name": f"{s.plural}/{sub}", "singularName": "", "namespaced": s.namespaced,
-                         "kind": kind, "verbs": verbs}
-            if (g, v) != (s.group, s.version):
-                sub_entry["group"], sub_entry["version"] = g, v
-            resources.append(sub_entry)
-    gv = f"{group}/{version}" if group else version
-    return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv,
-            "resources": resources}
-
-
-def _aggregated_group(group: str) -> dict:
-    versions = []
-    for version in sorted(scheme.versions(group), key=_version_priority):
-        resources = []
-        for s in scheme.resources(group, version):
-            entry = {"resource": s.plural, "singularResource": s.singular_name(),
-                     "scope": "Namespaced" if s.namespaced else "Cluster",
-                     "responseKind": {"group": "", "version": "", "kind": s.kind},
-                     "verbs": sorted(s.verbs)}
-            if s.short_names:
-                entry["shortNames"] = list(s.short_names)
-            if s.categories:
-                entry["categories"] = list(s.categories)
-            subs = []
-            for sub in s.subresources:
-                g, v, kind, verbs = _sub_info(s, sub)
-                same = (g, v) == (s.group, s.version)
-                subs.append({"subresource": sub,
-                             "responseKind": {"group": "" if same else g,
-                                              "version": "" if same else v, "kind": kind},
-                             "verbs": verbs})
-            if subs:
-                entry["subresources"] = subs
-            resources.append(entry)
-        versions.append({"version": version, "resources": resources, "freshness": "Current"})
-    meta = {"name": group} if group else {}
-    return {"metadata": meta, "versions": versions}
-
-
-def _version_priority(version: str):
-    # GA before beta before alpha, higher numbers first (upstream version priority order)
-    import re
+def version_priority(version: str):
+    """GA before beta before alpha, higher numbers first (upstream version priority order,
+    kubernetes/apimachinery:pkg/version/helpers.go ``CompareKubeAwareVersionStrings``)."""
     m = re.fullmatch(r"v(\d+)(?:(alpha|beta)(\d+))?", version)
     if not m:
         return (3, 0, 0, version)
@@ -104,30 +45,101 @@ def _version_priority(version: str):
     return (stage, -int(m.group(1)), -int(m.group(3) or 0), version)
 
 
-@functools.lru_cache(maxsize=None)
-def aggregated(kind: str, version: str) -> tuple[bytes, str]:
-    """(body, etag) of the aggregated document for /api (``kind`` "api") or /apis."""
-    groups = [""] if kind == "api" else [g for g in scheme.groups() if g]
-    body = orjson.dumps({"kind": "APIGroupDiscoveryList",
-                         "apiVersion": f"apidiscovery.k8s.io/{version}", "metadata": {},
-                         "items": [_aggregated_group(g) for g in groups]})
-    return body, '"' + hashlib.sha512(body).hexdigest().upper() + '"'
+class DiscoveryDocuments:
+    """Every discovery document of one set of kinds (a Scheme index of strategies)."""
 
+    def __init__(self, index):
+        self.index = index
 
-@functools.lru_cache(maxsize=None)
-def legacy(kind: str) -> bytes:
-    if kind == "api":
-        return orjson.dumps({"kind": "APIVersions", "versions": ["v1"],
-                             "serverAddressByClientCIDRs": [
-                                 {"clientCIDR": "0.0.0.0/0", "serverAddress": ""}]})
-    groups = []
-    for g in scheme.groups():
-        if not g:
-            continue
-        versions = [{"groupVersion": f"{g}/{v}", "version": v}
-                    for v in sorted(scheme.versions(g), key=_version_priority)]
-        groups.append({"name": g, "versions": versions, "preferredVersion": versions[0]})
-    return orjson.dumps({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
+    def resource_list(self, group: str, version: str) -> dict:
+        resources = []
+        for s in self.index.resources(group, version):
+            entry = {"name": s.plural, "singularName": s.singular_name(),
+                     "namespaced": s.namespaced, "kind": s.kind, "verbs": sorted(s.verbs)}
+            if s.short_names:
+                entry["shortNames"] = list(s.short_names)
+            if s.categories:
+                entry["categories"] = list(s.categories)
+            entry["storageVersionHash"] = _storage_version_hash(s)
+            resources.append(entry)
+            for sub in s.subresources:
+                g, v, kind, verbs = _sub_info(s, sub)
+                sub_entry = {"name": f"{s.plural}/{sub.name}", "singularName": "",
+                             "namespaced": s.namespaced, "kind": kind, "verbs": verbs}
+                if (g, v) != (s.group, s.version):
+                    sub_entry["group"], sub_entry["version"] = g, v
+                resources.append(sub_entry)
+        gv = f"{group}/{version}" if group else version
+        return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv,
+                "resources": resources}
+
+    def _aggregated_group(self, group: str) -> dict:
+        versions = []
+        for version in sorted(self.index.versions(group), key=version_priority):
+            resources = []
+            for s in self.index.resources(group, version):
+                entry = {"resource": s.plural, "singularResource": s.singular_name(),
+                         "scope": "Namespaced" if s.namespaced else "Cluster",
+                         "responseKind": {"group": "", "version": "", "kind": s.kind},
+                         "verbs": sorted(s.verbs)}
+                if s.short_names:
+                    entry["shortNames"] = list(s.short_names)
+                if s.categories:
+                    entry["categories"] = list(s.categories)
+                subs = []
+                for sub in s.subresources:
+                    g, v, kind, verbs = _sub_info(s, sub)
+                    same = (g, v) == (s.group, s.version)
+                    subs.append({"subresource": sub.name,
+                                 "responseKind": {"group": "" if same else g,
+                                                  "version": "" if same else v, "kind": kind},
+                                 "verbs": verbs})
+                if subs:
+                    entry["subresources"] = subs
+                resources.append(entry)
+            versions.append({"version": version, "resources": resources, "freshness": "Current"})
+        meta = {"name": group} if group else {}
+        return {"metadata": meta, "versions": versions}
+
+    @functools.lru_cache(maxsize=None)
+    def aggregated(self, kind: str, version: str) -> tuple[bytes, str]:
+        """(body, etag) of the aggregated document for /api (``kind`` "api") or /apis."""
+        groups = [""] if kind == "api" else [g for g in self.index.groups() if g]
+        body = orjson.dumps({"kind": "APIGroupDiscoveryList",
+                             "apiVersion": f"apidiscovery.k8s.io/{version}", "metadata": {},
+                             "items": [self._aggregated_group(g) for g in groups]})
+        return body, '"' + hashlib.sha512(body).hexdigest().upper() + '"'
+
+    @functools.lru_cache(maxsize=None)
+    def legacy(self, kind: str) -> bytes:
+        if kind == "api":
+            return orjson.dumps({"kind": "APIVersions", "versions": ["v1"],
+                                 "serverAddressByClientCIDRs": [
+                                     {"clientCIDR": "0.0.0.0/0", "serverAddress": ""}]})
+        groups = []
+        for g in self.index.groups():
+            if not g:
+                continue
+            versions = [{"groupVersion": f"{g}/{v}", "version": v}
+                        for v in sorted(self.index.versions(g), key=version_priority)]
+            groups.append({"name": g, "versions": versions, "preferredVersion": versions[0]})
+        return orjson.dumps({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
+
+    @functools.lru_cache(maxsize=None)
+    def group(self, group: str) -> bytes | None:
+        versions = self.index.versions(group)
+        if not versions:
+            return None
+        vs = [{"groupVersion": f"{group}/{v}", "version": v}
+              for v in sorted(versions, key=version_priority)]
+        return orjson.dumps({"kind": "APIGroup", "apiVersion": "v1", "name": group,
+                             "versions": vs, "preferredVersion": vs[0]})
+
+    @functools.lru_cache(maxsize=None)
+    def resource_list_bytes(self, group: str, version: str) -> bytes | None:
+        if not self.index.resources(group, version):
+            return None
+        return orjson.dumps(self.resource_list(group, version))
 
 
 def _aggregated_version(accept: str) -> str | None:
@@ -143,18 +155,20 @@ def _aggregated_version(accept: str) -> str | None:
     return None
 
 
+def _documents(request) -> DiscoveryDocuments:
+    return request._request.scope["k8s.server"].discovery
+
+
 class DiscoveryRootView(APIView):
     """GET /api and /apis."""
 
     kind = "apis"
 
-    def handle_exception(self, exc):
-        return status_response(as_api_error(exc))
-
     def get(self, request, *args, **kwargs):
+        docs = _documents(request)
         version = _aggregated_version(request.META.get("HTTP_ACCEPT", ""))
         if version:
-            body, etag = aggregated(self.kind, version)
+            body, etag = docs.aggregated(self.kind, version)
             headers = {"ETag": etag, "Vary": "Accept", "Cache-Control": "public"}
             ctype = f"application/json;g=apidiscovery.k8s.io;v={version};as=APIGroupDiscoveryList"
             if request.META.get("HTTP_IF_NONE_MATCH") == etag:
@@ -162,30 +176,15 @@ class DiscoveryRootView(APIView):
                 # with Django's default text/html type turns it into "legacy" discovery.
                 return HttpResponse(status=304, headers=headers, content_type=ctype)
             return HttpResponse(body, content_type=ctype, headers=headers)
-        return HttpResponse(legacy(self.kind), content_type="application/json")
+        return HttpResponse(docs.legacy(self.kind), content_type="application/json")
 
 
 class GroupView(APIView):
     """GET /apis/<group> and /api/v1, /apis/<group>/<version>."""
 
-    def handle_exception(self, exc):
-        return status_response(as_api_error(exc))
-
     def get(self, request, group: str = "", version: str = ""):
-        if version:
-            if not scheme.resources(group, version):
-                raise errors.NotFound("the server could not find the requested resource")
-            return HttpResponse(_resource_list_bytes(group, version), content_type="application/json")
-        versions = scheme.versions(group)
-        if not versions:
-            raise errors.NotFound("the server could not find the requested resource")
-        vs = [{"groupVersion": f"{group}/{v}", "version": v}
-              for v in sorted(versions, key=_version_priority)]
-        return HttpResponse(orjson.dumps({"kind": "APIGroup", "apiVersion": "v1", "name": group,
-                                          "versions": vs, "preferredVersion": vs[0]}),
-                            content_type="application/json")
-
-
-@functools.lru_cache(maxsize=None)
-def _resource_list_bytes(group: str, version: str) -> bytes:
-    return orjson.dumps(resource_list(group, version))
+        docs = _documents(request)
+        body = docs.resource_list_bytes(group, version) if version else docs.group(group)
+        if body is None:
+            raise errors.NotFound(_NOT_FOUND)
+        return HttpResponse(body, content_type="application/json")

@@ -3,7 +3,10 @@
 One DRF view serves them all: the URL was already parsed into a ``RequestInfo`` by the
 request-info filter, the Scheme names the Strategy, and the generic Store does the work.
 This module only decodes, picks the Store call, and encodes (upstream:
-k8s.io/apiserver ``pkg/endpoints/handlers/{get,create,update,patch,delete}.go``).
+kubernetes/apiserver:pkg/endpoints/handlers/{get,create,update,patch,delete}.go).  The
+Stores are those of the server that routed the request here (``scope["k8s.server"]``); errors
+raised anywhere below become ``Status`` bodies in the DRF exception handler
+(``exceptions.status_exception_handler``), nowhere else.
 """
 from __future__ import annotations
 
@@ -11,8 +14,6 @@ import orjson
 from rest_framework.views import APIView
 
 from apiserver.endpoints import negotiation, patching, scale
-from apiserver.endpoints.exceptions import status_response
-from apiserver.endpoints.state import server_state
 from apiserver.registry.context import RequestContext
 from apiserver.runtime import errors
 from apiserver.runtime.selectors import parse_bool
@@ -33,14 +34,6 @@ def decode_request(request, expected):
     return loads_any(request.body, content_type)
 
 
-def _allowed_verbs(strategy, subresource: str):
-    """The verbs a URL accepts: the kind's own, status/scale's, or what a custom
-    subresource declares in ``subresource_kinds`` (default: create only)."""
-    if not subresource or subresource in ("status", "scale"):
-        return strategy.verbs
-    return getattr(strategy, "subresource_kinds", {}).get(subresource, (0, 0, 0, ["create"]))[3]
-
-
 def _q(request, key, default=None):
     return request.GET.get(key, default)
 
@@ -58,23 +51,21 @@ def _int_q(request, key) -> int | None:
 class ResourceView(APIView):
     """GET/POST/PUT/PATCH/DELETE on /api/v1/… and /apis/<group>/<version>/…"""
 
-    def handle_exception(self, exc):
-        from apiserver.endpoints.exceptions import as_api_error
-        return status_response(as_api_error(exc))
-
     # ---- resolution -----------------------------------------------------------------------
     def _resolve(self, request):
         scope = request._request.scope
         info = scope["k8s.request_info"]
-        store = server_state().stores.store(info.api_group, info.api_version, info.resource)
+        server = scope["k8s.server"]
+        store = server.store(info.api_group, info.api_version, info.resource)
         if store is None or not info.is_resource_request:
             raise errors.NotFound(_NOT_FOUND)
         s = store.strategy
         if len(info.parts) > 3:
             raise errors.NotFound(_NOT_FOUND)
-        if info.subresource and info.subresource not in s.subresources:
+        sub = s.subresource(info.subresource) if info.subresource else None
+        if info.subresource and sub is None:
             raise errors.NotFound(_NOT_FOUND)
-        if info.verb not in _allowed_verbs(s, info.subresource):
+        if info.verb not in (sub.verbs if sub is not None else s.verbs):
             # e.g. GET on selfsubjectaccessreviews or pods/NAME/binding (create-only)
             raise errors.MethodNotAllowed(
                 "the server does not allow this method on the requested resource")
@@ -90,7 +81,9 @@ class ResourceView(APIView):
                 # never widen a read (LIMITS-AND-PROMISES B#14): refuse the URL outright
                 raise errors.BadRequest(f'invalid {what} "{value}" in the request URL: '
                                         + "; ".join(problems))
-        ctx = RequestContext(user=scope.get("k8s.user"), subresource=info.subresource)
+        ctx = RequestContext(user=scope.get("k8s.user"), subresource=info.subresource,
+                             verb=info.verb, namespace=info.namespace,
+                             stores=server.config.stores)
         return info, store, ctx
 
     def _write_options(self, request, ctx: RequestContext) -> None:
@@ -142,8 +135,8 @@ class ResourceView(APIView):
         if info.name:
             doc = store.get(info.namespace, info.name, _q(request, "resourceVersion"))
             if info.subresource == "scale":
-                return negotiation.respond(scale.to_scale(store.strategy, orjson.loads(doc)),
-                                           accept=accept)
+                return negotiation.respond(scale.to_scale(store.strategy.scale_spec(),
+                                                          orjson.loads(doc)), accept=accept)
             if negotiation.wants_table(accept):
                 obj = orjson.loads(doc)
                 return negotiation.respond(negotiation.table(
@@ -172,12 +165,12 @@ class ResourceView(APIView):
             obj = decode_request(request, None)
             if not isinstance(obj, dict):
                 raise errors.BadRequest("the object provided is not a JSON object")
-            code, body = store.strategy.create_subresource(store, info.namespace, info.name,
-                                                           info.subresource, obj, ctx)
+            sub = store.strategy.subresource(info.subresource)
+            code, body = sub.create(ctx, store, info.namespace, info.name, obj)
             return negotiation.respond(body, status=code, accept=self._accept(request))
         obj = self._body(request, store, ctx)
         if not store.strategy.stored:
-            code, body = store.strategy.create_virtual(info.namespace, obj, ctx)
+            code, body = store.strategy.create_virtual(ctx, info.namespace, obj)
             return negotiation.respond(body, status=code, accept=self._accept(request))
         doc = store.create(info.namespace or None, obj, ctx)
         return negotiation.respond(doc, status=201, accept=self._accept(request),
@@ -192,10 +185,11 @@ class ResourceView(APIView):
         obj = self._body(request, store, ctx)
         if info.subresource == "scale":
             wanted = (obj.get("metadata") or {}).get("resourceVersion")
+            spec = store.strategy.scale_spec()
             doc, _ = store.guaranteed_update(
-                info.namespace, info.name, lambda cur: scale.apply_scale(store.strategy, cur, obj),
+                info.namespace, info.name, lambda cur: scale.apply_scale(spec, cur, obj),
                 ctx, precondition_rv=wanted)
-            return negotiation.respond(scale.to_scale(store.strategy, orjson.loads(doc)),
+            return negotiation.respond(scale.to_scale(spec, orjson.loads(doc)),
                                        accept=self._accept(request))
         doc, created = store.update(info.namespace, info.name, obj, ctx)
         return negotiation.respond(doc, status=201 if created else 200,
@@ -221,16 +215,17 @@ class ResourceView(APIView):
         from apiserver.endpoints.patch.jsonpatch import apply_json_patch
         from apiserver.endpoints.patch.mergepatch import apply_merge_patch
         body = loads_any(request.body, "application/json")
+        spec = store.strategy.scale_spec()
 
         def transform(current):
-            current_scale = scale.to_scale(store.strategy, current)
+            current_scale = scale.to_scale(spec, current)
             if content_type.startswith(patching.JSON_PATCH):
                 new_scale = apply_json_patch(current_scale, body)
             else:
                 new_scale = apply_merge_patch(current_scale, body)
-            return scale.apply_scale(store.strategy, current, new_scale)
+            return scale.apply_scale(spec, current, new_scale)
         doc, _ = store.guaranteed_update(info.namespace, info.name, transform, ctx)
-        return scale.to_scale(store.strategy, orjson.loads(doc))
+        return scale.to_scale(spec, orjson.loads(doc))
 
     def delete(self, request, *args, **kwargs):
         info, store, ctx = self._resolve(request)
@@ -252,11 +247,9 @@ class ResourceView(APIView):
             raise errors.BadRequest(f'propagationPolicy: Unsupported value: "{policy}": supported '
                                     'values: "Foreground", "Background", "Orphan"')
         if info.name:
-            doc = store.delete(info.namespace, info.name, options, ctx)
+            doc, gone = store.delete(info.namespace, info.name, options, ctx)
             obj = orjson.loads(doc)
-            still_there = bool(obj.get("metadata", {}).get("deletionTimestamp")) \
-                and store.storage.get(store.resource, store._ns(info.namespace), info.name)
-            if still_there or store.strategy.return_deleted_object:
+            if not gone or store.strategy.return_deleted_object:
                 return negotiation.respond(doc, accept=self._accept(request))
             # upstream: a finished delete answers Status Success unless the kind sets
             # ReturnDeletedObject (pkg/registry/generic/registry/store.go)

@@ -6,9 +6,7 @@ from django.db import connection
 from django.http import HttpResponse
 from rest_framework.views import APIView
 
-from apiserver.endpoints.exceptions import as_api_error, status_response
-
-# kubectl on these machines picks its own version from major/minor (API-CONTRACT.md §9.15)
+# the kubectl dispatcher on these machines picks the kubectl matching major/minor
 VERSION = {"major": "1", "minor": "32", "gitVersion": "v1.32.0+django",
            "gitCommit": "0000000000000000000000000000000000000000", "gitTreeState": "clean",
            "buildDate": "2026-11-25T00:00:00Z", "goVersion": "go1.23.0", "compiler": "gc",
@@ -16,9 +14,6 @@ VERSION = {"major": "1", "minor": "32", "gitVersion": "v1.32.0+django",
 
 
 class VersionView(APIView):
-    def handle_exception(self, exc):
-        return status_response(as_api_error(exc))
-
     def get(self, request):
         return HttpResponse(orjson.dumps(VERSION, option=orjson.OPT_INDENT_2),
                             content_type="application/json")
@@ -37,9 +32,6 @@ class HealthView(APIView):
     """``ping`` and ``etcd`` (our database) checks; ``?verbose`` lists them."""
 
     kind = "readyz"
-
-    def handle_exception(self, exc):
-        return status_response(as_api_error(exc))
 
     def get(self, request, check: str = ""):
         results = {"ping": None, "etcd": _check_database()}

@@ -2,42 +2,35 @@
 
 Documents are addressed by content hash, so a client may cache them forever: the answer
 for a matching ``?hash=`` is ``immutable``; a stale hash is redirected to the current one
-(kube-openapi ``handler3``).  /openapi/v2 is only ever requested as protobuf, which we do
-not serve: 404 makes kubectl use v3 (API-CONTRACT.md §1.3).
+(kubernetes/kube-openapi:pkg/handler3/handler.go).  kubectl asks for /openapi/v2 only as
+protobuf, which this server does not serve: a 404 makes it use v3
+(kubernetes/kubectl:pkg/util/openapi, the v3-first lookup of ``kubectl explain``).  The
+documents are the serving server's (``scope["k8s.server"].openapi``): the head's merge every
+server's kinds, as upstream's aggregator merges its delegates' specs.
 """
 from __future__ import annotations
 
-import functools
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 
 from django.http import HttpResponse
 from rest_framework.views import APIView
 
-from apiserver.endpoints.exceptions import as_api_error, status_response
-from apiserver.openapi.documents import OpenAPIDocuments
 from apiserver.runtime import errors
-from apiserver.runtime.scheme import scheme
 
 
-@functools.lru_cache(maxsize=1)
-def documents() -> OpenAPIDocuments:
-    return OpenAPIDocuments(scheme)
+def documents(request):
+    return request._request.scope["k8s.server"].openapi
 
 
-class _Base(APIView):
-    def handle_exception(self, exc):
-        return status_response(as_api_error(exc))
-
-
-class OpenAPIRootView(_Base):
+class OpenAPIRootView(APIView):
     def get(self, request):
-        return HttpResponse(documents().root(), content_type="application/json")
+        return HttpResponse(documents(request).root(), content_type="application/json")
 
 
-class OpenAPIDocumentView(_Base):
+class OpenAPIDocumentView(APIView):
     def get(self, request, path: str):
-        found = documents().document(path.strip("/"))
+        found = documents(request).document(path.strip("/"))
         if found is None:
             raise errors.NotFound("the server could not find the requested resource")
         body, digest = found
@@ -59,6 +52,6 @@ class OpenAPIDocumentView(_Base):
         return HttpResponse(body, content_type="application/json", headers=headers)
 
 
-class OpenAPIV2View(_Base):
+class OpenAPIV2View(APIView):
     def get(self, request):
         raise errors.NotFound("the server could not find the requested resource")

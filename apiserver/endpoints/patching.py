@@ -6,7 +6,7 @@ resources answer 415 so kubectl falls back to merge patch); apply patch is serve
 """
 from __future__ import annotations
 
-from apiserver.endpoints.fieldmanager import apply as ssa_apply
+from apiserver.fieldmanager import apply as ssa_apply
 from apiserver.endpoints.patch.jsonpatch import apply_json_patch
 from apiserver.endpoints.patch.mergepatch import apply_merge_patch
 from apiserver.endpoints.patch.strategic import apply_strategic_merge_patch

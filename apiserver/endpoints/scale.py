@@ -1,7 +1,8 @@
 """The ``/scale`` subresource: an ``autoscaling/v1 Scale`` view of a kind's replica fields.
 
-Upstream: ``pkg/registry/apps/deployment/storage/storage.go`` (ScaleREST) and the CRD scale
-handler; the kind declares where its replicas live with a ``ScaleSpec``.
+Upstream: kubernetes/kubernetes:pkg/registry/apps/deployment/storage/storage.go (ScaleREST)
+and the CRD scale handler; the kind declares where its replicas live with a ``Scale``
+subresource (``apiserver.registry.strategy.Scale``), which these functions take.
 """
 from __future__ import annotations
 
@@ -26,8 +27,7 @@ def _set_path(obj: dict, path: str, value) -> None:
     cur[parts[-1]] = value
 
 
-def to_scale(strategy, obj: dict) -> dict:
-    spec = strategy.scale
+def to_scale(spec, obj: dict) -> dict:
     m = obj["metadata"]
     selector = _get_path(obj, spec.label_selector)
     if isinstance(selector, dict):
@@ -41,11 +41,11 @@ def to_scale(strategy, obj: dict) -> dict:
             "spec": {"replicas": _get_path(obj, spec.spec_replicas) or 0}, "status": status}
 
 
-def apply_scale(strategy, obj: dict, scale: dict) -> dict:
+def apply_scale(spec, obj: dict, scale: dict) -> dict:
     """Copy ``scale.spec.replicas`` into ``obj``; 422 when it is not a non-negative integer."""
     replicas = (scale.get("spec") or {}).get("replicas", 0)
     if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
         raise errors.Invalid.for_object("Scale", "autoscaling", obj["metadata"]["name"], [
             errors.invalid("spec.replicas", replicas, "must be greater than or equal to 0")])
-    _set_path(obj, strategy.scale.spec_replicas, replicas)
+    _set_path(obj, spec.spec_replicas, replicas)
     return obj

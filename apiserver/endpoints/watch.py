@@ -1,48 +1,59 @@
-"""Watch: the shared event stream and its HTTP transport (API-CONTRACT.md §2.6).
+"""Watch: the shared event stream and its HTTP transport.
 
 ``WatchStream`` turns a request into a sequence of wire lines: synthetic ADDED events for
 the current state (resourceVersion unset or "0", or ``sendInitialEvents``), then every change
 after the starting revision from the watch cache, with BOOKMARKs when asked for, an ERROR
 event carrying a 410 Status when the history is compacted, and the end of the stream at
-``timeoutSeconds`` (default: a random 30–60 minutes, like ``--min-request-timeout``).
+``timeoutSeconds`` (default: a random time in [1x, 2x) ``--min-request-timeout``).
 
 The HTTP transport sends 200 and the headers at once, then one JSON object plus ``\\n`` per
 event, each in its own chunk, with no keep-alive blank lines.  The websocket transport
 (``watch_ws``) sends the same lines as text messages.
 
 Watches run on the event loop; the only database work (the initial list) crosses to a
-thread once.  Upstream: k8s.io/apiserver ``pkg/endpoints/handlers/watch.go``, ``get.go``.
+thread once.  Upstream: kubernetes/apiserver:pkg/endpoints/handlers/watch.go and get.go.
+The stream's knobs come from the config (:class:`WatchSettings`), the Store from the server
+that routed the request (``scope["k8s.server"]``), the cache from the process's Cacher.
 """
 from __future__ import annotations
 
 import asyncio
 import functools
-import os
 import random
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import orjson
+from django.db import close_old_connections
 
 from apiserver.endpoints import negotiation
 from apiserver.runtime import errors
 from apiserver.runtime.selectors import parse_bool
-from apiserver.server.responses import send_status
+from apiserver.endpoints.responses import send_status
 from apiserver.storage.base import Compacted
 
 BATCH_LINES = 64            # most events written to one watcher in one go
-SEND_TIMEOUT = float(os.environ.get("APISERVER_WATCH_SEND_TIMEOUT", 10))
-# initial lists run here, not on the watch cache's own reader thread (which must keep tailing)
-_setup_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="watch-setup")
-BOOKMARK_SECONDS = float(os.environ.get("APISERVER_BOOKMARK_INTERVAL", 60))
 INITIAL_EVENTS_END = "k8s.io/initial-events-end"
+
+
+@dataclass(frozen=True)
+class WatchSettings:
+    """``--min-request-timeout``, ``--watch-bookmark-interval``, ``--watch-send-timeout``."""
+
+    min_request_timeout: float = 1800.0
+    bookmark_seconds: float = 60.0
+    send_timeout: float = 10.0
 
 
 class WatchStream:
     """One watch request, transport-neutral.  ``prepare`` does everything that can still fail
     with an HTTP status; ``lines`` yields the stream."""
 
-    def __init__(self, cache, store, info, accept: str):
+    def __init__(self, cache, store, info, accept: str, settings: WatchSettings,
+                 setup_pool: ThreadPoolExecutor | None = None):
         self.cache, self.store, self.info = cache, store, info
+        self.settings = settings
+        self.setup_pool = setup_pool
         s = store.strategy
         q = info.q
         self.namespace = info.namespace if (s.namespaced and info.namespace) else None
@@ -67,7 +78,7 @@ class WatchStream:
         timeout = q("timeoutSeconds")
         try:
             self.timeout = float(timeout) if timeout not in (None, "") else \
-                _min_request_timeout() * (1 + random.random())
+                settings.min_request_timeout * (1 + random.random())
         except ValueError:
             raise errors.BadRequest(f'invalid value for timeoutSeconds: "{timeout}"') from None
         self.label_selector, self.field_selector = q("labelSelector"), q("fieldSelector")
@@ -95,7 +106,7 @@ class WatchStream:
         self.initial_docs: list[str] = []
         if self.initial:
             loop = asyncio.get_running_loop()
-            page = await loop.run_in_executor(_setup_pool, functools.partial(
+            page = await loop.run_in_executor(self.setup_pool, functools.partial(
                 _list, self.store, self.namespace, self.label_selector, self.field_selector))
             self.initial_docs, self.after = page["items"], page["resourceVersion"]
         try:
@@ -156,7 +167,7 @@ class WatchStream:
             if not w.queue.empty():
                 item = w.queue.get_nowait()      # no timer when events are already waiting
             else:
-                wait = min(remaining, BOOKMARK_SECONDS) if self.bookmarks else remaining
+                wait = min(remaining, self.settings.bookmark_seconds) if self.bookmarks else remaining
                 try:
                     # asyncio.timeout, not wait_for: no extra Task per idle watcher
                     async with asyncio.timeout(wait):
@@ -183,16 +194,6 @@ class WatchStream:
                 return          # closed (too slow: the client resumes)
 
 
-def _min_request_timeout() -> float:
-    """``--min-request-timeout`` (upstream: a watch without timeoutSeconds ends after a random
-    time in [this, 2x this)); ``APISERVER_MIN_REQUEST_TIMEOUT`` overrides it for tests."""
-    env = os.environ.get("APISERVER_MIN_REQUEST_TIMEOUT")
-    if env:
-        return float(env)
-    from apiserver.options import current
-    return current().min_request_timeout
-
-
 def _flag(value) -> bool:
     if value in (None, ""):
         return False
@@ -203,17 +204,15 @@ def _flag(value) -> bool:
 
 
 def _list(store, namespace, label_selector, field_selector) -> dict:
-    from django.db import close_old_connections
     try:
         return store.list(namespace, label_selector=label_selector, field_selector=field_selector)
     finally:
         close_old_connections()
 
 
-def resolve_store(info):
-    """The Store a watch URL names, or a 404/405 APIError."""
-    from apiserver.endpoints.state import server_state
-    store = server_state().stores.store(info.api_group, info.api_version, info.resource)
+def resolve_store(server, info):
+    """The Store a watch URL names on ``server``, or a 404/405 APIError."""
+    store = server.store(info.api_group, info.api_version, info.resource)
     if store is None or info.name or info.subresource or "watch" not in store.strategy.verbs:
         if store is not None and info.name:
             # /watch/namespaces/ns/pods/name (legacy) is a field-selector watch upstream; we
@@ -229,9 +228,12 @@ def resolve_store(info):
 class HTTPWatch:
     """ASGI app for ``verb == "watch"`` HTTP requests; everything else goes to ``app``."""
 
-    def __init__(self, app, cache_provider):
+    def __init__(self, app, cacher, settings: WatchSettings):
         self.app = app
-        self.cache_provider = cache_provider
+        self.cacher = cacher
+        self.settings = settings
+        # initial lists run here, not on the watch cache's reader thread (it must keep tailing)
+        self.setup_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="watch-setup")
 
     def __call__(self, scope, receive, send):
         info = scope.get("k8s.request_info")
@@ -243,9 +245,9 @@ class HTTPWatch:
         headers = dict(scope.get("headers") or ())
         accept = headers.get(b"accept", b"").decode("latin-1")
         try:
-            cache = await self.cache_provider()
-            store = resolve_store(info)
-            stream = WatchStream(cache, store, info, accept)
+            cache = await self.cacher.get()
+            store = resolve_store(scope["k8s.server"], info)
+            stream = WatchStream(cache, store, info, accept, self.settings, self.setup_pool)
             await stream.prepare()
         except errors.APIError as err:
             return await send_status(send, err)
@@ -269,7 +271,7 @@ class HTTPWatch:
                     break
                 # a peer that stops reading blocks send(); give up on it after SEND_TIMEOUT
                 await asyncio.wait_for(send({"type": "http.response.body", "body": line,
-                                             "more_body": True}), SEND_TIMEOUT)
+                                             "more_body": True}), self.settings.send_timeout)
             if not gone.is_set():
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
         except (OSError, asyncio.TimeoutError):

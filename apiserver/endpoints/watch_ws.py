@@ -14,8 +14,7 @@ import base64
 import orjson
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from apiserver.endpoints.state import watch_cache
-from apiserver.endpoints.watch import WatchStream, resolve_store
+from apiserver.endpoints.watch import WatchSettings, WatchStream, resolve_store
 from apiserver.runtime import errors
 
 BASE64 = "base64.binary.k8s.io"
@@ -24,6 +23,11 @@ BASE64 = "base64.binary.k8s.io"
 class WatchConsumer(AsyncWebsocketConsumer):
     stream: WatchStream | None = None
     pump: asyncio.Task | None = None
+
+    def __init__(self, *, cacher, settings: WatchSettings):
+        super().__init__()
+        self.cacher = cacher              # the process's Cacher
+        self.settings = settings
 
     async def connect(self):
         info = self.scope.get("k8s.request_info")
@@ -34,8 +38,9 @@ class WatchConsumer(AsyncWebsocketConsumer):
         try:
             if info is None or info.verb != "watch":
                 raise errors.BadRequest("websocket connections are served for watch requests only")
-            cache = await watch_cache()
-            self.stream = WatchStream(cache, resolve_store(info), info, accept)
+            cache = await self.cacher.get()
+            self.stream = WatchStream(cache, resolve_store(self.scope["k8s.server"], info), info,
+                                      accept, self.settings)
             await self.stream.prepare()
         except errors.APIError as err:
             # the handshake succeeds so the client can read why; then the socket closes
@@ -57,7 +62,7 @@ class WatchConsumer(AsyncWebsocketConsumer):
                 # a chunk may hold several ready events: each is its own message
                 for line in chunk.split(b"\n"):
                     if line:
-                        await asyncio.wait_for(self._send_line(line), 10)
+                        await asyncio.wait_for(self._send_line(line), self.settings.send_timeout)
         except (asyncio.TimeoutError, OSError):
             pass
         finally:
@@ -77,9 +82,10 @@ class WatchConsumer(AsyncWebsocketConsumer):
 class WebsocketWatch:
     """ASGI app: websocket scopes go to the Channels consumer, everything else to ``app``."""
 
-    def __init__(self, app):
+    def __init__(self, app, cacher, settings: WatchSettings):
         self.app = app
-        self.consumer = WatchConsumer.as_asgi()
+        # Channels passes as_asgi()'s keyword arguments to each consumer it builds
+        self.consumer = WatchConsumer.as_asgi(cacher=cacher, settings=settings)
 
     def __call__(self, scope, receive, send):
         if scope["type"] == "websocket":

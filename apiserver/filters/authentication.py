@@ -6,7 +6,7 @@ import dataclasses
 
 from apiserver.authentication.base import ANONYMOUS
 from apiserver.runtime.errors import Unauthorized
-from apiserver.server.responses import send_status
+from apiserver.endpoints.responses import send_status
 
 ANONYMOUS_PATHS = ("/version", "/healthz", "/livez", "/readyz")
 

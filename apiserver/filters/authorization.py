@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from apiserver.authorization.base import AuthorizationAttributes, Decision
 from apiserver.runtime.errors import Forbidden
-from apiserver.server.responses import send_status
+from apiserver.endpoints.responses import send_status
 
 
 def forbidden_message(user, attrs: AuthorizationAttributes, reason: str) -> str:

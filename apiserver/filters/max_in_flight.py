@@ -5,7 +5,7 @@ the limits exist to protect the process, whoever asks."""
 from __future__ import annotations
 
 from apiserver.runtime.errors import TooManyRequests
-from apiserver.server.responses import send_status
+from apiserver.endpoints.responses import send_status
 
 _MUTATING = {"create", "update", "patch", "delete", "deletecollection"}
 

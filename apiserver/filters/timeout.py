@@ -3,28 +3,10 @@ requests; ``?timeout=`` may only shorten it (upstream ``filters/timeout.go``).""
 from __future__ import annotations
 
 import asyncio
-import re
 
+from apiserver.runtime.durations import parse_go_duration
 from apiserver.runtime.errors import BadRequest, Timeout
-from apiserver.server.responses import send_status
-
-_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
-
-
-def parse_go_duration(text: str) -> float:
-    """Seconds in a Go duration string such as ``32s`` or ``1m30s``."""
-    pos, total = 0, 0.0
-    if not text:
-        raise ValueError(text)
-    while pos < len(text):
-        m = _PART.match(text, pos)
-        if not m:
-            raise ValueError(text)
-        total += float(m.group(1)) * _UNITS[m.group(2)]
-        pos = m.end()
-    return total
-
+from apiserver.endpoints.responses import send_status
 
 class TimeoutFilter:
     def __init__(self, app, seconds: float = 60.0):

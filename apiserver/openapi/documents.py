@@ -44,15 +44,6 @@ STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
 APPLY_PATCH = "application/apply-patch+yaml"
 WATCH_STREAM = "application/json;stream=watch"
 
-# subresource -> (group, version, kind, definition) of the object it reads and writes;
-# None means "the kind itself".
-_SUBRESOURCE_KINDS = {
-    "status": None,
-    "scale": ("autoscaling", "v1", "Scale", "io.k8s.api.autoscaling.v1.Scale"),
-    "binding": ("", "v1", "Binding", "io.k8s.api.core.v1.Binding"),
-}
-
-
 # ---- parameters -----------------------------------------------------------------------------
 
 def _query(name: str, description: str, type_: str = "string") -> dict:
@@ -305,19 +296,20 @@ def _resource_paths(strategy, prefix: str, extra: dict[str, dict]) -> tuple[dict
         paths[f"{base}/{{name}}"] = item
 
     # subresources
-    for sub in strategy.subresources:
-        if sub not in _SUBRESOURCE_KINDS:
-            continue
-        target = _SUBRESOURCE_KINDS[sub]
-        if target is None:
+    for declared in strategy.subresources:
+        sub = declared.name
+        if declared.kind is None:
             sub_gvk, sub_obj, sub_kind, sub_builtin = gvk, obj, kind, builtin
-        else:
-            sg, sv, sub_kind, sub_obj = target
+        elif declared.schema_name:
+            sg, sv, sub_kind = declared.kind
+            sub_obj = declared.schema_name
             sub_gvk, sub_builtin = _gvk(sg, sv, sub_kind), True
+        else:
+            continue            # a kind of its own without a published schema (token)
         used.add(sub_obj)
         sub_ident = f"{ident}{scope}{kind}{_camel(sub)}"
         ops: dict = {}
-        if sub == "binding":
+        if declared.verbs == ("create",):
             if "create" in verbs:
                 ops["post"] = _op(f"create{sub_ident}", f"create binding of a {kind}", "post",
                                   sub_gvk, tag, _WRITE_PARAMS,

@@ -1,17 +1,19 @@
-"""System checks (``manage.py check``) on the Scheme's declarations, with stable ids.
+"""System checks (``manage.py check``) on the registered kinds' declarations, with stable ids.
 
 apiserver.E001  a kind's ``schema_name`` is not a known built-in definition
-apiserver.E002  a kind declares a subresource the server cannot serve
-apiserver.E003  ``scale`` subresource without a ScaleSpec
+apiserver.E002  a kind declares a subresource the server cannot serve (a create-only one
+                without a ``create``, or a status/scale-style one it does not know)
+apiserver.E003  a ``subresources`` entry is not a ``Subresource`` declaration
 """
 from __future__ import annotations
 
 from django.core import checks
 
 from apiserver.openapi import definitions
+from apiserver.registry.strategy import Scale, Subresource
 from apiserver.runtime.scheme import scheme
 
-_KNOWN_SUBRESOURCES = {"status", "scale"}
+_GENERIC = {"status"}      # served by the generic Store and handler (scale: the Scale class)
 
 
 @checks.register("apiserver")
@@ -23,10 +25,13 @@ def check_scheme(app_configs=None, **kwargs):
             problems.append(checks.Error(f"{where}: unknown schema_name {s.schema_name!r}",
                                          id="apiserver.E001"))
         for sub in s.subresources:
-            custom = type(s).create_subresource is not type(s).__mro__[-2].create_subresource
-            if sub not in _KNOWN_SUBRESOURCES and not custom:
-                problems.append(checks.Error(f"{where}: subresource {sub!r} has no handler",
+            if not isinstance(sub, Subresource):
+                problems.append(checks.Error(f"{where}: subresource {sub!r} is not a "
+                                             "Subresource declaration", id="apiserver.E003"))
+                continue
+            creates = type(sub).create is not Subresource.create
+            if sub.verbs == ("create",) and not creates or \
+                    sub.verbs != ("create",) and sub.name not in _GENERIC and not isinstance(sub, Scale):
+                problems.append(checks.Error(f"{where}: subresource {sub.name!r} has no handler",
                                              id="apiserver.E002"))
-        if "scale" in s.subresources and s.scale is None:
-            problems.append(checks.Error(f"{where}: 'scale' needs a ScaleSpec", id="apiserver.E003"))
     return problems

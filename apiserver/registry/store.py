@@ -7,7 +7,7 @@ whenever possible, so reads pass bytes through without re-encoding.
 Upstream: k8s.io/apiserver ``pkg/registry/generic/registry/store.go``.
 
 May import: apiserver.runtime, apiserver.storage, apiserver.admission, apiserver.openapi,
-apiserver.endpoints.fieldmanager, apiserver.registry.
+apiserver.fieldmanager, apiserver.registry.
 """
 from __future__ import annotations
 
@@ -15,13 +15,14 @@ import time
 
 import orjson
 
-from apiserver.admission import base as admission_base
-from apiserver.endpoints.fieldmanager import update_managed_fields
+from apiserver.admission.base import Attributes
+from apiserver.fieldmanager import update_managed_fields
 from apiserver.openapi import definitions
 from apiserver.openapi.pruning import prune
 from apiserver.registry import meta as metalib
 from apiserver.registry.context import RequestContext
 from apiserver.registry.strategy import Strategy
+from apiserver.runtime.scheme import Scheme
 from apiserver.registry.listing import encode_continue, parse_rv, plan_list
 from apiserver.runtime import errors, validation
 from apiserver.runtime.selectors import parse_field_selector, parse_label_selector
@@ -32,10 +33,11 @@ WAIT_FOR_RV_SECONDS = 3.0  # "too large resource version" grace, as upstream's c
 
 
 class Store:
-    def __init__(self, strategy, storage, stores: "StoreRegistry"):
+    def __init__(self, strategy, storage, stores: "StoreRegistry", admission):
         self.strategy = strategy
         self.storage = storage
         self.stores = stores
+        self.admission = admission      # the admission chain (admit, validate)
         s = strategy
         self.resource = s.plural + (f".{s.group}" if s.group else "")
         self.schema = definitions.get(s.schema_name) if s.schema_name else None
@@ -197,6 +199,7 @@ class Store:
     def prepare_create(self, namespace: str | None, obj: dict, ctx: RequestContext) -> dict:
         """Everything before the write: metadata, defaults, admission, validation."""
         s = self.strategy
+        self._bind(ctx)
         m = obj.setdefault("metadata", {})
         if not isinstance(m, dict):
             raise errors.BadRequest("metadata must be an object")
@@ -210,9 +213,9 @@ class Store:
         metalib.fill_for_create(obj, s.tracks_generation)
         s.default(obj)
         self._admit("CREATE", obj, None, ctx)
-        s.prepare_for_create(obj)
+        s.prepare_for_create(ctx, obj)
         errs = validation.validate_object_meta(obj.get("metadata", {}), s.namespaced, s.name_rule)
-        errs += s.validate(obj)
+        errs += s.validate(ctx, obj)
         if errs:
             raise self._invalid(m.get("name") or m.get("generateName", ""), errs)
         s.canonicalize(obj)
@@ -229,7 +232,7 @@ class Store:
             return orjson.dumps(obj).decode()
         doc = self._insert(obj)
         if type(self.strategy).after_create is not Strategy.after_create:
-            self.strategy.after_create(obj, self.stores)
+            self.strategy.after_create(ctx, obj)
         return doc
 
     def _insert(self, obj: dict) -> str:
@@ -287,6 +290,7 @@ class Store:
         named a resourceVersion (``precondition_rv``), a mismatch is a 409 instead of a retry.
         """
         s = self.strategy
+        self._bind(ctx)
         ns = self._ns(namespace)
         for _ in range(MAX_RETRIES):
             found = self.storage.get(self.resource, ns, name)
@@ -354,15 +358,15 @@ class Store:
         s.default(new)
         self._admit("UPDATE", new, old, ctx)
         if ctx.subresource == "status":
-            s.prepare_for_status_update(new, old)
+            s.prepare_for_status_update(ctx, new, old)
         else:
-            s.prepare_for_update(new, old)
+            s.prepare_for_update(ctx, new, old)
         metalib.carry_for_update(new, old, s.generation_ignores, s.tracks_generation,
                                  s.generation_changed)
         errs = validation.validate_object_meta(m, s.namespaced, s.name_rule)
         errs += validation.validate_object_meta_update(m, old.get("metadata", {}))
-        errs += (s.validate_status_update(new, old) if ctx.subresource == "status"
-                 else s.validate_update(new, old))
+        errs += (s.validate_status_update(ctx, new, old) if ctx.subresource == "status"
+                 else s.validate_update(ctx, new, old))
         if errs:
             raise self._invalid(name, errs)
         s.canonicalize(new)
@@ -382,9 +386,15 @@ class Store:
             and not m.get("deletionGracePeriodSeconds")
 
     # ---- delete ---------------------------------------------------------------------------
-    def delete(self, namespace: str | None, name: str, options: dict, ctx: RequestContext) -> str:
-        """DELETE: immediate, or graceful/finalized (deletionTimestamp set, object stays)."""
+    def delete(self, namespace: str | None, name: str, options: dict,
+               ctx: RequestContext) -> tuple[str, bool]:
+        """DELETE: immediate, or graceful/finalized (deletionTimestamp set, object stays).
+
+        Returns (document, gone): ``gone`` is True when the object was removed from storage
+        (or, for a dry run, would have been), False while finalizers or a grace period keep
+        it (upstream ``rest.GracefulDeleter.Delete`` returns the same pair)."""
         s = self.strategy
+        self._bind(ctx)
         ns = self._ns(namespace)
         pre = options.get("preconditions") or {}
         for _ in range(MAX_RETRIES):
@@ -405,34 +415,32 @@ class Store:
             # yet, so adding them would leave the object stuck for ever: every policy deletes
             # the object itself now, dependents are left alone (as Orphan would).
             finalizers = list(m.get("finalizers") or [])
-            grace = s.grace_period(obj, options.get("gracePeriodSeconds"))
+            grace = s.grace_period(ctx, obj, options.get("gracePeriodSeconds"))
             if not finalizers and grace <= 0 and not s.blocking_finalizers(obj):
                 if ctx.dry_run:
-                    return orjson.dumps(obj).decode()
+                    return orjson.dumps(obj).decode(), True
                 try:
                     _, doc = self.storage.delete(self.resource, ns, name, rv)
                 except RevisionMismatch:
                     continue
                 except KeyNotFound:
                     raise self.not_found(name) from None
-                s.after_delete_requested(orjson.loads(doc), self.stores)
-                return doc
+                return doc, True
             if m.get("deletionTimestamp") and m.get("deletionGracePeriodSeconds", 0) <= grace:
-                return self.storage.get(self.resource, ns, name)[0]   # already being deleted
+                return self.storage.get(self.resource, ns, name)[0], False   # already being deleted
             m["deletionTimestamp"] = metalib.now_rfc3339() if grace <= 0 else _after(grace)
             m["deletionGracePeriodSeconds"] = max(grace, 0)
             m["finalizers"] = finalizers
-            s.prepare_for_delete(obj)
+            s.prepare_for_delete(ctx, obj)
             if ctx.dry_run:
-                return orjson.dumps(obj).decode()
+                return orjson.dumps(obj).decode(), False
             try:
                 _, doc = self.storage.update(self.resource, ns, name, obj, rv)
             except RevisionMismatch:
                 continue
             except KeyNotFound:
                 raise self.not_found(name) from None
-            s.after_delete_requested(orjson.loads(doc), self.stores)
-            return doc
+            return doc, False
         raise self._conflict(name)
 
     def delete_collection(self, namespace, options: dict, ctx: RequestContext, *,
@@ -443,25 +451,30 @@ class Store:
             obj = orjson.loads(doc)
             try:
                 done.append(self.delete(obj["metadata"].get("namespace"), obj["metadata"]["name"],
-                                        options, ctx))
+                                        options, ctx)[0])
             except errors.NotFound:
                 pass
         return done
 
     # ---- admission ------------------------------------------------------------------------
+    def _bind(self, ctx: RequestContext) -> None:
+        """Hooks read other kinds through ``ctx.stores``: the registry this Store serves in."""
+        if ctx.stores is None:
+            ctx.stores = self.stores
+
     def _attrs(self, operation, obj, old, ctx):
         s = self.strategy
         m = (obj or old or {}).get("metadata", {})
-        return admission_base.Attributes(
+        return Attributes(
             operation=operation, group=s.group, version=s.version, kind=s.kind,
             resource=s.plural, subresource=ctx.subresource, namespace=m.get("namespace", ""),
             name=m.get("name", ""), obj=obj, old=old, user=ctx.user, dry_run=ctx.dry_run)
 
     def _admit(self, operation, obj, old, ctx):
-        admission_base.chain().admit(self._attrs(operation, obj, old, ctx))
+        self.admission.admit(self._attrs(operation, obj, old, ctx))
 
     def _validate_admission(self, operation, obj, old, ctx):
-        admission_base.chain().validate(self._attrs(operation, obj, old, ctx))
+        self.admission.validate(self._attrs(operation, obj, old, ctx))
 
     @staticmethod
     def _manager(ctx: RequestContext) -> str:
@@ -479,22 +492,33 @@ def _after(seconds: int) -> str:
 
 
 class StoreRegistry:
-    """One Store per served resource, built from the Scheme at start."""
+    """The Stores a server process serves, one per installed resource.
 
-    def __init__(self, scheme, storage):
-        self.scheme = scheme
-        self.storage = storage
+    Each GenericAPIServer installs its kinds here (:meth:`install`): the registry makes the
+    strategy instance, hands it what it asks for (``initializer``) and builds its Store over
+    the storage ``storage_for(resource)`` names.  Hooks and in-process controllers reach other
+    kinds through it, as upstream's reach them through the loopback client.
+    """
+
+    def __init__(self, storage_for, admission, initializer=None):
+        self.storage_for = storage_for          # resource ("pods", "roles.rbac…") -> Storage
+        self.admission = admission
+        self.initializer = initializer
+        self.index = Scheme()                   # the installed strategy instances
         self._stores: dict = {}
 
+    def install(self, strategy_cls, *, group_priority: int = 0) -> Store:
+        strategy = strategy_cls()
+        if self.initializer is not None:
+            self.initializer.initialize(strategy)
+        self.index.add(strategy, group_priority=group_priority)
+        resource = strategy.plural + (f".{strategy.group}" if strategy.group else "")
+        store = Store(strategy, self.storage_for(resource), self, self.admission)
+        self._stores[(strategy.group, strategy.version, strategy.plural)] = store
+        return store
+
     def store(self, group: str, version: str, resource: str) -> Store | None:
-        key = (group, version, resource)
-        st = self._stores.get(key)
-        if st is None:
-            strategy = self.scheme.strategy(group, version, resource)
-            if strategy is None:
-                return None
-            st = self._stores[key] = Store(strategy, self.storage, self)
-        return st
+        return self._stores.get((group, version, resource))
 
     def all(self) -> list[Store]:
-        return [self.store(s.group, s.version, s.plural) for s in self.scheme.all()]
+        return list(self._stores.values())

@@ -8,18 +8,32 @@ The generic Store (``apiserver.registry.store``) alone decides when hooks run:
 
 create   decode ▸ ``default`` ▸ mutating admission ▸ ``prepare_for_create`` ▸ generic
          ObjectMeta validation + ``validate`` ▸ ``canonicalize`` ▸ validating admission ▸ write
+         ▸ ``after_create``
 update   decode ▸ ``default`` ▸ mutating admission ▸ ``prepare_for_update`` ▸ generic
          validation + ``validate_update`` ▸ ``canonicalize`` ▸ validating admission ▸ write
 status   as update, but ``prepare_for_status_update`` replaces ``prepare_for_update`` and
          ``validate_status_update`` replaces ``validate_update``
-delete   ``grace_period`` decides between immediate removal and setting deletionTimestamp
+delete   validating admission ▸ ``grace_period`` decides between immediate removal and setting
+         deletionTimestamp (then ``prepare_for_delete``)
 read     ``table_row`` renders one object for ``as=Table``
 
+Hooks that upstream gives a ``context.Context`` receive the request's
+:class:`~apiserver.registry.context.RequestContext` first (``ctx``: user, dry-run,
+subresource, verb, and ``ctx.stores`` to read other kinds); pure hooks (``default``,
+``canonicalize``, ``table_row``, ``generation_changed``, ``blocking_finalizers``) do not.
 Hooks work on plain JSON dicts (wire form, camelCase) and mutate them in place; a hook
 returning field errors returns ``list[FieldError]`` (empty when valid).  Upstream shape:
-k8s.io/apiserver ``pkg/registry/rest/create.go`` / ``update.go`` and each kind's ``strategy.go``.
+kubernetes/apiserver:pkg/registry/rest/create.go, update.go and each kind's strategy.go.
 
-May import: apiserver.runtime and apiserver.registry.printers.
+Subresources are declared objects (:class:`Subresource`): ``status`` and ``scale`` are
+served by the generic Store and handler; a create-style subresource (``pods/binding``,
+``serviceaccounts/token``) is a subclass whose :meth:`Subresource.create` answers the POST.
+
+Kinds that need a server dependency (the authorizer, the token issuer, the service-IP
+range) implement the ``Wants*`` interfaces of ``apiserver.registry.initializer``; the server
+hands the dependency over when it installs the kind.
+
+May import: apiserver.runtime, apiserver.registry.printers and apiserver.registry.context.
 """
 from __future__ import annotations
 
@@ -55,9 +69,37 @@ AGE_COLUMN = Column("Age", "string", "",
 
 
 @dataclass(frozen=True)
-class ScaleSpec:
-    """Where a kind keeps what ``/scale`` exposes, as dotted paths into the object."""
+class Subresource:
+    """A subresource a kind serves (upstream: the extra REST storages a kind's
+    ``storage.go`` registers beside the main one, such as ``pods/status``).
 
+    ``kind`` is the (group, version, kind) the subresource reads and writes when it is not
+    the parent's own; ``schema_name`` its OpenAPI definition."""
+
+    name: str
+    verbs: tuple = ("get", "patch", "update")
+    kind: tuple | None = None
+    schema_name: str = ""
+
+    def create(self, ctx, store, namespace: str, name: str, body: dict) -> tuple[int, dict | str]:
+        """POST ``<name>/<subresource>``: answer with (HTTP status, body).  Only create-style
+        subresources (``verbs == ("create",)``) override it; ``store`` is the parent's Store."""
+        from apiserver.runtime.errors import MethodNotAllowed
+        raise MethodNotAllowed(f'create is not supported on resources of kind '
+                               f'"{store.strategy.plural}/{self.name}"')
+
+
+STATUS = Subresource("status")
+
+
+@dataclass(frozen=True)
+class Scale(Subresource):
+    """``/scale``: an ``autoscaling/v1 Scale`` view of where a kind keeps its replicas, as
+    dotted paths into the object."""
+
+    name: str = "scale"
+    kind: tuple = ("autoscaling", "v1", "Scale")
+    schema_name: str = "io.k8s.api.autoscaling.v1.Scale"
     spec_replicas: str = "spec.replicas"
     status_replicas: str = "status.replicas"
     label_selector: str = "status.selector"   # a string (CRD style) or, for apps, spec.selector
@@ -76,8 +118,7 @@ class Strategy:
     short_names: ClassVar[tuple] = ()
     categories: ClassVar[tuple] = ()
     verbs: ClassVar[tuple] = ALL_VERBS
-    subresources: ClassVar[tuple] = ()        # any of "status", "scale", "binding"
-    scale: ClassVar[ScaleSpec | None] = None
+    subresources: ClassVar[tuple] = ()        # Subresource declarations (STATUS, Scale(), …)
     schema_name: ClassVar[str] = ""           # OpenAPI definition, e.g. io.k8s.api.core.v1.Pod
     # field selector label -> function(obj) -> str; metadata.name/namespace are always there
     selectable_fields: ClassVar[dict[str, Callable[[dict], str]]] = {}
@@ -110,8 +151,25 @@ class Strategy:
         return cls.kind + "List"
 
     @classmethod
+    def subresource(cls, name: str) -> Subresource | None:
+        """The declared subresource called ``name``, or None."""
+        for sub in cls.subresources:
+            if sub.name == name:
+                return sub
+        return None
+
+    @classmethod
+    def subresource_names(cls) -> tuple:
+        return tuple(sub.name for sub in cls.subresources)
+
+    @classmethod
     def has_status(cls) -> bool:
-        return "status" in cls.subresources
+        return cls.subresource("status") is not None
+
+    @classmethod
+    def scale_spec(cls) -> Scale | None:
+        sub = cls.subresource("scale")
+        return sub if isinstance(sub, Scale) else None
 
     # ---- hooks ----------------------------------------------------------------------------
     def default(self, obj: dict) -> None:
@@ -121,17 +179,17 @@ class Strategy:
         because a no-op write is detected by comparing the defaulted object with storage.
         """
 
-    def prepare_for_create(self, obj: dict) -> None:
+    def prepare_for_create(self, ctx, obj: dict) -> None:
         """Normalise a new object before validation: e.g. drop ``status`` for kinds with a
         status subresource, set initial status fields.  Metadata is already filled in."""
         if self.has_status():
             obj.pop("status", None)
 
-    def validate(self, obj: dict) -> list[FieldError]:
+    def validate(self, ctx, obj: dict) -> list[FieldError]:
         """Return field errors for a new object (ObjectMeta is validated generically)."""
         return []
 
-    def prepare_for_update(self, new: dict, old: dict) -> None:
+    def prepare_for_update(self, ctx, new: dict, old: dict) -> None:
         """Adjust an update of the main resource: by default writes to the main resource
         keep the stored ``status`` (it belongs to ``/status``)."""
         if self.has_status():
@@ -141,11 +199,11 @@ class Strategy:
                 else:
                     new.pop(key, None)
 
-    def validate_update(self, new: dict, old: dict) -> list[FieldError]:
+    def validate_update(self, ctx, new: dict, old: dict) -> list[FieldError]:
         """Return field errors for an update; by default the same rules as create."""
-        return self.validate(new)
+        return self.validate(ctx, new)
 
-    def prepare_for_status_update(self, new: dict, old: dict) -> None:
+    def prepare_for_status_update(self, ctx, new: dict, old: dict) -> None:
         """A ``/status`` write changes only ``status``: everything else comes from ``old``."""
         status = {k: new[k] for k in self.status_keys if k in new}
         for key in list(new):
@@ -159,17 +217,16 @@ class Strategy:
             if key not in status:
                 new.pop(key, None)
 
-    def validate_status_update(self, new: dict, old: dict) -> list[FieldError]:
+    def validate_status_update(self, ctx, new: dict, old: dict) -> list[FieldError]:
         """Return field errors for a ``/status`` write."""
         return []
 
-    def after_create(self, obj: dict, stores) -> None:
-        """Runs after ``obj`` was stored by a (non-dry-run) create; ``stores`` is the
-        StoreRegistry.  For what upstream's controllers would do at once in a new object's
-        wake (a Namespace's ``default`` ServiceAccount).  A failure here never undoes the
-        create."""
+    def after_create(self, ctx, obj: dict) -> None:
+        """Runs after ``obj`` was stored by a (non-dry-run) create.  For what upstream's
+        controllers would do at once in a new object's wake (a Namespace's ``default``
+        ServiceAccount), through ``ctx.stores``.  A failure here never undoes the create."""
 
-    def prepare_for_delete(self, obj: dict) -> None:
+    def prepare_for_delete(self, ctx, obj: dict) -> None:
         """Runs when a DELETE marks ``obj`` for deletion instead of removing it (finalizers
         or a grace period): e.g. a Namespace turns ``Terminating`` in the same write."""
 
@@ -178,23 +235,11 @@ class Strategy:
         (a Namespace's ``spec.finalizers``)."""
         return []
 
-    def after_delete_requested(self, obj: dict, stores) -> None:
-        """Runs after a DELETE marked ``obj`` for deletion (deletionTimestamp set) or removed
-        it; ``stores`` is the :class:`~apiserver.registry.store.StoreRegistry`.  Kinds that
-        must clean up other objects (Namespace) do it here, through the stores."""
-
-    def create_virtual(self, namespace: str, obj: dict, ctx) -> tuple[int, dict]:
+    def create_virtual(self, ctx, namespace: str, obj: dict) -> tuple[int, dict]:
         """POST to a kind with ``stored = False``: compute the answer (e.g. fill a review's
         ``status``) from ``obj`` and the caller (``ctx.user``); returns (HTTP status, body)."""
         from apiserver.runtime.errors import MethodNotAllowed
         raise MethodNotAllowed(f'create is not supported on resources of kind "{self.plural}"')
-
-    def create_subresource(self, store, namespace: str, name: str, subresource: str,
-                           body: dict, ctx) -> tuple[int, dict | str]:
-        """POST to ``<name>/<subresource>`` (e.g. ``pods/binding``) for subresources the kind
-        declares beyond status and scale; returns (HTTP status, response body)."""
-        from apiserver.runtime.errors import MethodNotAllowed
-        raise MethodNotAllowed(f'create is not supported on resources of kind "{self.plural}/{subresource}"')
 
     def generation_changed(self, new: dict, old: dict) -> bool:
         """For kinds that track generation: did this update change the desired state?  By
@@ -205,7 +250,7 @@ class Strategy:
     def canonicalize(self, obj: dict) -> None:
         """Last normalisation before storage (e.g. sort a set-like list)."""
 
-    def grace_period(self, obj: dict, requested: int | None) -> int:
+    def grace_period(self, ctx, obj: dict, requested: int | None) -> int:
         """Seconds of graceful deletion for ``obj``; 0 deletes at once (subject to finalizers).
 
         Most kinds are not graceful (upstream ``CheckGracefulDelete`` returns false)."""

@@ -1,10 +1,14 @@
 """The Scheme: every served kind, keyed by group/version/resource and group/version/kind.
 
-Apps fill it from ``AppConfig.ready()`` with :meth:`Scheme.register`; it refuses a second
-registration of the same resource or kind, naming both parties.  Servers read it after start.
-Upstream: k8s.io/apimachinery ``pkg/runtime/scheme.go`` and the RESTMapper.
+Apps fill the process's registry, :data:`scheme`, from ``AppConfig.ready()`` with
+:meth:`Scheme.register`; it refuses a second registration of the same resource or kind,
+naming both parties.  It is a registry of declarations, filled before any server exists and
+read-only afterwards (like upstream's ``legacyscheme.Scheme``): each server builds its own
+strategy instances from these classes and indexes them in a ``Scheme`` of its own
+(:meth:`Scheme.add`), which discovery and OpenAPI read.
+Upstream: kubernetes/apimachinery:pkg/runtime/scheme.go and the RESTMapper.
 
-May import: apiserver.registry.strategy (for the type only).
+May import: nothing of the apiserver.
 """
 from __future__ import annotations
 
@@ -30,24 +34,31 @@ class Scheme:
 
     def register(self, strategy_cls, *, group_priority: int = 0):
         """Register one kind.  ``group_priority`` orders groups in discovery (higher first)."""
-        key = (strategy_cls.group, strategy_cls.version, strategy_cls.plural)
-        kkey = (strategy_cls.group, strategy_cls.version, strategy_cls.kind)
         if not strategy_cls.kind or not strategy_cls.plural:
             raise DuplicateRegistration(f"{strategy_cls.__module__}.{strategy_cls.__name__}: "
                                         "kind and plural are required")
+        self.add(strategy_cls(), group_priority=group_priority)
+        return strategy_cls
+
+    def add(self, instance, *, group_priority: int = 0) -> None:
+        """Index one strategy instance (a server indexes the instances it serves this way)."""
+        strategy_cls = type(instance)
+        key = (strategy_cls.group, strategy_cls.version, strategy_cls.plural)
+        kkey = (strategy_cls.group, strategy_cls.version, strategy_cls.kind)
         for index, k in ((self._by_resource, key), (self._by_kind, kkey)):
             if k in index:
                 old = type(index[k])
                 raise DuplicateRegistration(
                     f"{'/'.join(k)} is registered twice: by {old.__module__}.{old.__name__} "
                     f"and by {strategy_cls.__module__}.{strategy_cls.__name__}")
-        instance = strategy_cls()
         self._by_resource[key] = instance
         self._by_kind[kkey] = instance
         if group_priority or strategy_cls.group not in self._group_priority:
             self._group_priority[strategy_cls.group] = max(
                 group_priority, self._group_priority.get(strategy_cls.group, 0))
-        return strategy_cls
+
+    def priority(self, group: str) -> int:
+        return self._group_priority.get(group, 0)
 
     def unregister(self, strategy_cls) -> None:
         """Remove a kind (used by tests that register throwaway kinds)."""
@@ -77,5 +88,5 @@ class Scheme:
                        if s.group == group and s.version == version), key=lambda s: s.plural)
 
 
-# The process-wide scheme, filled before the servers start.
+# The registry of kind declarations, filled by apps' ready() before any server starts.
 scheme = Scheme()

@@ -16,7 +16,7 @@ from django.core.handlers.base import BaseHandler
 from django.db import close_old_connections
 
 from apiserver.runtime import errors
-from apiserver.server.responses import send_status
+from apiserver.endpoints.responses import send_status
 
 MAX_BODY_BYTES = 3 * 1024 * 1024
 
@@ -45,10 +45,11 @@ async def send_response(send, status: int, headers: list, body: bytes) -> None:
 class DjangoBridge:
     """ASGI app running Django's URL routing and views on a fixed thread pool."""
 
-    def __init__(self, threads: int = 8):
+    def __init__(self, threads: int = 8, executor=None):
         self.handler = BaseHandler()
         self.handler.load_middleware(is_async=False)
-        self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="request")
+        # ``executor``: tests run views inline, in their own thread and transaction
+        self.pool = executor or ThreadPoolExecutor(max_workers=threads, thread_name_prefix="request")
 
     def _run(self, scope, body: bytes):
         request = ASGIRequest(scope, io.BytesIO(body))

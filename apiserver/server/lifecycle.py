@@ -1,5 +1,8 @@
-"""Start and stop: migrate, PKI, post-start hooks, the compactor, then serve until
-SIGTERM/SIGINT (uvicorn drains in-flight requests, then exits)."""
+"""Start and stop one server process: build the config and the server chain, run the
+post-start hooks, start the compactor, then serve until SIGTERM/SIGINT (uvicorn drains
+in-flight requests, then exits).  ``--server-processes N`` is ``processes``' job, which
+builds on the functions here.
+"""
 from __future__ import annotations
 
 import gc
@@ -11,6 +14,11 @@ from django.core.management import call_command
 from django.db import close_old_connections
 
 from apiserver.options import Options
+from apiserver.server import serve as serving
+from apiserver.server.chain import create_server_chain
+from apiserver.server.config import Config
+from apiserver.server.handler_chain import build_handler_chain
+from apiserver.storage.watch_cache import POLL_SECONDS
 
 log = logging.getLogger("apiserver")
 
@@ -19,43 +27,51 @@ def migrate() -> None:
     call_command("migrate", verbosity=0, interactive=False)
 
 
-def start_compactor(storage, interval: float, stop: threading.Event) -> threading.Thread:
+def build(options: Options, *, watch_poll_seconds: float = POLL_SECONDS):
+    """(completed config, ASGI app) for one process: options → Config → CompletedConfig →
+    server chain → filters."""
+    config = Config.from_options(options)
+    config.watch_poll_seconds = watch_poll_seconds
+    completed = config.complete()
+    head = create_server_chain(completed)
+    return completed, build_handler_chain(head, completed)
+
+
+def start_compactor(storages, interval: float, stop: threading.Event) -> threading.Thread:
     """Compact history older than ``interval`` every ``interval`` seconds (the default
     ``--etcd-compaction-interval`` is 5 minutes, as upstream)."""
     def loop():
         while not stop.wait(max(interval, 1.0)):
-            try:
-                storage.compact(interval)
-            except Exception:  # keep compacting next time; a failure loses no data
-                log.exception("compaction failed")
-            finally:
-                close_old_connections()
+            for storage in storages:
+                try:
+                    storage.compact(interval)
+                except Exception:  # keep compacting next time; a failure loses no data
+                    log.exception("compaction failed")
+                finally:
+                    close_old_connections()
     thread = threading.Thread(target=loop, name="compactor", daemon=True)
     thread.start()
     return thread
 
 
+def start_background(completed, stop: threading.Event) -> None:
+    """What runs beside serving in the process that owns the database's upkeep: post-start
+    hooks (bootstrap objects, in-process controllers) and the compactor."""
+    completed.run_post_start_hooks(stop)
+    close_old_connections()
+    start_compactor(completed.storage_for.all(), completed.options.compaction_interval, stop)
+
+
 def serve(options: Options, cert_file: str, key_file: str, client_ca_file: str,
           on_started=None) -> None:
-    from apiserver.endpoints.state import server_state
-    from apiserver.server import serve as serving
-    from apiserver.server.handler_chain import build_handler_chain
-    from apiserver.server.hooks import run_post_start
-
-    from apiserver import options as opts
-    opts.set_current(options)
-    state = server_state()
-    run_post_start(state.stores)
-    close_old_connections()
-    if options.workers > 1:
-        from apiserver.server.workers import supervise
-        return supervise(options, cert_file, key_file, client_ca_file, on_started)
+    """Serve in this one process (``processes.start`` picks this or the supervisor)."""
+    completed, app = build(options)
     stop = threading.Event()
-    start_compactor(state.stores.storage, options.compaction_interval, stop)
-    app = build_handler_chain(options)
+    start_background(completed, stop)
     freeze_startup_heap()
     try:
-        serving.run(app, options, cert_file, key_file, client_ca_file, on_started)
+        serving.run(app, options, cert_file, key_file, client_ca_file, on_started,
+                    cacher=completed.cacher)
     finally:
         stop.set()
 

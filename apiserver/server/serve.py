@@ -65,14 +65,18 @@ class APIServer(uvicorn.Server):
     """uvicorn's server, ending open watches first on shutdown: a watch is long-running, so
     draining would otherwise wait for every watcher's timeout.  Clients resume elsewhere."""
 
+    def __init__(self, config, cacher=None):
+        super().__init__(config)
+        self.cacher = cacher
+
     async def shutdown(self, sockets=None):
-        from apiserver.endpoints import state
-        if state._cache is not None:
-            await state._cache.stop()
+        if self.cacher is not None:
+            await self.cacher.stop()
         await super().shutdown(sockets=sockets)
 
 
-def build_server(app, options, cert_file: str, key_file: str, client_ca_file: str) -> uvicorn.Server:
+def build_server(app, options, cert_file: str, key_file: str, client_ca_file: str,
+                 cacher=None) -> uvicorn.Server:
     config = uvicorn.Config(
         app, host=options.bind_address, port=options.secure_port, http=ClientCertHttpToolsProtocol,
         ws=ClientCertWebSocketProtocol,
@@ -85,14 +89,14 @@ def build_server(app, options, cert_file: str, key_file: str, client_ca_file: st
     # client CA and verify mode are what the flags say.
     config.load()
     config.ssl = ssl_context(cert_file, key_file, client_ca_file)
-    return APIServer(config)
+    return APIServer(config, cacher)
 
 
 def run(app, options, cert_file, key_file, client_ca_file, on_started=None,
-        sockets=None) -> None:
-    """Serve until SIGTERM/SIGINT; ``sockets`` are already-bound listeners (worker processes
+        sockets=None, cacher=None) -> None:
+    """Serve until SIGTERM/SIGINT; ``sockets`` are already-bound listeners (server processes
     share the supervisor's)."""
-    server = build_server(app, options, cert_file, key_file, client_ca_file)
+    server = build_server(app, options, cert_file, key_file, client_ca_file, cacher)
 
     async def main():
         task = asyncio.create_task(server.serve(sockets=sockets))

@@ -65,9 +65,11 @@ class SQLStorage:
     """
 
     before_commit = None
-    # callables(rv) run after each committed write (the watch cache's wake-up); class-level
-    # so every SQLStorage in the process wakes the same cache
-    listeners: list = []
+
+    def __init__(self, listeners: list | None = None):
+        # callables(rv) run after each committed write (the watch cache's and in-process
+        # controllers' wake-up); storages given the same list wake the same listeners
+        self.listeners = listeners if listeners is not None else []
 
     # ---- reads ----------------------------------------------------------------------------
     def get(self, resource, namespace, name):

@@ -134,7 +134,6 @@ class WatchCache:
     def __init__(self, storage, *, poll_seconds: float | None = None,
                  buffer_events: int = BUFFER_EVENTS):
         self.storage = storage
-        # read at construction, so a worker process can shorten it (apiserver.server.workers)
         self.poll_seconds = poll_seconds if poll_seconds is not None else POLL_SECONDS
         self.buffer: collections.deque[Event] = collections.deque(maxlen=buffer_events)
         self.watchers: dict[str, set[Watcher]] = collections.defaultdict(set)

@@ -1,4 +1,4 @@
-"""NamespaceLifecycle (upstream ``plugin/pkg/admission/namespace/lifecycle``).
+"""NamespaceLifecycle (upstream kubernetes/apiserver:pkg/admission/plugin/namespace/lifecycle/admission.go).
 
 Refuses to create objects in a namespace that does not exist or is terminating, and
 refuses to delete the immortal namespaces (default, kube-system, kube-public).
@@ -6,14 +6,19 @@ refuses to delete the immortal namespaces (default, kube-system, kube-public).
 from __future__ import annotations
 
 from apiserver.admission.base import Plugin
+from apiserver.registry.initializer import WantsStores
 from apiserver.runtime import errors
 
 IMMORTAL = ("default", "kube-system", "kube-public")
 
 
-class NamespaceLifecycle(Plugin):
+class NamespaceLifecycle(Plugin, WantsStores):
     name = "NamespaceLifecycle"
     validating = True
+    stores = None
+
+    def set_stores(self, stores) -> None:
+        self.stores = stores
 
     def validate(self, attrs):
         if attrs.kind == "Namespace" and attrs.group == "" and not attrs.subresource:
@@ -24,8 +29,7 @@ class NamespaceLifecycle(Plugin):
             return
         if attrs.operation != "CREATE" or not attrs.namespace:
             return
-        from apiserver.endpoints.state import server_state
-        store = server_state().stores.store("", "v1", "namespaces")
+        store = self.stores.store("", "v1", "namespaces")
         found = store.storage.get(store.resource, "", attrs.namespace)
         if found is None:
             raise errors.NotFound(f'namespaces "{attrs.namespace}" not found',

@@ -8,7 +8,7 @@ the apps/v1 conversion) and ``printDaemonSet``.
 from __future__ import annotations
 
 from apiserver.registry.printers import age
-from apiserver.registry.strategy import AGE_COLUMN, NAME_COLUMN, Column, Strategy
+from apiserver.registry.strategy import AGE_COLUMN, NAME_COLUMN, STATUS, Column, Strategy
 from apiserver.runtime import errors
 from apiserver.runtime.validation import GoText, validate_immutable, validate_nonnegative
 from resources import podtemplate as pt
@@ -23,7 +23,7 @@ class DaemonSetStrategy(Strategy):
     plural = "daemonsets"
     short_names = ("ds",)
     categories = ("all",)
-    subresources = ("status",)
+    subresources = (STATUS,)
     schema_name = "io.k8s.api.apps.v1.DaemonSet"
     tracks_generation = True
     columns = (NAME_COLUMN,
@@ -56,14 +56,14 @@ class DaemonSetStrategy(Strategy):
             spec["revisionHistoryLimit"] = 10
         pt.default_pod_template(spec.setdefault("template", {}))
 
-    def prepare_for_create(self, obj):
+    def prepare_for_create(self, ctx, obj):
         """Empty status; template generation 1 (upstream ``PrepareForCreate``)."""
         obj["status"] = {}
         obj["metadata"].setdefault("annotations", {})[TEMPLATE_GENERATION] = "1"
 
-    def prepare_for_update(self, new, old):
+    def prepare_for_update(self, ctx, new, old):
         """Keep status; bump the template generation when the template changed."""
-        super().prepare_for_update(new, old)
+        super().prepare_for_update(ctx, new, old)
         old_gen = (old["metadata"].get("annotations") or {}).get(TEMPLATE_GENERATION)
         if old_gen is None:
             return
@@ -72,16 +72,16 @@ class DaemonSetStrategy(Strategy):
             generation += 1
         new["metadata"].setdefault("annotations", {})[TEMPLATE_GENERATION] = str(generation)
 
-    def validate(self, obj):
+    def validate(self, ctx, obj):
         return validate_daemonset_spec(obj.get("spec") or {})
 
-    def validate_update(self, new, old):
+    def validate_update(self, ctx, new, old):
         """As create, then the selector is immutable (apps/v1)."""
         new_sel, old_sel = (new.get("spec") or {}).get("selector"), (old.get("spec") or {}).get("selector")
-        return self.validate(new) + validate_immutable(new_sel, old_sel, "spec.selector",
+        return self.validate(ctx, new) + validate_immutable(new_sel, old_sel, "spec.selector",
                                                        shown=pt.go_label_selector(new_sel))
 
-    def validate_status_update(self, new, old):
+    def validate_status_update(self, ctx, new, old):
         status = new.get("status") or {}
         errs = []
         for key in ("currentNumberScheduled", "numberMisscheduled", "desiredNumberScheduled",

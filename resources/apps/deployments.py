@@ -8,7 +8,7 @@ Upstream: defaults ``pkg/apis/apps/v1/defaults.go`` (``SetDefaults_Deployment``)
 from __future__ import annotations
 
 from apiserver.registry.printers import age
-from apiserver.registry.strategy import AGE_COLUMN, NAME_COLUMN, Column, ScaleSpec, Strategy
+from apiserver.registry.strategy import AGE_COLUMN, NAME_COLUMN, STATUS, Column, Scale, Strategy
 from apiserver.runtime import errors
 from apiserver.runtime.selectors import label_selector_from_dict
 from apiserver.runtime.validation import GoText, validate_immutable, validate_nonnegative
@@ -23,9 +23,8 @@ class DeploymentStrategy(Strategy):
     plural = "deployments"
     short_names = ("deploy",)
     categories = ("all",)
-    subresources = ("status", "scale")
-    scale = ScaleSpec(spec_replicas="spec.replicas", status_replicas="status.replicas",
-                      label_selector="spec.selector")
+    subresources = (STATUS, Scale(spec_replicas="spec.replicas", status_replicas="status.replicas",
+                                  label_selector="spec.selector"))
     schema_name = "io.k8s.api.apps.v1.Deployment"
     tracks_generation = True
     columns = (NAME_COLUMN,
@@ -58,21 +57,21 @@ class DeploymentStrategy(Strategy):
             spec["progressDeadlineSeconds"] = 600
         pt.default_pod_template(spec.setdefault("template", {}))
 
-    def prepare_for_create(self, obj):
+    def prepare_for_create(self, ctx, obj):
         """Status starts empty (the controller fills it); generation is set by the Store."""
         obj["status"] = {}
 
-    def validate(self, obj):
+    def validate(self, ctx, obj):
         return validate_deployment_spec(obj.get("spec") or {})
 
-    def validate_update(self, new, old):
+    def validate_update(self, ctx, new, old):
         """As create, then the selector may not change (apps/v1 and later)."""
-        errs = self.validate(new)
+        errs = self.validate(ctx, new)
         new_sel, old_sel = (new.get("spec") or {}).get("selector"), (old.get("spec") or {}).get("selector")
         errs += validate_immutable(new_sel, old_sel, "spec.selector", shown=pt.go_label_selector(new_sel))
         return errs
 
-    def validate_status_update(self, new, old):
+    def validate_status_update(self, ctx, new, old):
         return validate_replica_status(new.get("status") or {})
 
     def generation_changed(self, new, old):

@@ -7,7 +7,7 @@ Upstream: ``SetDefaults_ReplicaSet`` (``pkg/apis/apps/v1/defaults.go``), ``Valid
 from __future__ import annotations
 
 from apiserver.registry.printers import age
-from apiserver.registry.strategy import AGE_COLUMN, NAME_COLUMN, Column, ScaleSpec, Strategy
+from apiserver.registry.strategy import AGE_COLUMN, NAME_COLUMN, STATUS, Column, Scale, Strategy
 from apiserver.runtime.validation import validate_immutable, validate_nonnegative
 from resources import podtemplate as pt
 from resources.apps.deployments import validate_replica_status
@@ -21,9 +21,8 @@ class ReplicaSetStrategy(Strategy):
     plural = "replicasets"
     short_names = ("rs",)
     categories = ("all",)
-    subresources = ("status", "scale")
-    scale = ScaleSpec(spec_replicas="spec.replicas", status_replicas="status.replicas",
-                      label_selector="spec.selector")
+    subresources = (STATUS, Scale(spec_replicas="spec.replicas", status_replicas="status.replicas",
+                                  label_selector="spec.selector"))
     schema_name = "io.k8s.api.apps.v1.ReplicaSet"
     tracks_generation = True
     # upstream rsToSelectableFields
@@ -42,11 +41,11 @@ class ReplicaSetStrategy(Strategy):
             spec["replicas"] = 1
         pt.default_pod_template(spec.setdefault("template", {}))
 
-    def prepare_for_create(self, obj):
+    def prepare_for_create(self, ctx, obj):
         """Status starts empty; the ReplicaSet controller fills it."""
         obj["status"] = {}
 
-    def validate(self, obj):
+    def validate(self, ctx, obj):
         """``ValidateReplicaSetSpec`` (its empty-selector message says "deployment", as upstream)."""
         spec = obj.get("spec") or {}
         errs = pt.validate_replicas(spec)
@@ -59,13 +58,13 @@ class ReplicaSetStrategy(Strategy):
         errs += pt.validate_always_restart(template, "ReplicaSet")
         return errs
 
-    def validate_update(self, new, old):
+    def validate_update(self, ctx, new, old):
         """As create, then the selector is immutable (apps/v1)."""
         new_sel, old_sel = (new.get("spec") or {}).get("selector"), (old.get("spec") or {}).get("selector")
-        return self.validate(new) + validate_immutable(new_sel, old_sel, "spec.selector",
+        return self.validate(ctx, new) + validate_immutable(new_sel, old_sel, "spec.selector",
                                                        shown=pt.go_label_selector(new_sel))
 
-    def validate_status_update(self, new, old):
+    def validate_status_update(self, ctx, new, old):
         return validate_replica_status(new.get("status") or {})
 
     def table_row(self, obj):

@@ -10,7 +10,7 @@ activeDeadlineSeconds), not its pod spec; this module does the same.
 from __future__ import annotations
 
 from apiserver.registry.printers import age
-from apiserver.registry.strategy import AGE_COLUMN, NAME_COLUMN, Column, ScaleSpec, Strategy
+from apiserver.registry.strategy import AGE_COLUMN, NAME_COLUMN, STATUS, Column, Scale, Strategy
 from apiserver.runtime import errors
 from apiserver.runtime.validation import (
     GoText, validate_annotations, validate_labels, validate_nonnegative,
@@ -31,9 +31,8 @@ class StatefulSetStrategy(Strategy):
     plural = "statefulsets"
     short_names = ("sts",)
     categories = ("all",)
-    subresources = ("status", "scale")
-    scale = ScaleSpec(spec_replicas="spec.replicas", status_replicas="status.replicas",
-                      label_selector="spec.selector")
+    subresources = (STATUS, Scale(spec_replicas="spec.replicas", status_replicas="status.replicas",
+                                  label_selector="spec.selector"))
     schema_name = "io.k8s.api.apps.v1.StatefulSet"
     tracks_generation = True
     name_rule = "label"          # ValidateStatefulSetName: pod hostnames are <name>-<ordinal>
@@ -71,15 +70,15 @@ class StatefulSetStrategy(Strategy):
         for claim in spec.get("volumeClaimTemplates") or []:
             _default_claim_template(claim)
 
-    def prepare_for_create(self, obj):
+    def prepare_for_create(self, ctx, obj):
         obj["status"] = {}
 
-    def validate(self, obj):
+    def validate(self, ctx, obj):
         return validate_statefulset_spec(obj.get("spec") or {})
 
-    def validate_update(self, new, old):
+    def validate_update(self, ctx, new, old):
         """As create, and only the fields in ``MUTABLE_SPEC`` may change."""
-        errs = self.validate(new)
+        errs = self.validate(ctx, new)
         new_spec, old_spec = new.get("spec") or {}, old.get("spec") or {}
         rest = {k: v for k, v in new_spec.items() if k not in MUTABLE_SPEC}
         old_rest = {k: v for k, v in old_spec.items() if k not in MUTABLE_SPEC}
@@ -87,7 +86,7 @@ class StatefulSetStrategy(Strategy):
             errs.append(errors.forbidden("spec", FORBIDDEN_UPDATE))
         return errs
 
-    def validate_status_update(self, new, old):
+    def validate_status_update(self, ctx, new, old):
         status = new.get("status") or {}
         errs = []
         for key in ("replicas", "readyReplicas", "currentReplicas", "updatedReplicas",

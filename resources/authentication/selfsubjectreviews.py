@@ -33,7 +33,7 @@ class SelfSubjectReviewStrategy(Strategy):
     stored = False
     schema_name = "io.k8s.api.authentication.v1.SelfSubjectReview"
 
-    def create_virtual(self, namespace, obj, ctx):
+    def create_virtual(self, ctx, namespace, obj):
         """201 with ``status.userInfo`` of the caller; the request body is not used."""
         if ctx.user is None:
             raise errors.BadRequest("no user present on request")

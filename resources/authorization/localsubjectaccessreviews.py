@@ -5,13 +5,12 @@ namespace of its URL (what a namespace admin may ask).  Create-only, never store
 """
 from __future__ import annotations
 
-from apiserver.registry.strategy import Strategy
 from apiserver.runtime import errors
 
 from . import reviews
 
 
-class LocalSubjectAccessReviewStrategy(Strategy):
+class LocalSubjectAccessReviewStrategy(reviews.ReviewStrategy):
     group = "authorization.k8s.io"
     kind = "LocalSubjectAccessReview"
     plural = "localsubjectaccessreviews"
@@ -20,7 +19,7 @@ class LocalSubjectAccessReviewStrategy(Strategy):
     stored = False
     schema_name = "io.k8s.api.authorization.v1.LocalSubjectAccessReview"
 
-    def create_virtual(self, namespace, obj, ctx):
+    def create_virtual(self, ctx, namespace, obj):
         """``metadata.namespace`` defaults to the URL's and must equal it; resource
         attributes must name that namespace; non-resource attributes are refused."""
         meta = dict(reviews.mapping(obj.get("metadata")))
@@ -44,4 +43,4 @@ class LocalSubjectAccessReviewStrategy(Strategy):
                                        "disallowed on this kind of request"))
         if errs:
             raise reviews.invalid(self, errs)
-        return reviews.answer(self, obj, reviews.verdict(spec, reviews.subject_user(spec)))
+        return reviews.answer(self, obj, reviews.verdict(self.authorizer, spec, reviews.subject_user(spec)))

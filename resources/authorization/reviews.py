@@ -1,15 +1,17 @@
 """What the access reviews share: spec validation, attributes and the authorizer's verdict.
 
-Upstream: ``pkg/apis/authorization/validation/validation.go`` (messages),
-``pkg/registry/authorization/util/helpers.go`` (spec → attributes) and the reviews' REST
+Upstream: kubernetes/kubernetes:pkg/apis/authorization/validation/validation.go (messages),
+pkg/registry/authorization/util/helpers.go (spec → attributes) and the reviews' REST
 ``Create`` (status ``{allowed, denied?, reason?, evaluationError?}``).  The question goes to
-the serving authorizer (:func:`apiserver.authorization.base.current`), so a review answers
-exactly what a request by that user would get.
+the server's own authorizer (handed to :class:`ReviewStrategy` when the kind is installed),
+so a review answers exactly what a request by that user would get.
 """
 from __future__ import annotations
 
-from apiserver.authorization.base import AuthorizationAttributes, Decision, current
-from apiserver.registry.context import UserInfo
+from apiserver.authorization.base import AuthorizationAttributes, Decision
+from apiserver.authentication.user import UserInfo
+from apiserver.registry.initializer import WantsAuthorizer
+from apiserver.registry.strategy import Strategy
 from apiserver.runtime import errors
 from apiserver.runtime.validation import GoText
 
@@ -85,10 +87,23 @@ def attributes(spec: dict, user) -> AuthorizationAttributes:
                                    is_resource_request=False, path=non.get("path") or "")
 
 
-def verdict(spec: dict, user) -> dict:
-    """A ``SubjectAccessReviewStatus`` from the serving authorizer."""
+class ReviewStrategy(Strategy, WantsAuthorizer):
+    """The review kinds: create-only, never stored, answered by the server's authorizer
+    (handed over when the kind is installed), so a review answers what a request would get."""
+
+    verbs = ("create",)
+    stored = False
+    namespaced = False
+    authorizer = None
+
+    def set_authorizer(self, authorizer) -> None:
+        self.authorizer = authorizer
+
+
+def verdict(authorizer, spec: dict, user) -> dict:
+    """A ``SubjectAccessReviewStatus`` from ``authorizer``."""
     try:
-        decision, reason = current().authorize(attributes(spec, user))
+        decision, reason = authorizer.authorize(attributes(spec, user))
     except Exception as exc:  # an authorizer failing is reported, not a 500 (upstream)
         return {"allowed": False, "evaluationError": str(exc)}
     status = {"allowed": decision is Decision.ALLOW}

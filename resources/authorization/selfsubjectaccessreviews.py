@@ -6,13 +6,12 @@ Create-only, never stored: may the *caller* do what ``spec.resourceAttributes`` 
 """
 from __future__ import annotations
 
-from apiserver.registry.strategy import Strategy
 from apiserver.runtime import errors
 
 from . import reviews
 
 
-class SelfSubjectAccessReviewStrategy(Strategy):
+class SelfSubjectAccessReviewStrategy(reviews.ReviewStrategy):
     group = "authorization.k8s.io"
     kind = "SelfSubjectAccessReview"
     plural = "selfsubjectaccessreviews"
@@ -21,7 +20,7 @@ class SelfSubjectAccessReviewStrategy(Strategy):
     stored = False
     schema_name = "io.k8s.api.authorization.v1.SelfSubjectAccessReview"
 
-    def create_virtual(self, namespace, obj, ctx):
+    def create_virtual(self, ctx, namespace, obj):
         """Validate the spec, ask the serving authorizer about ``ctx.user``; 201 with the
         spec echoed and ``status`` filled in."""
         spec = reviews.mapping(obj.get("spec"))
@@ -30,4 +29,4 @@ class SelfSubjectAccessReviewStrategy(Strategy):
             raise reviews.invalid(self, errs)
         if ctx.user is None:
             raise errors.BadRequest("no user present on request")
-        return reviews.answer(self, obj, reviews.verdict(spec, ctx.user))
+        return reviews.answer(self, obj, reviews.verdict(self.authorizer, spec, ctx.user))

@@ -7,14 +7,12 @@ the answer ``incomplete``).  Upstream:
 """
 from __future__ import annotations
 
-from apiserver.authorization.base import current
-from apiserver.registry.strategy import Strategy
 from apiserver.runtime import errors
 
 from . import reviews
 
 
-class SelfSubjectRulesReviewStrategy(Strategy):
+class SelfSubjectRulesReviewStrategy(reviews.ReviewStrategy):
     group = "authorization.k8s.io"
     kind = "SelfSubjectRulesReview"
     plural = "selfsubjectrulesreviews"
@@ -23,7 +21,7 @@ class SelfSubjectRulesReviewStrategy(Strategy):
     stored = False
     schema_name = "io.k8s.api.authorization.v1.SelfSubjectRulesReview"
 
-    def create_virtual(self, namespace, obj, ctx):
+    def create_virtual(self, ctx, namespace, obj):
         """400 without ``spec.namespace``; else 201 with ``status{resourceRules,
         nonResourceRules, incomplete, evaluationError?}``."""
         if ctx.user is None:
@@ -33,7 +31,7 @@ class SelfSubjectRulesReviewStrategy(Strategy):
         if not target:
             raise errors.BadRequest("no namespace on request")
         try:
-            resource, non_resource, incomplete = current().rules_for(ctx.user, target)
+            resource, non_resource, incomplete = self.authorizer.rules_for(ctx.user, target)
             status = {"resourceRules": resource, "nonResourceRules": non_resource,
                       "incomplete": incomplete}
         except Exception as exc:  # reported in the answer, as upstream's RulesFor error

@@ -5,12 +5,11 @@ webhook authorizers and aggregated servers call.  Upstream:
 """
 from __future__ import annotations
 
-from apiserver.registry.strategy import Strategy
 
 from . import reviews
 
 
-class SubjectAccessReviewStrategy(Strategy):
+class SubjectAccessReviewStrategy(reviews.ReviewStrategy):
     group = "authorization.k8s.io"
     kind = "SubjectAccessReview"
     plural = "subjectaccessreviews"
@@ -19,10 +18,10 @@ class SubjectAccessReviewStrategy(Strategy):
     stored = False
     schema_name = "io.k8s.api.authorization.v1.SubjectAccessReview"
 
-    def create_virtual(self, namespace, obj, ctx):
+    def create_virtual(self, ctx, namespace, obj):
         """Validate (a user or a group is required), evaluate for the spec's subject."""
         spec = reviews.mapping(obj.get("spec"))
         errs = reviews.validate_spec(spec, require_subject=True) + reviews.metadata_errors(obj)
         if errs:
             raise reviews.invalid(self, errs)
-        return reviews.answer(self, obj, reviews.verdict(spec, reviews.subject_user(spec)))
+        return reviews.answer(self, obj, reviews.verdict(self.authorizer, spec, reviews.subject_user(spec)))

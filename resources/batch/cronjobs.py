@@ -11,7 +11,7 @@ import re
 import zoneinfo
 
 from apiserver.registry.printers import age, since
-from apiserver.registry.strategy import AGE_COLUMN, NAME_COLUMN, Column, Strategy
+from apiserver.registry.strategy import AGE_COLUMN, NAME_COLUMN, STATUS, Column, Strategy
 from apiserver.runtime import errors
 from apiserver.runtime.validation import validate_nonnegative
 from resources import podtemplate as pt
@@ -36,7 +36,7 @@ class CronJobStrategy(Strategy):
     plural = "cronjobs"
     short_names = ("cj",)
     categories = ("all",)
-    subresources = ("status",)
+    subresources = (STATUS,)
     schema_name = "io.k8s.api.batch.v1.CronJob"
     tracks_generation = True
     columns = (NAME_COLUMN,
@@ -63,17 +63,17 @@ class CronJobStrategy(Strategy):
         job_spec = spec.setdefault("jobTemplate", {}).setdefault("spec", {})
         pt.default_pod_template(job_spec.setdefault("template", {}))
 
-    def prepare_for_create(self, obj):
+    def prepare_for_create(self, ctx, obj):
         obj["status"] = {}
 
-    def validate(self, obj):
+    def validate(self, ctx, obj):
         errs = validate_cronjob_spec(obj.get("spec") or {}, None)
         name = obj["metadata"].get("name") or ""
         if len(name) > 52:   # the controller appends an 11-character suffix for its Jobs
             errs.append(errors.invalid("metadata.name", name, "must be no more than 52 characters"))
         return errs
 
-    def validate_update(self, new, old):
+    def validate_update(self, ctx, new, old):
         """The 52-character name limit is not re-checked on update, as upstream."""
         return validate_cronjob_spec(new.get("spec") or {}, old.get("spec") or {})
 

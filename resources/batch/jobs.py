@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 
 from apiserver.registry.printers import age, human_duration, parse_time, since
-from apiserver.registry.strategy import AGE_COLUMN, NAME_COLUMN, Column, Strategy
+from apiserver.registry.strategy import AGE_COLUMN, NAME_COLUMN, STATUS, Column, Strategy
 from apiserver.runtime import errors
 from apiserver.runtime.selectors import label_selector_from_dict, validate_label_selector
 from apiserver.runtime.validation import GoText, validate_immutable, validate_nonnegative
@@ -26,7 +26,7 @@ class JobStrategy(Strategy):
     kind = "Job"
     plural = "jobs"
     categories = ("all",)
-    subresources = ("status",)
+    subresources = (STATUS,)
     schema_name = "io.k8s.api.batch.v1.Job"
     tracks_generation = True
     # upstream JobToSelectableFields
@@ -46,7 +46,7 @@ class JobStrategy(Strategy):
         if labels and not obj.setdefault("metadata", {}).get("labels"):
             obj["metadata"]["labels"] = dict(labels)
 
-    def prepare_for_create(self, obj):
+    def prepare_for_create(self, ctx, obj):
         """Empty status; generate the selector and template labels unless manualSelector.
 
         Upstream decodes the stored object again, re-running the label defaulting, so a Job
@@ -59,12 +59,12 @@ class JobStrategy(Strategy):
         if labels and not obj["metadata"].get("labels"):
             obj["metadata"]["labels"] = dict(labels)
 
-    def validate(self, obj):
+    def validate(self, ctx, obj):
         errs = validate_generated_selector(obj)
         errs += validate_job_spec(obj.get("spec") or {}, "spec")
         return errs
 
-    def validate_update(self, new, old):
+    def validate_update(self, ctx, new, old):
         """As create (minus the generated-selector check), plus the immutable fields."""
         spec, old_spec = new.get("spec") or {}, old.get("spec") or {}
         errs = validate_job_spec(spec, "spec")
@@ -78,7 +78,7 @@ class JobStrategy(Strategy):
             errs += validate_immutable(spec.get(key), old_spec.get(key), f"spec.{key}")
         return errs
 
-    def validate_status_update(self, new, old):
+    def validate_status_update(self, ctx, new, old):
         status = new.get("status") or {}
         errs = []
         for key in ("active", "succeeded", "failed", "ready", "terminating"):

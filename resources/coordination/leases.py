@@ -8,7 +8,7 @@ from __future__ import annotations
 from apiserver.registry.printers import age
 from apiserver.registry.strategy import AGE_COLUMN, NAME_COLUMN, Column, Strategy
 from apiserver.runtime import errors
-from resources.podtemplate import doc
+from resources.core.columns import doc
 
 STRATEGIES = ("OldestEmulationVersion",)   # coordination.k8s.io CoordinatedLeaseStrategy values
 
@@ -23,7 +23,7 @@ class LeaseStrategy(Strategy):
                                                 "holderIdentity")),
                AGE_COLUMN)
 
-    def validate(self, obj):
+    def validate(self, ctx, obj):
         """``ValidateLeaseSpec``: positive duration, non-negative transitions, and a
         preferred holder only together with a strategy."""
         spec = obj.get("spec") or {}

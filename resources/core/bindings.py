@@ -6,6 +6,8 @@ from __future__ import annotations
 from apiserver.registry.strategy import Strategy
 from apiserver.runtime import errors
 
+from .pods import BINDING
+
 
 class BindingStrategy(Strategy):
     kind = "Binding"
@@ -14,12 +16,10 @@ class BindingStrategy(Strategy):
     stored = False
     schema_name = "io.k8s.api.core.v1.Binding"
 
-    def create_virtual(self, namespace, obj, ctx):
-        from apiserver.endpoints.state import server_state
-
+    def create_virtual(self, ctx, namespace, obj):
+        """POST ``bindings``: the pods/binding subresource of the pod ``metadata.name``."""
         name = (obj.get("metadata") or {}).get("name") if isinstance(obj.get("metadata"), dict) else ""
         if not name:
             raise errors.Invalid.for_object("Binding", "", "", [errors.required("metadata.name")])
-        pods = server_state().stores.store("", "v1", "pods")
-        ctx.subresource = "binding"
-        return pods.strategy.create_subresource(pods, namespace, name, "binding", obj, ctx)
+        pods = ctx.stores.store("", "v1", "pods")
+        return BINDING.create(ctx, pods, namespace, name, obj)

@@ -1,8 +1,10 @@
-"""Table-column helpers the core kinds share.
+"""Table-column helpers every kind shares.
 
 Upstream's printers describe most columns with the Go field's doc string
 (``apiv1.PodStatus{}.SwaggerDoc()["podIP"]``); :func:`doc` reads the same text from the
-built-in OpenAPI definitions so our column descriptions match a real cluster's.
+built-in OpenAPI definitions so our column descriptions match a real cluster's.  It is the
+one such helper: the core kinds, the workloads (through ``resources.podtemplate``) and the
+other groups all import it from here.
 Upstream: k8s.io/kubernetes ``pkg/printers/internalversion/printers.go`` (AddHandlers).
 """
 from __future__ import annotations
@@ -14,9 +16,12 @@ CORE = "io.k8s.api.core.v1."
 
 
 def doc(definition: str, field: str) -> str:
-    """The description of ``field`` in ``definition`` (``"PodStatus"`` means the core/v1 type)."""
+    """The description of ``field`` in ``definition``: a full definition name
+    (``"io.k8s.api.apps.v1.DeploymentStatus"``) or a short core/v1 one (``"PodStatus"``);
+    "" when either is unknown."""
     name = definition if "." in definition else CORE + definition
-    node = (definitions.get(name) or {}).get("properties", {}).get(field) or {}
+    schema = definitions.get(name) or {}
+    node = (schema.get("properties") or {}).get(field) or {}
     return node.get("description", "")
 
 

@@ -19,7 +19,7 @@ class ConfigMapStrategy(Strategy):
     schema_name = "io.k8s.api.core.v1.ConfigMap"
     columns = (NAME_COLUMN, Column("Data", "integer", "", "Number of data items"), AGE_COLUMN)
 
-    def validate(self, obj):
+    def validate(self, ctx, obj):
         errs, total, seen = [], 0, set()
         for field in ("data", "binaryData"):
             for key, value in (obj.get(field) or {}).items():

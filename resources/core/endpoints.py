@@ -36,7 +36,7 @@ class EndpointsStrategy(Strategy):
             for port in _dicts(subset.get("ports")):
                 port.setdefault("protocol", "TCP")
 
-    def validate(self, obj):
+    def validate(self, ctx, obj):
         errs = []
         for i, subset in enumerate(_dicts(obj.get("subsets"))):
             path = f"subsets[{i}]"

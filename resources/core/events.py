@@ -56,7 +56,7 @@ class EventStrategy(Strategy):
         column("Name", _META, "name", priority=1, format="name"),
     )
 
-    def validate(self, obj):
+    def validate(self, ctx, obj):
         errs = []
         ns = (obj.get("metadata") or {}).get("namespace") or ""
         involved_ns = (obj.get("involvedObject") or {}).get("namespace") or ""

@@ -53,7 +53,7 @@ class LimitRangeStrategy(Strategy):
             if request:
                 item["defaultRequest"] = request
 
-    def validate(self, obj):
+    def validate(self, ctx, obj):
         errs, seen = [], set()
         for i, item in enumerate((obj.get("spec") or {}).get("limits") or []):
             if not isinstance(item, dict):

@@ -1,17 +1,16 @@
 """core/v1 Namespace.
 
-Deleting a namespace marks it Terminating (deletionTimestamp, status.phase), deletes
-everything in it, then removes it — upstream's namespace controller and its ``kubernetes``
-finalizer, done here by ``after_delete_requested`` through the stores.
+Deleting a namespace marks it Terminating (deletionTimestamp, status.phase) and keeps it
+while its ``kubernetes`` finalizer (``spec.finalizers``) is there.  Deleting its content and
+then removing the finalizer is the namespace controller's job
+(``resources.controllers.namespace``), which runs beside the server and, as upstream's,
+finishes every Terminating namespace it finds, also after a restart.
 """
 from __future__ import annotations
 
-import threading
-
-from apiserver.registry.context import RequestContext
 from apiserver.registry.printers import age
-from apiserver.registry.strategy import AGE_COLUMN, NAME_COLUMN, Column, Strategy
-from apiserver.runtime import errors
+from apiserver.registry.strategy import AGE_COLUMN, NAME_COLUMN, STATUS, Column, Strategy
+from resources.bootstrap import ensure_default_service_account
 
 FINALIZER = "kubernetes"
 
@@ -22,7 +21,7 @@ class NamespaceStrategy(Strategy):
     return_deleted_object = True      # upstream ReturnDeletedObject
     namespaced = False
     short_names = ("ns",)
-    subresources = ("status",)
+    subresources = (STATUS,)
     schema_name = "io.k8s.api.core.v1.Namespace"
     name_rule = "label"
     selectable_fields = {"status.phase": lambda o: (o.get("status") or {}).get("phase", "")}
@@ -38,16 +37,15 @@ class NamespaceStrategy(Strategy):
         obj.setdefault("spec", {}).setdefault("finalizers", [FINALIZER])
         obj.setdefault("status", {}).setdefault("phase", "Active")
 
-    def prepare_for_create(self, obj):
+    def prepare_for_create(self, ctx, obj):
         obj["status"] = {"phase": "Active"}
 
-    def after_create(self, obj, stores):
+    def after_create(self, ctx, obj):
         """Upstream's serviceaccounts-controller gives every new namespace a ``default``
         ServiceAccount; done here in the create's wake."""
-        from resources.bootstrap import ensure_default_service_account
-        ensure_default_service_account(stores, obj["metadata"]["name"])
+        ensure_default_service_account(ctx.stores, obj["metadata"]["name"])
 
-    def prepare_for_delete(self, obj):
+    def prepare_for_delete(self, ctx, obj):
         obj.setdefault("status", {})["phase"] = "Terminating"
 
     def blocking_finalizers(self, obj):
@@ -55,33 +53,3 @@ class NamespaceStrategy(Strategy):
 
     def table_row(self, obj):
         return [obj["metadata"]["name"], (obj.get("status") or {}).get("phase", ""), age(obj)]
-
-    def after_delete_requested(self, obj, stores):
-        if not obj["metadata"].get("deletionTimestamp"):
-            return
-        # Content removal may take a while: do it off the request thread, as upstream's
-        # namespace controller does asynchronously.
-        threading.Thread(target=_finalize, args=(obj["metadata"]["name"], stores),
-                         name=f"namespace-finalizer-{obj['metadata']['name']}", daemon=True).start()
-
-
-def _finalize(name: str, stores) -> None:
-    from django.db import connection
-    ctx = RequestContext(field_manager="namespace-controller")
-    try:
-        ns_store = stores.store("", "v1", "namespaces")
-        for store in stores.all():
-            if not store.strategy.namespaced:
-                continue
-            store.delete_collection(name, {"propagationPolicy": "Background"}, ctx)
-        ns_store.guaranteed_update(None, name, _drop_finalizer, ctx)
-    except errors.NotFound:
-        pass
-    finally:
-        connection.close()      # this thread ends: give its connection back now
-
-
-def _drop_finalizer(obj):
-    spec = obj.setdefault("spec", {})
-    spec["finalizers"] = [f for f in spec.get("finalizers", []) if f != FINALIZER]
-    return obj

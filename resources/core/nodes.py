@@ -12,7 +12,7 @@ import copy
 import ipaddress
 
 from apiserver.registry.printers import age
-from apiserver.registry.strategy import Strategy
+from apiserver.registry.strategy import STATUS, Strategy
 from apiserver.runtime import errors
 from apiserver.runtime.validation import is_qualified_name, is_valid_label_value
 
@@ -29,7 +29,7 @@ class NodeStrategy(Strategy):
     plural = "nodes"
     namespaced = False
     short_names = ("no",)
-    subresources = ("status",)
+    subresources = (STATUS,)
     schema_name = "io.k8s.api.core.v1.Node"
     selectable_fields = {
         "spec.unschedulable": lambda o: "true" if (o.get("spec") or {}).get("unschedulable") else "false",
@@ -60,10 +60,10 @@ class NodeStrategy(Strategy):
             elif spec.get("podCIDRs") and not spec.get("podCIDR"):
                 spec["podCIDR"] = spec["podCIDRs"][0]
 
-    def prepare_for_create(self, obj):
+    def prepare_for_create(self, ctx, obj):
         """A registering kubelet sends its status with the node: keep it."""
 
-    def validate(self, obj):
+    def validate(self, ctx, obj):
         spec = obj.get("spec") or {}
         errs = []
         for i, cidr in enumerate(spec.get("podCIDRs") or []):
@@ -77,8 +77,8 @@ class NodeStrategy(Strategy):
         errs += validate_taints(spec.get("taints"), "spec.taints")
         return errs
 
-    def validate_update(self, new, old):
-        errs = self.validate(new)
+    def validate_update(self, ctx, new, old):
+        errs = self.validate(ctx, new)
         new_spec, old_spec = new.get("spec") or {}, old.get("spec") or {}
         if old_spec.get("podCIDRs") and new_spec.get("podCIDRs") != old_spec["podCIDRs"]:
             errs.append(errors.forbidden("spec.podCIDRs", "node updates may not change podCIDR "

@@ -1,29 +1,43 @@
-"""Pod validation: the rules kubectl users meet most, with upstream paths and messages.
+"""Pod validation: the one pod-spec validator, for Pods and for every workload template.
 
-Not a full port of k8s.io/kubernetes ``pkg/apis/core/validation/validation.go``: it covers
-``ValidatePodSpec``'s volumes, containers (names, image, ports, env, volume mounts, pull
-policy, resources), restart/DNS policy, node and service-account names, deadlines and
-tolerations, and ``ValidatePodUpdate``'s "only these fields may change" rule.
-Errors come in upstream's order so the 422 message reads the same.
+Follows k8s.io/kubernetes ``pkg/apis/core/validation/validation.go``, with upstream's paths,
+messages and order so a 422 reads the same:
 
-``validate_pod_spec`` is shared with pod templates (workload kinds pass their own path).
+* :func:`validate_pod_spec` — ``ValidatePodSpec``: volumes, the three container lists
+  (:mod:`.pod_validation_containers`), host-network ports, restart/DNS policy, node
+  selector, DNS config, service-account/node/priority-class names, deadline, hostname,
+  subdomain and tolerations.  ``resource_is_pod`` is upstream's
+  ``PodValidationOptions.ResourceIsPod``.
+* :func:`validate_pod` — ``ValidatePodCreate`` minus ObjectMeta (the Store validates that):
+  the spec with the Pod-only rules (``validatePodMetadataAndSpec``: image whitespace) and
+  no ephemeral containers on create.
+* :func:`validate_pod_template_spec` — ``ValidatePodTemplateSpec``: template labels and
+  annotations, the spec under ``<path>.spec`` with the same rules as a Pod's, and no
+  ephemeral containers.  ``resources.podtemplate.validate_pod_template`` calls it for every
+  workload kind that validates its template (all but StatefulSet, as upstream).
+* :func:`validate_pod_update` — ``ValidatePodUpdate``'s "only these fields may change".
+
+Not a full port: security contexts, affinity, topology spread, volume sources and env
+sources are not checked.
+
+May import: apiserver.runtime.
 """
 from __future__ import annotations
 
 import json
 
 from apiserver.runtime import errors
-from apiserver.runtime.quantity import QuantityError, parse_quantity
 from apiserver.runtime.validation import (inclusive_range_error, is_dns1123_label,
                                           is_dns1123_subdomain, is_qualified_name,
-                                          is_valid_port_name, validate_port_number)
+                                          is_valid_label_value, validate_annotations,
+                                          validate_labels)
+
+from .pod_validation_containers import (_enum, validate_containers, validate_containers_only_for_pod,
+                                        validate_ephemeral_containers, validate_init_containers)
 
 MAX_INT32 = 2 ** 31 - 1
 RESTART_POLICIES = ("Always", "OnFailure", "Never")
 DNS_POLICIES = ("ClusterFirstWithHostNet", "ClusterFirst", "Default", "None")
-PULL_POLICIES = ("Always", "IfNotPresent", "Never")
-TERMINATION_MESSAGE_POLICIES = ("File", "FallbackToLogsOnError")
-PROTOCOLS = ("SCTP", "TCP", "UDP")            # sets.List order (sorted)
 TOLERATION_OPERATORS = ("Equal", "Exists")
 TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 
@@ -39,25 +53,64 @@ UPDATABLE_FIELDS = ",".join((
 
 def validate_pod(pod: dict) -> list:
     """``ValidatePodCreate`` minus ObjectMeta (validated generically by the Store)."""
+    errs = _validate_pod_metadata_and_spec(pod)
+    spec = pod.get("spec") if isinstance(pod.get("spec"), dict) else {}
+    if spec.get("ephemeralContainers"):
+        # only the ephemeralcontainers subresource may add them
+        errs.append(errors.forbidden("spec.ephemeralContainers", "cannot be set on create"))
+    if spec.get("nodeName") and spec.get("schedulingGates"):
+        errs.append(errors.forbidden("spec.nodeName",
+                                     "cannot be set until all schedulingGates have been cleared"))
+    return errs
+
+
+def _validate_pod_metadata_and_spec(pod: dict) -> list:
+    """``validatePodMetadataAndSpec`` minus ObjectMeta: the PodSpec rules, then the checks
+    upstream applies to Pods only, "to preserve backwards compatibility" of templates."""
     spec = pod.get("spec")
     if not isinstance(spec, dict):
         return [errors.required("spec.containers")]
-    return validate_pod_spec(spec, "spec")
+    errs = validate_pod_spec(spec, "spec", resource_is_pod=True)
+    errs += validate_containers_only_for_pod(spec.get("containers"), "spec.containers")
+    errs += validate_containers_only_for_pod(spec.get("initContainers"), "spec.initContainers")
+    return errs
 
 
-def validate_pod_spec(spec: dict, path: str) -> list:
+def validate_pod_template_spec(template: dict, path: str) -> list:
+    """``ValidatePodTemplateSpec``: the template's labels and annotations (reported at
+    ``<path>.labels`` / ``<path>.annotations``, as upstream), then its spec under
+    ``<path>.spec`` with the PodSpec rules a Pod meets, and no ephemeral containers."""
+    meta = template.get("metadata") if isinstance(template.get("metadata"), dict) else {}
+    spec = template.get("spec") if isinstance(template.get("spec"), dict) else {}
+    errs = validate_labels(meta.get("labels"), f"{path}.labels")
+    errs += validate_annotations(meta.get("annotations"), f"{path}.annotations")
+    errs += validate_pod_spec(spec, f"{path}.spec")
+    if spec.get("ephemeralContainers"):
+        errs.append(errors.forbidden(f"{path}.spec.ephemeralContainers",
+                                     "ephemeral containers not allowed in pod template"))
+    return errs
+
+
+def validate_pod_spec(spec: dict, path: str, *, resource_is_pod: bool = False) -> list:
+    """``ValidatePodSpec``: the rules every PodSpec meets, a Pod's or a template's."""
+    if not isinstance(spec, dict):
+        spec = {}
     errs: list = []
+    if spec.get("terminationGracePeriodSeconds") is None:
+        errs.append(errors.required(f"{path}.terminationGracePeriodSeconds"))
     volumes = _validate_volumes(spec.get("volumes"), f"{path}.volumes", errs)
-    names: set = set()
-    containers = _list(spec.get("containers"))
-    if not containers:
-        errs.append(errors.required(f"{path}.containers"))
-    for i, c in enumerate(containers):
-        errs += _validate_container(c, volumes, f"{path}.containers[{i}]", names)
-    for i, c in enumerate(_list(spec.get("initContainers"))):
-        errs += _validate_container(c, volumes, f"{path}.initContainers[{i}]", names)
+    containers, inits = spec.get("containers"), spec.get("initContainers")
+    errs += validate_containers(containers, volumes, f"{path}.containers")
+    errs += validate_init_containers(inits, containers, volumes, f"{path}.initContainers")
+    errs += validate_ephemeral_containers(spec.get("ephemeralContainers"), containers, inits,
+                                          volumes, f"{path}.ephemeralContainers")
+    errs += _validate_host_network_ports(spec, path, resource_is_pod)
     errs += _enum(spec.get("restartPolicy"), RESTART_POLICIES, f"{path}.restartPolicy")
     errs += _enum(spec.get("dnsPolicy"), DNS_POLICIES, f"{path}.dnsPolicy")
+    if isinstance(spec.get("nodeSelector"), dict):
+        errs += validate_labels(spec["nodeSelector"], f"{path}.nodeSelector")
+    if spec.get("dnsPolicy") == "None" and not (spec.get("dnsConfig") or {}).get("nameservers"):
+        errs.append(_dns_none_error(spec.get("dnsConfig"), f"{path}.dnsConfig"))
     for key in ("serviceAccountName", "nodeName"):
         value = spec.get(key)
         if value:
@@ -71,7 +124,37 @@ def validate_pod_spec(spec: dict, path: str) -> list:
             errs += [errors.invalid(f"{path}.{key}", spec[key], m)
                      for m in is_dns1123_label(str(spec[key]))]
     errs += validate_tolerations(spec.get("tolerations"), f"{path}.tolerations")
+    if spec.get("priorityClassName"):
+        name = spec["priorityClassName"]
+        errs += [errors.invalid(f"{path}.priorityClassName", name, m)
+                 for m in is_dns1123_subdomain(str(name))]
     return errs
+
+
+def _validate_host_network_ports(spec: dict, path: str, resource_is_pod: bool) -> list:
+    """``validatePodHostNetworkDeps``: with ``hostNetwork`` a container's host port is its
+    container port.  A template may leave it 0 (the Pod's defaults fill it in)."""
+    if spec.get("hostNetwork") is not True:
+        return []
+    errs: list = []
+    for i, c in enumerate(spec.get("containers") if isinstance(spec.get("containers"), list) else []):
+        ports = c.get("ports") if isinstance(c, dict) else None
+        for j, port in enumerate(ports if isinstance(ports, list) else []):
+            if not isinstance(port, dict):
+                continue
+            host, container = port.get("hostPort") or 0, port.get("containerPort") or 0
+            if (resource_is_pod or host != 0) and host != container:
+                errs.append(errors.invalid(f"{path}.containers[{i}].ports[{j}].hostPort", host,
+                                           "must match `containerPort` when `hostNetwork` is true"))
+    return errs
+
+
+def _dns_none_error(config, path: str):
+    """``validatePodDNSConfig`` with ``dnsPolicy: None``: a config with a nameserver."""
+    if not isinstance(config, dict):
+        return errors.required(path, "must provide `dnsConfig` when `dnsPolicy` is None")
+    return errors.required(f"{path}.nameservers",
+                           "must provide at least one DNS nameserver when `dnsPolicy` is None")
 
 
 def _validate_volumes(volumes, path: str, errs: list) -> set:
@@ -95,124 +178,32 @@ def _validate_volumes(volumes, path: str, errs: list) -> set:
     return valid
 
 
-def _validate_container(c: dict, volumes: set, path: str, names: set) -> list:
-    """``validateContainerCommon`` + the uniqueness check of ``validateContainers``."""
-    errs: list = []
-    name = c.get("name") or ""
-    if not name:
-        errs.append(errors.required(f"{path}.name"))
-    else:
-        errs += [errors.invalid(f"{path}.name", name, m) for m in is_dns1123_label(name)]
-    image = c.get("image")
-    if not image:
-        errs.append(errors.required(f"{path}.image"))
-    elif isinstance(image, str) and image != image.strip():
-        errs.append(errors.invalid(f"{path}.image", image,
-                                   "must not have leading or trailing whitespace"))
-    errs += _enum(c.get("terminationMessagePolicy"), TERMINATION_MESSAGE_POLICIES,
-                  f"{path}.terminationMessagePolicy")
-    errs += _validate_ports(c.get("ports"), f"{path}.ports")
-    for i, env in enumerate(_list(c.get("env"))):
-        if not env.get("name"):
-            errs.append(errors.required(f"{path}.env[{i}].name"))
-    errs += _validate_mounts(c.get("volumeMounts"), volumes, f"{path}.volumeMounts")
-    errs += _enum(c.get("imagePullPolicy"), PULL_POLICIES, f"{path}.imagePullPolicy")
-    errs += _validate_resources(c.get("resources"), f"{path}.resources")
-    if name:
-        if name in names:
-            errs.append(errors.duplicate(f"{path}.name", name))
-        names.add(name)
-    return errs
-
-
-def _validate_ports(ports, path: str) -> list:
-    """``validateContainerPorts``."""
-    errs: list = []
-    seen: set = set()
-    for i, port in enumerate(_list(ports)):
-        p = f"{path}[{i}]"
-        number = port.get("containerPort")
-        if not number:
-            errs.append(errors.required(f"{p}.containerPort"))
-        elif isinstance(number, int):
-            errs += validate_port_number(number, f"{p}.containerPort")
-        if port.get("hostPort"):
-            errs += validate_port_number(port["hostPort"], f"{p}.hostPort")
-        name = port.get("name")
-        if name:
-            errs += [errors.invalid(f"{p}.name", name, m) for m in is_valid_port_name(name)]
-            if name in seen:
-                errs.append(errors.duplicate(f"{p}.name", name))
-            seen.add(name)
-        errs += _enum(port.get("protocol"), PROTOCOLS, f"{p}.protocol")
-    return errs
-
-
-def _validate_mounts(mounts, volumes: set, path: str) -> list:
-    """``ValidateVolumeMounts``: a mount names an existing volume and a unique path."""
-    errs: list = []
-    points: set = set()
-    for i, m in enumerate(_list(mounts)):
-        p = f"{path}[{i}]"
-        name = m.get("name") or ""
-        if not name:
-            errs.append(errors.required(f"{p}.name"))
-        if name not in volumes:
-            errs.append(errors.FieldError("FieldValueNotFound", f"{p}.name", name))
-        mount_path = m.get("mountPath") or ""
-        if not mount_path:
-            errs.append(errors.required(f"{p}.mountPath"))
-        if mount_path in points:
-            errs.append(errors.invalid(f"{p}.mountPath", mount_path, "must be unique"))
-        points.add(mount_path)
-    return errs
-
-
-def _validate_resources(resources, path: str) -> list:
-    """``ValidateResourceRequirements``: quantities parse; requests ≤ limits."""
-    if not isinstance(resources, dict):
-        return []
-    errs: list = []
-    parsed = {}
-    for kind in ("limits", "requests"):
-        values = resources.get(kind)
-        parsed[kind] = {}
-        for name in sorted(values or {}) if isinstance(values, dict) else ():
-            try:
-                q = parse_quantity(values[name])
-            except (QuantityError, TypeError) as exc:
-                errs.append(errors.invalid(f"{path}.{kind}[{name}]", values[name], str(exc)))
-                continue
-            if q.value < 0:
-                errs.append(errors.invalid(f"{path}.{kind}[{name}]", str(q),
-                                           "must be greater than or equal to 0"))
-            parsed[kind][name] = q
-    for name, q in parsed["requests"].items():
-        limit = parsed["limits"].get(name)
-        if limit is not None and q.value > limit.value:
-            errs.append(errors.invalid(f"{path}.requests", str(q),
-                                       f"must be less than or equal to {name} limit of {limit}"))
-    return errs
-
-
 def validate_tolerations(tolerations, path: str) -> list:
-    """``ValidateTolerations``: key, operator and effect."""
+    """``ValidateTolerations``: key, operator/value, ``tolerationSeconds`` and effect."""
     errs: list = []
     for i, t in enumerate(_list(tolerations)):
         p = f"{path}[{i}]"
         key, op = t.get("key") or "", t.get("operator") or ""
+        value, effect = t.get("value") or "", t.get("effect") or ""
         if key:
-            errs += [errors.invalid(f"{p}.key", key, m) for m in is_qualified_name(key)]
+            errs += [errors.invalid(f"{p}.key", key, m) for m in is_qualified_name(str(key))]
         elif op != "Exists":
             errs.append(errors.invalid(f"{p}.operator", op,
                                        "operator must be Exists when `key` is empty, which "
                                        "means \"match all values and all keys\""))
-        if op == "Exists" and t.get("value"):
-            errs.append(errors.invalid(f"{p}.operator", t["value"],
-                                       "value must be empty when `operator` is 'Exists'"))
-        elif op not in ("", "Equal", "Exists"):
+        if t.get("tolerationSeconds") is not None and effect != "NoExecute":
+            errs.append(errors.invalid(f"{p}.effect", effect,
+                                       "effect must be 'NoExecute' when `tolerationSeconds` is set"))
+        if op in ("", "Equal"):
+            messages = is_valid_label_value(str(value))
+            if messages:
+                errs.append(errors.invalid(f"{p}.operator", value, ";".join(messages)))
+        elif op == "Exists":
+            if value:
+                errs.append(errors.invalid(f"{p}.operator", value,
+                                           "value must be empty when `operator` is 'Exists'"))
+        else:
             errs.append(errors.not_supported(f"{p}.operator", op, TOLERATION_OPERATORS))
-        effect = t.get("effect")
         if effect and effect not in TAINT_EFFECTS:
             errs.append(errors.not_supported(f"{p}.effect", effect, TAINT_EFFECTS))
     return errs
@@ -223,7 +214,7 @@ def validate_tolerations(tolerations, path: str) -> list:
 def validate_pod_update(new: dict, old: dict) -> list:
     """``ValidatePodUpdate``: the spec of a pod may change only in the fields listed in
     ``UPDATABLE_FIELDS``; anything else is one Forbidden error on ``spec`` with a diff."""
-    errs = validate_pod(new)
+    errs = _validate_pod_metadata_and_spec(new)
     new_spec, old_spec = new.get("spec") or {}, old.get("spec") or {}
     deadline_errs = _deadline_update(new_spec.get("activeDeadlineSeconds"),
                                      old_spec.get("activeDeadlineSeconds"))
@@ -318,15 +309,6 @@ def _diff(a, b, path: str, out: list) -> None:
 
 
 # ---------------------------------------------------------------------------- helpers
-
-def _enum(value, allowed: tuple, path: str) -> list:
-    """Required when empty, NotSupported when not one of ``allowed`` (upstream's switch)."""
-    if value in allowed:
-        return []
-    if not value:
-        return [errors.required(path)]
-    return [errors.not_supported(path, value, allowed)]
-
 
 def _list(values) -> list:
     return [v for v in values if isinstance(v, dict)] if isinstance(values, list) else []

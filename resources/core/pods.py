@@ -5,29 +5,22 @@ CheckGracefulDelete, selectable fields) and ``pkg/registry/core/pod/storage/stor
 (BindingREST).  Defaults live in ``pod_defaults``, validation in ``pod_validation``, the
 table row in ``pod_printing``.
 
-Binding.  Upstream's BindingREST writes storage directly, bypassing the pod strategy; here a
-binding goes through ``Store.guaranteed_update`` (one atomic write, one watch event) with a
-``RequestContext`` whose subresource is ``binding``.  The strategy hooks do not see the
-context, so :meth:`PodStrategy.create_subresource` sets ``_BINDING`` (a ContextVar, local to
-this request's thread/task) for the duration of that write: ``prepare_for_update`` then keeps
-the ``PodScheduled`` condition the transform set (instead of the stored status) and
-``validate_update`` accepts the ``spec.nodeName`` change a normal update may not make.
+Binding (:class:`BindingSubresource`).  Upstream's BindingREST writes storage directly,
+bypassing the pod strategy; here a binding goes through ``Store.guaranteed_update`` (one
+atomic write, one watch event) with the request context's subresource set to ``binding``:
+``prepare_for_update`` then keeps the ``PodScheduled`` condition the transform set (instead
+of the stored status) and ``validate_update`` accepts the ``spec.nodeName`` change a normal
+update may not make.
 """
 from __future__ import annotations
 
-import contextvars
-
-from apiserver.registry.context import RequestContext
 from apiserver.registry.meta import now_rfc3339
-from apiserver.registry.strategy import Strategy
+from apiserver.registry.strategy import STATUS, Strategy, Subresource
 from apiserver.runtime import errors
 
 from .pod_defaults import default_pod, qos_class
 from .pod_printing import COLUMNS, pod_row
 from .pod_validation import validate_pod, validate_pod_update
-
-# node name of the binding being written by this thread/task, else None
-_BINDING: contextvars.ContextVar = contextvars.ContextVar("pod_binding", default=None)
 
 # fields admission plugins fill on create (Priority, ServiceAccount); an update that omits
 # them keeps the stored values instead of failing "pod updates may not change fields …"
@@ -42,96 +35,13 @@ def _status(o: dict) -> dict:
     return o.get("status") or {}
 
 
-class PodStrategy(Strategy):
-    kind = "Pod"
-    plural = "pods"
-    return_deleted_object = True      # upstream ReturnDeletedObject
-    short_names = ("po",)
-    categories = ("all",)
-    subresources = ("status", "binding")
-    schema_name = "io.k8s.api.core.v1.Pod"
-    columns = COLUMNS
-    # upstream pod.ToSelectableFields (pkg/registry/core/pod/strategy.go)
-    selectable_fields = {
-        "spec.nodeName": lambda o: _spec(o).get("nodeName") or "",
-        "spec.restartPolicy": lambda o: _spec(o).get("restartPolicy") or "",
-        "spec.schedulerName": lambda o: _spec(o).get("schedulerName") or "",
-        "spec.serviceAccountName": lambda o: _spec(o).get("serviceAccountName") or "",
-        "spec.hostNetwork": lambda o: "true" if _spec(o).get("hostNetwork") else "false",
-        "status.phase": lambda o: _status(o).get("phase") or "",
-        # podIPs: only the first two (one per family) are selectable, joined with ","
-        "status.podIP": lambda o: _status(o).get("podIP") or "",
-        "status.podIPs": lambda o: ",".join(
-            p.get("ip", "") for p in (_status(o).get("podIPs") or [])[:2] if isinstance(p, dict)),
-        "status.nominatedNodeName": lambda o: _status(o).get("nominatedNodeName") or "",
-    }
+class BindingSubresource(Subresource):
+    """``pods/<name>/binding`` (upstream ``BindingREST``, kubernetes/kubernetes:
+    pkg/registry/core/pod/storage/storage.go)."""
 
-    # ---- hooks ----------------------------------------------------------------------------
-    def default(self, obj):
-        """``SetDefaults_Pod`` and nested defaults (see ``pod_defaults``)."""
-        default_pod(obj)
-
-    def prepare_for_create(self, obj):
-        """Upstream ``podStrategy.PrepareForCreate``: status starts as ``Pending`` with the
-        computed QoS class.  Also what the Priority and ServiceAccount admission plugins add
-        on a real cluster: ``priority: 0`` + ``preemptionPolicy: PreemptLowerPriority`` when
-        no priority class is named, and ``serviceAccountName: default``."""
-        obj["status"] = {"phase": "Pending", "qosClass": qos_class(obj)}
-        spec = obj.get("spec")
-        if isinstance(spec, dict):
-            if not spec.get("priorityClassName"):
-                spec.setdefault("priority", 0)
-                spec.setdefault("preemptionPolicy", "PreemptLowerPriority")
-            if not spec.get("serviceAccountName"):
-                spec["serviceAccountName"] = spec.get("serviceAccount") or "default"
-            spec.setdefault("serviceAccount", spec["serviceAccountName"])
-
-    def validate(self, obj):
-        return validate_pod(obj)
-
-    def prepare_for_update(self, new, old):
-        """Keep the stored status (it belongs to ``/status``), except during a binding, and
-        keep admission-filled spec fields a client's PUT left out."""
-        node = _BINDING.get()
-        if node is None:
-            super().prepare_for_update(new, old)
-        new_spec, old_spec = new.get("spec"), old.get("spec") or {}
-        if isinstance(new_spec, dict):
-            for key in _ADMISSION_FILLED:
-                if key not in new_spec and key in old_spec:
-                    new_spec[key] = old_spec[key]
-
-    def validate_update(self, new, old):
-        """``ValidatePodUpdate``; a binding may set ``spec.nodeName`` on an unbound pod."""
-        node = _BINDING.get()
-        if node is not None and not _spec(old).get("nodeName"):
-            old = {**old, "spec": {**_spec(old), "nodeName": node}}
-        return validate_pod_update(new, old)
-
-    def grace_period(self, obj, requested):
-        """Upstream ``podStrategy.CheckGracefulDelete``: a pod never scheduled, or already
-        Succeeded/Failed, goes at once; otherwise the requested seconds or the pod's
-        ``terminationGracePeriodSeconds`` (30 by default)."""
-        if requested is not None:
-            period = int(requested)
-        else:
-            grace = _spec(obj).get("terminationGracePeriodSeconds")
-            period = int(grace) if isinstance(grace, int) else 0
-        if not _spec(obj).get("nodeName"):
-            period = 0
-        if _status(obj).get("phase") in ("Succeeded", "Failed"):
-            period = 0
-        return 1 if period < 0 else period    # upstream turns a negative period into 1
-
-    def table_row(self, obj):
-        return pod_row(obj)
-
-    # ---- pods/binding ---------------------------------------------------------------------
-    def create_subresource(self, store, namespace, name, subresource, body, ctx):
-        """POST ``pods/<name>/binding`` (API-CONTRACT §2.7): assign the pod to
-        ``target.name``, copy the Binding's annotations, set ``PodScheduled=True``."""
-        if subresource != "binding":
-            return super().create_subresource(store, namespace, name, subresource, body, ctx)
+    def create(self, ctx, store, namespace, name, body):
+        """POST: assign the pod to ``target.name``, copy the Binding's annotations, set
+        ``PodScheduled=True``; 201 with a ``Status`` of ``Success``."""
         meta = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
         if meta.get("name") and meta["name"] != name:
             raise errors.BadRequest("name in URL does not match name in Binding object")
@@ -166,14 +76,94 @@ class PodStrategy(Strategy):
             pod["status"]["conditions"] = conditions
             return pod
 
-        bind_ctx = RequestContext(user=ctx.user, dry_run=ctx.dry_run,
-                                  field_manager=ctx.field_manager, subresource="binding",
-                                  field_validation=ctx.field_validation)
-        token = _BINDING.set(node)
-        try:
-            store.guaranteed_update(namespace, name, bind, bind_ctx)
-        finally:
-            _BINDING.reset(token)
-        ctx.warnings.extend(w for w in bind_ctx.warnings if w not in ctx.warnings)
+        store.guaranteed_update(namespace, name, bind, ctx.for_subresource("binding"))
         return 201, {"kind": "Status", "apiVersion": "v1", "metadata": {},
                      "status": "Success", "code": 201}
+
+
+BINDING = BindingSubresource("binding", verbs=("create",), kind=("", "v1", "Binding"),
+                             schema_name="io.k8s.api.core.v1.Binding")
+
+
+class PodStrategy(Strategy):
+    kind = "Pod"
+    plural = "pods"
+    return_deleted_object = True      # upstream ReturnDeletedObject
+    short_names = ("po",)
+    categories = ("all",)
+    subresources = (STATUS, BINDING)
+    schema_name = "io.k8s.api.core.v1.Pod"
+    columns = COLUMNS
+    # upstream pod.ToSelectableFields (pkg/registry/core/pod/strategy.go)
+    selectable_fields = {
+        "spec.nodeName": lambda o: _spec(o).get("nodeName") or "",
+        "spec.restartPolicy": lambda o: _spec(o).get("restartPolicy") or "",
+        "spec.schedulerName": lambda o: _spec(o).get("schedulerName") or "",
+        "spec.serviceAccountName": lambda o: _spec(o).get("serviceAccountName") or "",
+        "spec.hostNetwork": lambda o: "true" if _spec(o).get("hostNetwork") else "false",
+        "status.phase": lambda o: _status(o).get("phase") or "",
+        # podIPs: only the first two (one per family) are selectable, joined with ","
+        "status.podIP": lambda o: _status(o).get("podIP") or "",
+        "status.podIPs": lambda o: ",".join(
+            p.get("ip", "") for p in (_status(o).get("podIPs") or [])[:2] if isinstance(p, dict)),
+        "status.nominatedNodeName": lambda o: _status(o).get("nominatedNodeName") or "",
+    }
+
+    # ---- hooks ----------------------------------------------------------------------------
+    def default(self, obj):
+        """``SetDefaults_Pod`` and nested defaults (see ``pod_defaults``)."""
+        default_pod(obj)
+
+    def prepare_for_create(self, ctx, obj):
+        """Upstream ``podStrategy.PrepareForCreate``: status starts as ``Pending`` with the
+        computed QoS class.  Also what the Priority and ServiceAccount admission plugins add
+        on a real cluster: ``priority: 0`` + ``preemptionPolicy: PreemptLowerPriority`` when
+        no priority class is named, and ``serviceAccountName: default``."""
+        obj["status"] = {"phase": "Pending", "qosClass": qos_class(obj)}
+        spec = obj.get("spec")
+        if isinstance(spec, dict):
+            if not spec.get("priorityClassName"):
+                spec.setdefault("priority", 0)
+                spec.setdefault("preemptionPolicy", "PreemptLowerPriority")
+            if not spec.get("serviceAccountName"):
+                spec["serviceAccountName"] = spec.get("serviceAccount") or "default"
+            spec.setdefault("serviceAccount", spec["serviceAccountName"])
+
+    def validate(self, ctx, obj):
+        return validate_pod(obj)
+
+    def prepare_for_update(self, ctx, new, old):
+        """Keep the stored status (it belongs to ``/status``), except during a binding, and
+        keep admission-filled spec fields a client's PUT left out."""
+        if ctx.subresource != "binding":
+            super().prepare_for_update(ctx, new, old)
+        new_spec, old_spec = new.get("spec"), old.get("spec") or {}
+        if isinstance(new_spec, dict):
+            for key in _ADMISSION_FILLED:
+                if key not in new_spec and key in old_spec:
+                    new_spec[key] = old_spec[key]
+
+    def validate_update(self, ctx, new, old):
+        """``ValidatePodUpdate``; a binding may set ``spec.nodeName`` on an unbound pod."""
+        node = _spec(new).get("nodeName")
+        if ctx.subresource == "binding" and node and not _spec(old).get("nodeName"):
+            old = {**old, "spec": {**_spec(old), "nodeName": node}}
+        return validate_pod_update(new, old)
+
+    def grace_period(self, ctx, obj, requested):
+        """Upstream ``podStrategy.CheckGracefulDelete``: a pod never scheduled, or already
+        Succeeded/Failed, goes at once; otherwise the requested seconds or the pod's
+        ``terminationGracePeriodSeconds`` (30 by default)."""
+        if requested is not None:
+            period = int(requested)
+        else:
+            grace = _spec(obj).get("terminationGracePeriodSeconds")
+            period = int(grace) if isinstance(grace, int) else 0
+        if not _spec(obj).get("nodeName"):
+            period = 0
+        if _status(obj).get("phase") in ("Succeeded", "Failed"):
+            period = 0
+        return 1 if period < 0 else period    # upstream turns a negative period into 1
+
+    def table_row(self, obj):
+        return pod_row(obj)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 
 from apiserver.registry.printers import age
-from apiserver.registry.strategy import Strategy
+from apiserver.registry.strategy import STATUS, Strategy
 from apiserver.runtime import errors
 from apiserver.runtime.validation import is_qualified_name
 from apiserver.runtime.quantity import QuantityError, parse_quantity
@@ -29,7 +29,7 @@ class ResourceQuotaStrategy(Strategy):
     kind = "ResourceQuota"
     plural = "resourcequotas"
     short_names = ("quota",)
-    subresources = ("status",)
+    subresources = (STATUS,)
     schema_name = "io.k8s.api.core.v1.ResourceQuota"
     columns = (
         column("Name", _META, "name", format="name"),
@@ -40,15 +40,15 @@ class ResourceQuotaStrategy(Strategy):
                                     "container may use independent of contention on the node."),
     )
 
-    def prepare_for_create(self, obj):
+    def prepare_for_create(self, ctx, obj):
         obj["status"] = {}
         _sync_hard(obj)
 
-    def prepare_for_update(self, new, old):
-        super().prepare_for_update(new, old)
+    def prepare_for_update(self, ctx, new, old):
+        super().prepare_for_update(ctx, new, old)
         _sync_hard(new)
 
-    def validate(self, obj):
+    def validate(self, ctx, obj):
         spec = obj.get("spec") or {}
         errs = _validate_list(spec.get("hard"), "spec.hard")
         for i, scope in enumerate(spec.get("scopes") or []):
@@ -56,7 +56,7 @@ class ResourceQuotaStrategy(Strategy):
                 errs.append(errors.not_supported(f"spec.scopes[{i}]", scope, SCOPES))
         return errs
 
-    def validate_status_update(self, new, old):
+    def validate_status_update(self, ctx, new, old):
         status = new.get("status") or {}
         return _validate_list(status.get("hard"), "status.hard") + \
             _validate_list(status.get("used"), "status.used")

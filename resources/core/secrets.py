@@ -55,7 +55,7 @@ class SecretStrategy(Strategy):
                 data[key] = base64.b64encode(str(value).encode("utf-8")).decode("ascii")
             obj["data"] = data
 
-    def validate(self, obj):
+    def validate(self, ctx, obj):
         errs, total = [], 0
         data = obj.get("data") if isinstance(obj.get("data"), dict) else {}
         decoded = {}
@@ -75,8 +75,8 @@ class SecretStrategy(Strategy):
         errs += _validate_type(obj, decoded)
         return errs
 
-    def validate_update(self, new, old):
-        errs = self.validate(new)
+    def validate_update(self, ctx, new, old):
+        errs = self.validate(ctx, new)
         if (new.get("type") or "") != (old.get("type") or ""):
             errs.append(errors.immutable("type", new.get("type") or ""))
         if old.get("immutable") is True:

@@ -75,9 +75,10 @@ def _bound_objects(stores, namespace: str, sa_name: str, ref: dict) -> dict:
     return found
 
 
-def create_token(store, namespace: str, name: str, body: dict) -> tuple[int, dict]:
+def create_token(issuer, store, namespace: str, name: str, body: dict) -> tuple[int, dict]:
     """Answer a TokenRequest for ServiceAccount ``namespace/name`` (``store`` is the
-    ServiceAccount Store): 201 with ``status{token, expirationTimestamp}``."""
+    ServiceAccount Store, ``issuer`` the server's token Issuer): 201 with
+    ``status{token, expirationTimestamp}``."""
     if body.get("kind") and body["kind"] != KIND:
         raise errors.BadRequest(f'the kind in the data ({body["kind"]}) does not match the '
                                 f"expected kind ({KIND})")
@@ -100,7 +101,7 @@ def create_token(store, namespace: str, name: str, body: dict) -> tuple[int, dic
     ref = spec.get("boundObjectRef")
     bound = _bound_objects(store.stores, namespace, name, ref) if isinstance(ref, dict) else {}
     try:
-        issuer = tokens.issuer_from_options()
+        private_key = issuer.private_key
     except (OSError, ValueError) as exc:
         raise errors.InternalError(f"failed to generate token: {exc}") from None
     if not spec.get("audiences"):
@@ -112,7 +113,7 @@ def create_token(store, namespace: str, name: str, body: dict) -> tuple[int, dic
     claims = tokens.bound_claims(issuer.issuer, service_account, spec["audiences"],
                                  spec["expirationSeconds"], pod=bound.get("pod"),
                                  secret=bound.get("secret"), node=bound.get("node"))
-    token = tokens.sign(claims, issuer.private_key)
+    token = tokens.sign(claims, private_key)
     expires = datetime.fromtimestamp(claims["exp"], timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     return 201, {"kind": KIND, "apiVersion": f"{GROUP}/{VERSION}", "metadata": meta,
                  "spec": spec, "status": {"token": token, "expirationTimestamp": expires}}

@@ -5,13 +5,15 @@ Upstream: ``pkg/registry/core/serviceaccount/strategy.go`` (nothing to prepare) 
 of each namespace is upstream's serviceaccounts-controller's job; here the bootstrap hook
 creates it in the system namespaces only (see ``resources.bootstrap``).
 
-``serviceaccounts/token`` (POST a TokenRequest, get a signed bound token) is handled in
-``resources.core.serviceaccount_token``.
+``serviceaccounts/token`` (POST a TokenRequest, get a signed bound token) is the declared
+:class:`TokenSubresource`; its work is in ``resources.core.serviceaccount_token``.  The
+server hands it the token issuer when it installs the kind (``WantsTokenIssuer``).
 """
 from __future__ import annotations
 
 from apiserver.registry.printers import age
-from apiserver.registry.strategy import Strategy
+from apiserver.registry.initializer import WantsTokenIssuer
+from apiserver.registry.strategy import Strategy, Subresource
 
 from . import serviceaccount_token
 from .columns import column
@@ -19,14 +21,28 @@ from .columns import column
 _META = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
 
 
-class ServiceAccountStrategy(Strategy):
+class TokenSubresource(Subresource):
+    """``serviceaccounts/<name>/token`` (upstream TokenREST, kubernetes/kubernetes:
+    pkg/registry/core/serviceaccount/storage/token.go)."""
+
+    def create(self, ctx, store, namespace, name, body):
+        """POST a TokenRequest: 201 with a token signed by the strategy's issuer."""
+        return serviceaccount_token.create_token(store.strategy.token_issuer, store, namespace,
+                                                 name, body)
+
+
+TOKEN = TokenSubresource("token", verbs=("create",),
+                         kind=(serviceaccount_token.GROUP, serviceaccount_token.VERSION,
+                               serviceaccount_token.KIND))
+
+
+class ServiceAccountStrategy(Strategy, WantsTokenIssuer):
     kind = "ServiceAccount"
     plural = "serviceaccounts"
     return_deleted_object = True      # upstream ReturnDeletedObject
     short_names = ("sa",)
-    subresources = ("token",)
-    subresource_kinds = {"token": (serviceaccount_token.GROUP, serviceaccount_token.VERSION,
-                                   serviceaccount_token.KIND, ["create"])}
+    subresources = (TOKEN,)
+    token_issuer = None
     schema_name = "io.k8s.api.core.v1.ServiceAccount"
     columns = (column("Name", _META, "name", format="name"),
                column("Secrets", "ServiceAccount", "secrets"),
@@ -35,8 +51,5 @@ class ServiceAccountStrategy(Strategy):
     def table_row(self, obj):
         return [obj["metadata"].get("name", ""), len(obj.get("secrets") or []), age(obj)]
 
-    def create_subresource(self, store, namespace, name, subresource, body, ctx):
-        """POST ``serviceaccounts/<name>/token``: a TokenRequest answered with a bound token."""
-        if subresource != "token":
-            return super().create_subresource(store, namespace, name, subresource, body, ctx)
-        return serviceaccount_token.create_token(store, namespace, name, body)
+    def set_token_issuer(self, issuer) -> None:
+        self.token_issuer = issuer

@@ -6,10 +6,10 @@ on update), ``pkg/registry/core/service/storage/storage.go`` and ``alloc.go`` (a
 before validation, ``patchAllocatedValues``, IP-family fields), ``ValidateService`` /
 ``ValidateServiceUpdate`` and ``printService``.
 
-Allocation needs the stored Services, which strategy hooks cannot reach through their
-arguments; :func:`allocator` builds a :class:`ServiceAllocator` over the serving Store
-registry the first time it is needed (tests install their own with :func:`set_allocator`).
-The cluster is single-stack IPv4 (``--service-cluster-ip-range``, default 10.96.0.0/12).
+Allocation needs the stored Services and ``--service-cluster-ip-range``: the server hands
+both to the strategy when it installs the kind (``WantsStores``, ``WantsOptions``), and the
+strategy builds its :class:`ServiceAllocator` over them (tests may set ``allocator``).
+The cluster is single-stack IPv4 (default range 10.96.0.0/12).
 """
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ import ipaddress
 import orjson
 
 from apiserver.registry.printers import age
-from apiserver.registry.strategy import Strategy
+from apiserver.registry.initializer import WantsOptions, WantsStores
+from apiserver.registry.strategy import STATUS, Strategy
 from apiserver.runtime import errors
 from apiserver.runtime.validation import (GoText, go_strings, is_dns1123_label, is_dns1123_subdomain,
                                           is_valid_port_name, validate_port_number)
@@ -34,28 +35,6 @@ POLICIES = ("PreferDualStack", "RequireDualStack", "SingleStack")
 FAMILIES = ("IPv4", "IPv6")
 TRAFFIC_POLICIES = ("Cluster", "Local")
 CLIENT_IP_TIMEOUT = 10800            # DefaultClientIPServiceAffinitySeconds
-_ALLOCATOR: ServiceAllocator | None = None
-
-
-def set_allocator(alloc: ServiceAllocator | None) -> None:
-    """Install the allocator (None: rebuild over the serving stores on next use)."""
-    global _ALLOCATOR
-    _ALLOCATOR = alloc
-
-
-def allocator() -> ServiceAllocator:
-    global _ALLOCATOR
-    if _ALLOCATOR is None:
-        from apiserver.options import current
-        _ALLOCATOR = ServiceAllocator(_serving_services,
-                                      current().service_cluster_ip_range or DEFAULT_SERVICE_CIDR)
-    return _ALLOCATOR
-
-
-def _serving_services():
-    from apiserver.endpoints.state import server_state
-    store = server_state().stores.store("", "v1", "services")
-    return [orjson.loads(doc) for doc in store.list(None)["items"]]
 
 
 def needs_cluster_ip(svc: dict) -> bool:
@@ -73,13 +52,13 @@ def _headless(spec: dict) -> bool:
     return (spec.get("clusterIPs") or [spec.get("clusterIP")])[0] == "None"
 
 
-class ServiceStrategy(Strategy):
+class ServiceStrategy(Strategy, WantsStores, WantsOptions):
     kind = "Service"
     plural = "services"
     return_deleted_object = True      # upstream ReturnDeletedObject
     short_names = ("svc",)
     categories = ("all",)
-    subresources = ("status",)
+    subresources = (STATUS,)
     schema_name = "io.k8s.api.core.v1.Service"
     name_rule = "dns1035"
     columns = (
@@ -91,6 +70,26 @@ class ServiceStrategy(Strategy):
         column("Age", _META, "creationTimestamp"),
         column("Selector", "ServiceSpec", "selector", priority=1),
     )
+
+    allocator: ServiceAllocator | None = None
+    _stores = None
+    _cidr = DEFAULT_SERVICE_CIDR
+
+    def set_stores(self, stores) -> None:
+        self._stores = stores
+
+    def set_options(self, options) -> None:
+        self._cidr = options.service_cluster_ip_range or DEFAULT_SERVICE_CIDR
+
+    def ip_allocator(self) -> ServiceAllocator:
+        """The allocator over the serving Services (built on first use)."""
+        if self.allocator is None:
+            self.allocator = ServiceAllocator(self._serving_services, self._cidr)
+        return self.allocator
+
+    def _serving_services(self):
+        store = self._stores.store("", "v1", "services")
+        return [orjson.loads(doc) for doc in store.list(None)["items"]]
 
     # ---- hooks ----------------------------------------------------------------------------
     def default(self, obj):
@@ -120,7 +119,7 @@ class ServiceStrategy(Strategy):
         elif spec.get("clusterIPs") and not spec.get("clusterIP"):
             spec["clusterIP"] = spec["clusterIPs"][0]
 
-    def prepare_for_create(self, obj):
+    def prepare_for_create(self, ctx, obj):
         """Status starts empty (``loadBalancer: {}``); then allocation, before validation as
         upstream's ``BeginCreate``: a cluster IP, node ports, the IP-family fields."""
         obj["status"] = {"loadBalancer": {}}
@@ -128,14 +127,14 @@ class ServiceStrategy(Strategy):
         if isinstance(spec, dict):
             self._allocate(obj, None)
 
-    def validate(self, obj):
+    def validate(self, ctx, obj):
         return validate_service(obj)
 
-    def prepare_for_update(self, new, old):
+    def prepare_for_update(self, ctx, new, old):
         """Keep status; ``patchAllocatedValues`` (a PUT that omits the allocated IP or node
         ports keeps them); ``dropTypeDependentFields`` (a type change drops values the new
         type does not use, if the client left them untouched); allocate what is missing."""
-        super().prepare_for_update(new, old)
+        super().prepare_for_update(ctx, new, old)
         spec, old_spec = new.get("spec"), old.get("spec") or {}
         if not isinstance(spec, dict):
             return
@@ -169,7 +168,7 @@ class ServiceStrategy(Strategy):
                     p.pop("nodePort", None)
         self._allocate(new, old)
 
-    def validate_update(self, new, old):
+    def validate_update(self, ctx, new, old):
         errs = validate_service(new)
         old_ips = (old.get("spec") or {}).get("clusterIPs") or []
         new_ips = (new.get("spec") or {}).get("clusterIPs") or []
@@ -214,13 +213,13 @@ class ServiceStrategy(Strategy):
                 wanted = port.get("nodePort")
                 if not wanted:
                     try:
-                        port["nodePort"] = allocator().allocate_node_port(mine - {None})
+                        port["nodePort"] = self.ip_allocator().allocate_node_port(mine - {None})
                     except RangeFull:
                         raise errors.InternalError("failed to allocate a nodePort: range is full")
                     mine.add(port["nodePort"])
                 elif isinstance(wanted, int) and wanted not in old_ports:
                     try:
-                        allocator().check_node_port(wanted, owner=owner)
+                        self.ip_allocator().check_node_port(wanted, owner=owner)
                     except AllocationError as exc:
                         raise errors.Invalid.for_object(
                             self.kind, "", name,
@@ -230,7 +229,7 @@ class ServiceStrategy(Strategy):
         ips = spec.get("clusterIPs") or []
         if not ips:
             try:
-                ip = allocator().allocate_ip()
+                ip = self.ip_allocator().allocate_ip()
             except RangeFull:
                 raise errors.InternalError("failed to allocate a serviceIP: range is full")
             spec["clusterIP"], spec["clusterIPs"] = ip, [ip]
@@ -243,7 +242,7 @@ class ServiceStrategy(Strategy):
         except ValueError:
             return                          # validation reports the malformed address
         try:
-            allocator().check_ip(ip, owner=owner)
+            self.ip_allocator().check_ip(ip, owner=owner)
         except AllocationError as exc:
             raise errors.Invalid.for_object(
                 self.kind, "", name,

@@ -15,7 +15,7 @@ from apiserver.runtime import errors
 from apiserver.runtime.validation import (
     is_dns1123_label, is_dns1123_subdomain, is_qualified_name, validate_immutable,
 )
-from resources.podtemplate import doc
+from resources.core.columns import doc
 
 ADDRESS_TYPES = ("FQDN", "IPv4", "IPv6")
 PROTOCOLS = ("SCTP", "TCP", "UDP")
@@ -42,7 +42,7 @@ class EndpointSliceStrategy(Strategy):
                 port.setdefault("name", "")
                 port.setdefault("protocol", "TCP")
 
-    def validate(self, obj):
+    def validate(self, ctx, obj):
         errs = _validate_endpoints(obj.get("endpoints") or [], obj.get("addressType"))
         errs += _validate_ports(obj.get("ports") or [])
         address_type = obj.get("addressType")
@@ -52,9 +52,9 @@ class EndpointSliceStrategy(Strategy):
             errs.append(errors.not_supported("addressType", address_type, ADDRESS_TYPES))
         return errs
 
-    def validate_update(self, new, old):
+    def validate_update(self, ctx, new, old):
         """As create; addressType is immutable."""
-        return self.validate(new) + validate_immutable(new.get("addressType"), old.get("addressType"),
+        return self.validate(ctx, new) + validate_immutable(new.get("addressType"), old.get("addressType"),
                                                        "addressType")
 
     def generation_changed(self, new, old):

@@ -16,7 +16,7 @@ from apiserver.registry.strategy import Column, Strategy
 from apiserver.runtime import errors
 from apiserver.runtime.validation import is_dns1123_subdomain, validate_immutable
 from resources.core.events import reporting_errors
-from resources.podtemplate import doc
+from resources.core.columns import doc
 
 _CORE = "io.k8s.api.core.v1.Event"
 
@@ -57,7 +57,7 @@ class EventStrategy(Strategy):
                Column("Name", "string", "name", priority=1,
                       description="Name must be unique within a namespace. Cannot be updated."))
 
-    def validate(self, obj):
+    def validate(self, ctx, obj):
         """``ValidateEventCreate`` for events.k8s.io/v1: the legacy checks, then the strict
         ones (eventTime required, type Normal/Warning, deprecated fields unset)."""
         errs = _legacy(obj) + _series(obj)
@@ -73,7 +73,7 @@ class EventStrategy(Strategy):
             errs.append(errors.invalid("deprecatedSource", "", "needs to be unset"))
         return errs
 
-    def validate_update(self, new, old):
+    def validate_update(self, ctx, new, old):
         """``ValidateEventUpdate``: legacy checks, a changed series re-checked, and the
         identifying fields immutable (paths as upstream names them internally)."""
         errs = _legacy(new)

@@ -11,7 +11,7 @@ from apiserver.registry.printers import age
 from apiserver.registry.strategy import AGE_COLUMN, NAME_COLUMN, Column, Strategy
 from apiserver.runtime import errors
 from apiserver.runtime.validation import validate_immutable
-from resources.podtemplate import doc
+from resources.core.columns import doc
 
 SYSTEM_PREFIX = "system-"
 HIGHEST_USER_DEFINABLE = 1_000_000_000
@@ -46,7 +46,7 @@ class PriorityClassStrategy(Strategy):
             obj["preemptionPolicy"] = "PreemptLowerPriority"
         obj.setdefault("value", 0)
 
-    def validate(self, obj):
+    def validate(self, ctx, obj):
         """``ValidatePriorityClass``: "system-" names are reserved, user values are capped."""
         errs = []
         name, value = obj["metadata"].get("name") or "", obj.get("value", 0)
@@ -68,7 +68,7 @@ class PriorityClassStrategy(Strategy):
                                              ["PreemptLowerPriority", "Never"]))
         return errs
 
-    def validate_update(self, new, old):
+    def validate_update(self, ctx, new, old):
         """``ValidatePriorityClassUpdate``: value and preemptionPolicy are immutable (the
         create checks are not repeated upstream)."""
         errs = []

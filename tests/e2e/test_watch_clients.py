@@ -2,7 +2,7 @@
 
 Two servers per database, each with its own module fixture because their settings differ:
 
-* ``main``: bookmarks every second (``APISERVER_BOOKMARK_INTERVAL=1``).  kubectl ``get -w``
+* ``main``: bookmarks every second (``--watch-bookmark-interval 1s``).  kubectl ``get -w``
   (ConfigMaps and Pods, a list and one object), ``kubectl delete`` waiting on a finalizer,
   the Python client's ``Watch().stream``, websockets (plain and base64), bookmarks,
   ``sendInitialEvents``, ``timeoutSeconds`` and Table watches.
@@ -39,7 +39,7 @@ TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io"
 def main():
     group = ServerGroup()
     try:
-        yield group.start(env={"APISERVER_BOOKMARK_INTERVAL": "1"})
+        yield group.start("--watch-bookmark-interval", "1s")
     finally:
         group.stop()
 

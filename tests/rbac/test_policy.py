@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from apiserver.runtime.scheme import scheme
+from apiserver.registry.context import RequestContext
 from rbac.clusterrolebindings import ClusterRoleBindingStrategy
 from rbac.clusterroles import ClusterRoleStrategy
 from rbac.rolebindings import RoleBindingStrategy
@@ -40,24 +41,24 @@ def test_registered(plural, kind, namespaced):
 def test_valid_rules():
     rules = [{"verbs": ["get"], "apiGroups": [""], "resources": ["pods"]},
              {"verbs": ["get"], "apiGroups": [""], "resources": ["pods"], "resourceNames": ["a"]}]
-    assert ROLE.validate({"rules": rules}) == []
-    assert CROLE.validate({"rules": rules + [{"verbs": ["get"], "nonResourceURLs": ["/x"]}]}) == []
-    assert ROLE.validate({}) == []
+    assert ROLE.validate(RequestContext(), {"rules": rules}) == []
+    assert CROLE.validate(RequestContext(), {"rules": rules + [{"verbs": ["get"], "nonResourceURLs": ["/x"]}]}) == []
+    assert ROLE.validate(RequestContext(), {}) == []
 
 
 def test_rule_errors():
-    assert texts(ROLE.validate({"rules": [{}]})) == [
+    assert texts(ROLE.validate(RequestContext(), {"rules": [{}]})) == [
         "rules[0].verbs: Required value: verbs must contain at least one value",
         "rules[0].apiGroups: Required value: resource rules must supply at least one api group",
         "rules[0].resources: Required value: resource rules must supply at least one resource"]
-    assert texts(ROLE.validate({"rules": [{"verbs": ["get"], "nonResourceURLs": ["/x"]}]})) == [
+    assert texts(ROLE.validate(RequestContext(), {"rules": [{"verbs": ["get"], "nonResourceURLs": ["/x"]}]})) == [
         'rules[0].nonResourceURLs: Invalid value: []string{"/x"}: namespaced rules cannot '
         "apply to non-resource URLs"]
-    assert texts(CROLE.validate({"rules": [{"verbs": ["get"], "nonResourceURLs": ["/x"],
+    assert texts(CROLE.validate(RequestContext(), {"rules": [{"verbs": ["get"], "nonResourceURLs": ["/x"],
                                             "resources": ["pods"]}]})) == [
         'rules[0].nonResourceURLs: Invalid value: []string{"/x"}: rules cannot apply to both '
         "regular resources and non-resource URLs"]
-    assert texts(ROLE.validate({"rules": [{"verbs": ["get"], "apiGroups": [""],
+    assert texts(ROLE.validate(RequestContext(), {"rules": [{"verbs": ["get"], "apiGroups": [""],
                                            "resources": ["pods", "secrets"],
                                            "resourceNames": ["a"]}]})) == [
         "rules[0].resourceNames: Required value: resource names cannot apply to multiple "
@@ -65,9 +66,9 @@ def test_rule_errors():
 
 
 def test_aggregation_rule():
-    assert CROLE.validate({"aggregationRule": {"clusterRoleSelectors": [
+    assert CROLE.validate(RequestContext(), {"aggregationRule": {"clusterRoleSelectors": [
         {"matchLabels": {"a": "b"}}]}}) == []
-    assert texts(CROLE.validate({"aggregationRule": {}})) == [
+    assert texts(CROLE.validate(RequestContext(), {"aggregationRule": {}})) == [
         "aggregationRule.clusterRoleSelectors: Required value: at least one clusterRoleSelector "
         "required if aggregationRule is non-nil"]
 
@@ -79,21 +80,21 @@ def test_binding_defaults():
     RB.default(obj)
     assert obj["roleRef"]["apiGroup"] == G
     assert [s.get("apiGroup") for s in obj["subjects"]] == [G, G, None]
-    assert RB.validate(obj) == []
+    assert RB.validate(RequestContext(), obj) == []
 
 
 def test_binding_errors():
-    assert texts(RB.validate(binding("Pod", "", apiGroup="x"))) == [
+    assert texts(RB.validate(RequestContext(), binding("Pod", "", apiGroup="x"))) == [
         'roleRef.apiGroup: Unsupported value: "x": supported values: "rbac.authorization.k8s.io"',
         'roleRef.kind: Unsupported value: "Pod": supported values: "Role", "ClusterRole"',
         "roleRef.name: Required value"]
-    assert texts(CRB.validate(binding("Role"))) == [
+    assert texts(CRB.validate(RequestContext(), binding("Role"))) == [
         'roleRef.kind: Unsupported value: "Role": supported values: "ClusterRole"']
-    assert texts(RB.validate(binding("Role", "a/b"))) == [
+    assert texts(RB.validate(RequestContext(), binding("Role", "a/b"))) == [
         "roleRef.name: Invalid value: \"a/b\": may not contain '/'"]
     subjects = [{"kind": "Robot", "name": "x"}, {"kind": "User", "name": "", "apiGroup": ""},
                 {"kind": "ServiceAccount", "name": "Bad_Name", "apiGroup": "x"}]
-    got = texts(RB.validate(binding(subjects=subjects)))
+    got = texts(RB.validate(RequestContext(), binding(subjects=subjects)))
     assert got[0] == ('subjects[0].kind: Unsupported value: "Robot": supported values: '
                       '"ServiceAccount", "User", "Group"')
     assert got[1:4] == ["subjects[1].name: Required value",
@@ -103,18 +104,18 @@ def test_binding_errors():
     assert got[4].startswith('subjects[2].name: Invalid value: "Bad_Name": a lowercase RFC 1123')
     assert got[5] == 'subjects[2].apiGroup: Unsupported value: "x": supported values: ""'
     sa = [{"kind": "ServiceAccount", "name": "sa"}]
-    assert RB.validate(binding(subjects=sa)) == []
-    assert texts(CRB.validate(binding("ClusterRole", subjects=sa))) == [
+    assert RB.validate(RequestContext(), binding(subjects=sa)) == []
+    assert texts(CRB.validate(RequestContext(), binding("ClusterRole", subjects=sa))) == [
         "subjects[0].namespace: Required value"]
 
 
 def test_role_ref_is_immutable():
     old = binding()
-    assert RB.validate_update(binding(subjects=[]), old) == []
-    assert texts(RB.validate_update(binding("ClusterRole", "view"), old)) == [
+    assert RB.validate_update(RequestContext(), binding(subjects=[]), old) == []
+    assert texts(RB.validate_update(RequestContext(), binding("ClusterRole", "view"), old)) == [
         'roleRef: Invalid value: rbac.RoleRef{APIGroup:"rbac.authorization.k8s.io", '
         'Kind:"ClusterRole", Name:"view"}: cannot change roleRef']
-    assert texts(CRB.validate_update(binding("ClusterRole", "a"),
+    assert texts(CRB.validate_update(RequestContext(), binding("ClusterRole", "a"),
                                      binding("ClusterRole", "b")))[-1].endswith(
         "cannot change roleRef")
 

@@ -66,7 +66,9 @@ def test_template_validation_messages():
                                         {"name": "a", "image": "x", "imagePullPolicy": "Always",
                                          "terminationMessagePolicy": "File"}]}}
     out = texts(pt.validate_pod_template(template))
-    assert any(t.startswith('spec.template.metadata.labels: Invalid value: "bad key!"') for t in out)
+    # upstream ValidatePodTemplateSpec reports the template's labels at <path>.labels (the
+    # selector-mismatch check is the one at .metadata.labels)
+    assert any(t.startswith('spec.template.labels: Invalid value: "bad key!"') for t in out)
     assert "spec.template.spec.containers[0].image: Required value" in out
     assert ('spec.template.spec.containers[0].ports[0].containerPort: Invalid value: 70000: '
             'must be between 1 and 65535, inclusive') in out
@@ -79,6 +81,51 @@ def test_template_validation_messages():
 def test_template_requires_containers():
     assert texts(pt.validate_pod_template({"spec": pt.default_pod_spec({})})) == [
         "spec.template.spec.containers: Required value"]
+
+
+def test_template_uses_the_pod_library():
+    """One pod-spec library: the template helpers are the core ones, Pod rules included."""
+    from resources.core import pod_defaults
+    assert pt.default_pod_spec is pod_defaults.default_pod_spec
+    spec = pt.default_pod_spec({"containers": [{"name": "a", "image": "x",
+                                                "resources": {"requests": {"cpu": "2"},
+                                                              "limits": {"cpu": "1"}}}],
+                                "tolerations": [{"key": "k", "operator": "Exists", "value": "v"}],
+                                "serviceAccountName": "Bad_SA"})
+    out = texts(pt.validate_pod_template({"spec": spec}))
+    assert out[0] == ('spec.template.spec.containers[0].resources.requests: Invalid value: "2": '
+                      "must be less than or equal to cpu limit of 1")
+    assert out[1].startswith('spec.template.spec.serviceAccountName: Invalid value: "Bad_SA"')
+    assert out[2] == ('spec.template.spec.tolerations[0].operator: Invalid value: "v": '
+                      "value must be empty when `operator` is 'Exists'")
+
+
+def test_template_spec_gets_no_pod_only_defaults():
+    """SetDefaults_Pod (requests from limits, enableServiceLinks, host ports) is Pod-only."""
+    spec = pt.default_pod_spec({"hostNetwork": True, "containers": [
+        {"name": "a", "image": "x", "ports": [{"containerPort": 80}],
+         "resources": {"limits": {"cpu": "1"}}}]})
+    assert "enableServiceLinks" not in spec
+    assert spec["containers"][0]["resources"] == {"limits": {"cpu": "1"}}
+    assert "hostPort" not in spec["containers"][0]["ports"][0]
+    assert texts(pt.validate_pod_template({"spec": spec})) == []
+
+
+def test_template_rejects_ephemeral_containers():
+    spec = pt.default_pod_spec({"containers": [{"name": "a", "image": "x"}],
+                                "ephemeralContainers": [{"name": "dbg", "image": "busybox"}]})
+    assert texts(pt.validate_pod_template({"spec": spec})) == [
+        "spec.template.spec.ephemeralContainers: Forbidden: ephemeral containers not allowed "
+        "in pod template"]
+
+
+def test_zero_values_are_defaulted_as_go_does():
+    spec = pt.default_pod_spec({"restartPolicy": "", "containers": [
+        {"name": "a", "image": "x", "ports": [{"containerPort": 80, "protocol": ""}],
+         "livenessProbe": {"httpGet": {"port": 80, "path": ""}, "timeoutSeconds": 0}}]})
+    c = spec["containers"][0]
+    assert spec["restartPolicy"] == "Always" and c["ports"][0]["protocol"] == "TCP"
+    assert c["livenessProbe"]["httpGet"]["path"] == "/" and c["livenessProbe"]["timeoutSeconds"] == 1
 
 
 def test_go_renderings():

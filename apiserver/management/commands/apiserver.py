@@ -11,7 +11,9 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 
 from apiserver import options as opts
-from apiserver.server import lifecycle
+from apiserver.admission import base as admission
+from apiserver.authorization import base as authorization
+from apiserver.server import lifecycle, processes
 
 
 class Command(BaseCommand):
@@ -22,10 +24,15 @@ class Command(BaseCommand):
         opts.add_arguments(parser)
 
     def options_from(self, o) -> opts.Options:
+        """The flags as Options; a bad value, an unknown admission plugin or authorization
+        mode is an error before anything starts."""
         try:
-            return opts.from_arguments(o)
+            options = opts.from_arguments(o)
+            admission.resolve(options.enable_admission_plugins, options.disable_admission_plugins)
+            authorization.build(options.authorization_modes)
         except ValueError as exc:
             raise CommandError(str(exc)) from None
+        return options
 
     def handle(self, *args, **o):
         options = self.options_from(o)
@@ -35,7 +42,7 @@ class Command(BaseCommand):
         cert, key, ca = self.tls_files(options, directory)
         self.stdout.write(f"serving on https://{options.bind_address}:{options.secure_port}")
         sys.stdout.flush()
-        lifecycle.serve(options, cert, key, ca)
+        processes.start(options, cert, key, ca)
 
     @staticmethod
     def tls_files(options, directory):

@@ -9,7 +9,7 @@ import pytest
 from apiserver.openapi import documents
 from apiserver.openapi.documents import (OpenAPIDocuments, document_hash, group_version_document,
                                          root_document)
-from apiserver.registry.strategy import Strategy
+from apiserver.registry.strategy import STATUS, Scale, Strategy, Subresource
 from apiserver.runtime.scheme import Scheme
 
 SMP = "application/strategic-merge-patch+json"
@@ -19,14 +19,15 @@ PATCH_TYPES = {"application/json-patch+json", "application/merge-patch+json",
 
 class PodLike(Strategy):
     group, version, kind, plural = "", "v1", "Pod", "pods"
-    subresources = ("status", "binding")
+    subresources = (STATUS, Subresource("binding", verbs=("create",), kind=("", "v1", "Binding"),
+                                        schema_name="io.k8s.api.core.v1.Binding"))
     schema_name = "io.k8s.api.core.v1.Pod"
 
 
 class NamespaceLike(Strategy):
     group, version, kind, plural = "", "v1", "Namespace", "namespaces"
     namespaced = False
-    subresources = ("status",)
+    subresources = (STATUS,)
     schema_name = "io.k8s.api.core.v1.Namespace"
 
 
@@ -39,7 +40,7 @@ class ReadOnlyEvents(Strategy):
 
 class DeploymentLike(Strategy):
     group, version, kind, plural = "apps", "v1", "Deployment", "deployments"
-    subresources = ("status", "scale")
+    subresources = (STATUS, Scale())
     schema_name = "io.k8s.api.apps.v1.Deployment"
 
 

@@ -8,17 +8,14 @@ from one snapshot, resourceVersionMatch, 410 after compaction).
 from __future__ import annotations
 
 import copy
-import gc
 import re
-import threading
-import time
 
 import orjson
 import pytest
 
 from apiserver.runtime import errors
 from tests.apiserver.storage.support import (  # noqa: F401  (fixtures)
-    _restore_revision_row, ensure_revision_row, other_backends, threaded_db)
+    _restore_revision_row, ensure_revision_row)
 
 CONFLICT = ('Operation cannot be fulfilled on configmaps "{}": the object has been modified; '
             'please apply your changes to the latest version and try again')
@@ -235,7 +232,8 @@ def test_guaranteed_update_with_client_precondition_does_not_retry(cms, ctx):
 def test_delete_without_finalizers_removes_at_once(cms, storage, ctx):
     doc = cms.create("ns", cm("a"), ctx)
     rv = int(meta(doc)["resourceVersion"])
-    out = cms.delete("ns", "a", {}, ctx)
+    out, gone = cms.delete("ns", "a", {}, ctx)
+    assert gone is True
     assert meta(out)["resourceVersion"] == str(rv + 1)
     with pytest.raises(errors.NotFound):
         cms.get("ns", "a")
@@ -249,13 +247,14 @@ def test_delete_with_finalizers_waits_for_the_last_one(cms, storage, ctx):
     body["metadata"]["finalizers"] = ["example.com/one", "example.com/two"]
     created = cms.create("ns", body, ctx)
     rv0 = int(meta(created)["resourceVersion"])
-    marked = cms.delete("ns", "a", {}, ctx)
+    marked, gone = cms.delete("ns", "a", {}, ctx)
+    assert gone is False
     m = meta(marked)
     assert m["deletionTimestamp"] and m["deletionGracePeriodSeconds"] == 0
     assert m["finalizers"] == ["example.com/one", "example.com/two"]
     assert cms.get("ns", "a") == marked                    # still there
     # deleting again changes nothing
-    assert cms.delete("ns", "a", {}, ctx) == marked
+    assert cms.delete("ns", "a", {}, ctx) == (marked, False)
     # no new finalizer may be added while deleting
     bad = load(marked)
     bad["metadata"]["finalizers"].append("example.com/three")
@@ -315,10 +314,10 @@ def test_dry_run_writes_nothing(cms, storage, ctx):
         cms.get("ns", "b")
     out, _ = cms.update("ns", "a", cm("a", k="2"), dry)
     assert load(out)["data"] == {"k": "2"}
-    out = cms.delete("ns", "a", {}, dry)
-    assert meta(out)["name"] == "a"
-    out = cms.delete("ns", "held", {}, dry)
-    assert meta(out).get("deletionTimestamp")
+    out, gone = cms.delete("ns", "a", {}, dry)
+    assert meta(out)["name"] == "a" and gone is True
+    out, gone = cms.delete("ns", "held", {}, dry)
+    assert meta(out).get("deletionTimestamp") and gone is False
     assert cms.get("ns", "a") == existing
     assert cms.get("ns", "held") == held
     assert storage.current_revision() == before
@@ -479,111 +478,18 @@ def test_list_too_new_resource_version_times_out(cms, storage, ctx, monkeypatch,
     assert exc.value.message.startswith(f"Too large resource version: {far}")
 
 
-# ---- namespaces and NamespaceLifecycle ------------------------------------------------------
-@pytest.fixture
-def lifecycle():
-    from apiserver.admission import base
+# ---- NamespaceLifecycle ----------------------------------------------------------------------
+def test_create_in_missing_namespace_is_not_found(db, ctx):
+    from tests.conftest import build_server
 
-    saved = base._Holder.chain
-    base.configure(["NamespaceLifecycle"])
-    yield
-    base._Holder.chain = saved
-
-
-@pytest.fixture
-def tx_stores(threaded_db):
-    from apiserver.registry.store import StoreRegistry
-    from apiserver.runtime.scheme import scheme
-    from apiserver.storage.sql import SQLStorage
-
-    return StoreRegistry(scheme, SQLStorage())
-
-
-def test_create_in_missing_namespace_is_not_found(stores, ctx, lifecycle):
     ensure_revision_row()
+    stores = build_server(admission_plugins=("NamespaceLifecycle",))[0].stores
     cms = stores.store("", "v1", "configmaps")
     with pytest.raises(errors.NotFound) as exc:
         cms.create("ghost", cm("a", namespace="ghost"), ctx)
     assert exc.value.code == 404 and exc.value.message == 'namespaces "ghost" not found'
     stores.store("", "v1", "namespaces").create(None, {"metadata": {"name": "ghost"}}, ctx)
     assert meta(cms.create("ghost", cm("a", namespace="ghost"), ctx))["namespace"] == "ghost"
-
-
-def _create_and_delete_namespace(stores, ctx):
-    """Create namespace "doomed" with three ConfigMaps (and one elsewhere), delete it and
-    wait (≤ 10 s) until the namespace is gone; returns (revision before the delete,
-    the surviving ConfigMap)."""
-    namespaces = stores.store("", "v1", "namespaces")
-    cms = stores.store("", "v1", "configmaps")
-    created = namespaces.create(None, {"metadata": {"name": "doomed"}}, ctx)
-    assert load(created)["status"]["phase"] == "Active"
-    assert load(created)["spec"]["finalizers"] == ["kubernetes"]
-    namespaces.create(None, {"metadata": {"name": "keep"}}, ctx)
-    for i in range(3):
-        cms.create("doomed", cm(f"c{i}", namespace="doomed"), ctx)
-    survivor = cms.create("keep", cm("c0", namespace="keep"), ctx)
-    start = cms.storage.current_revision()
-
-    marked = namespaces.delete(None, "doomed", {}, ctx)
-    assert meta(marked)["deletionTimestamp"]
-    # while it is being finalized nothing new may be created in it
-    with pytest.raises((errors.Forbidden, errors.NotFound)) as exc:
-        cms.create("doomed", cm("late", namespace="doomed"), ctx)
-    if isinstance(exc.value, errors.Forbidden):
-        assert "because it is being terminated" in exc.value.message
-
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            namespaces.get(None, "doomed")
-        except errors.NotFound:
-            return start, survivor
-        time.sleep(0.05)
-    pytest.fail("namespace doomed was not removed within 10 s")
-
-
-def test_namespace_deletion_removes_content_then_the_namespace(tx_stores, ctx, lifecycle):
-    cms = tx_stores.store("", "v1", "configmaps")
-    storage = cms.storage
-    start, survivor = _create_and_delete_namespace(tx_stores, ctx)
-    try:
-        assert cms.list("doomed")["items"] == []
-        assert cms.get("keep", "c0") == survivor
-        log = changes(storage, start)
-        assert [c.rv for c in log] == list(range(start + 1, start + 1 + len(log)))
-        ns_rows = [c for c in log if c.resource == "namespaces"]
-        cm_deleted = [c for c in log if c.resource == "configmaps" and c.type == "DELETED"]
-        assert sorted(c.name for c in cm_deleted) == ["c0", "c1", "c2"]
-        assert all(c.namespace == "doomed" for c in cm_deleted)
-        assert ns_rows[-1].type == "DELETED" and ns_rows[-1].name == "doomed"
-        assert max(c.rv for c in cm_deleted) < ns_rows[-1].rv   # content first, then the namespace
-        assert any(load(c.doc)["status"].get("phase") == "Terminating" for c in ns_rows)
-        with pytest.raises(errors.NotFound) as exc:
-            cms.create("doomed", cm("again", namespace="doomed"), ctx)
-        assert exc.value.message == 'namespaces "doomed" not found'
-    finally:
-        _reap_finalizer_threads()
-
-
-def test_namespace_finalizer_gives_its_connection_back(tx_stores, ctx, lifecycle):
-    try:
-        _create_and_delete_namespace(tx_stores, ctx)
-        for thread in threading.enumerate():
-            if thread.name.startswith("namespace-finalizer-"):
-                thread.join(5)
-        assert other_backends(wait=1.0) == 0
-    finally:
-        _reap_finalizer_threads()
-
-
-def _reap_finalizer_threads():
-    """Wait for the namespace finalizer threads, then collect the connections they left
-    behind (see the test above) so none outlives the test."""
-    for thread in threading.enumerate():
-        if thread.name.startswith("namespace-finalizer-"):
-            thread.join(5)
-    gc.collect()
-    assert other_backends() == 0
 
 
 @pytest.mark.parametrize("policy", ["Foreground", "Orphan", "Background"])

@@ -44,8 +44,16 @@ async def in_thread(fn):
     return await asyncio.get_running_loop().run_in_executor(None, body)
 
 
+# every storage of these tests wakes the same caches, as one server's storage does
+SHARED_LISTENERS: list = []
+
+
+def Storage() -> SQLStorage:
+    return SQLStorage(listeners=SHARED_LISTENERS)
+
+
 async def start_cache(**kw) -> WatchCache:
-    cache = WatchCache(SQLStorage(), **kw)
+    cache = WatchCache(Storage(), **kw)
     await cache.start()
     return cache
 
@@ -102,7 +110,7 @@ def test_a_late_commit_is_delivered_before_the_revision_after_it(threaded_db):
                 a_took.set()
                 time.sleep(0.6)
 
-        storage_a, storage_b = SQLStorage(), SQLStorage()
+        storage_a, storage_b = Storage(), Storage()
         storage_a.before_commit = hook
         storage_b.before_commit = hook
 
@@ -174,7 +182,7 @@ def test_watchers_registered_during_a_burst_see_every_revision_once(threaded_db,
         progress = {"done": 0}
 
         def writer():
-            s = SQLStorage()
+            s = Storage()
             last = {}
             for i in range(writes):
                 name = f"o{i % 20}"
@@ -232,7 +240,7 @@ def test_a_watcher_that_never_reads_is_closed_and_the_others_get_everything(thre
         consumer = asyncio.ensure_future(consume())
 
         def writer():
-            s = SQLStorage()
+            s = Storage()
             for i in range(total):
                 s.create(RES, "ns", f"o{i}", obj(f"o{i}"))
                 time.sleep(0.002)     # a steady stream the reader can keep up with
@@ -274,7 +282,7 @@ def test_selector_edges_are_added_and_deleted_and_namespaces_are_kept_apart(thre
         every = await cache.watch(RES, None, start)
 
         def writer():
-            s = SQLStorage()
+            s = Storage()
             rv = s.create(RES, "ns", "x", obj("x", sel="no"))[0]          # outside: nothing
             rv = s.update(RES, "ns", "x", obj("x", sel="yes"), rv)[0]     # enters: ADDED
             rv = s.update(RES, "ns", "x", obj("x", sel="yes", v="2"), rv)[0]  # MODIFIED
@@ -310,7 +318,7 @@ def test_selector_edges_are_added_and_deleted_and_namespaces_are_kept_apart(thre
 def test_a_watch_from_before_the_compacted_revision_is_refused(threaded_db):
     async def body():
         def writer():
-            s = SQLStorage()
+            s = Storage()
             first = s.create(RES, "ns", "a", obj("a"))[0]
             rv = s.update(RES, "ns", "a", obj("a", v="1"), first)[0]
             s.update(RES, "ns", "a", obj("a", v="2"), rv)
@@ -322,7 +330,7 @@ def test_a_watch_from_before_the_compacted_revision_is_refused(threaded_db):
             await cache.watch(RES, "ns", first - 1)
         assert cache.count() == 0                    # the refused watcher is not left behind
         ok = await cache.watch(RES, "ns", compacted)     # from the floor itself: fine
-        await in_thread(lambda: SQLStorage().create(RES, "ns", "b", obj("b")))
+        await in_thread(lambda: Storage().create(RES, "ns", "b", obj("b")))
         got = await take(ok, 1)
         await stop_cache(cache)
         return first, compacted, exc.value, got
@@ -341,12 +349,12 @@ def test_a_tailer_overtaken_by_compaction_closes_its_watchers_and_keeps_going(th
     retrying a read that can never succeed."""
     async def body():
         cache = await start_cache(poll_seconds=30)
-        SQLStorage.listeners.remove(cache._on_local_commit)     # no wake-ups: it lags
+        SHARED_LISTENERS.remove(cache._on_local_commit)     # no wake-ups: it lags
         start = cache.rv
         w = await cache.watch(RES, "ns", start)
 
         def behind():
-            s = SQLStorage()
+            s = Storage()
             rv = s.create(RES, "ns", "a", obj("a"))[0]
             s.update(RES, "ns", "a", obj("a", v="1"), rv)
             return s.compact(-1.0)
@@ -366,10 +374,10 @@ def test_a_tailer_overtaken_by_compaction_closes_its_watchers_and_keeps_going(th
             refused = exc
         # ... and a new watch from the compacted floor gets the next write promptly
         fresh = await cache.watch(RES, "ns", compacted)
-        rv = await in_thread(lambda: SQLStorage().create(RES, "ns", "b", obj("b"))[0])
+        rv = await in_thread(lambda: Storage().create(RES, "ns", "b", obj("b"))[0])
         cache.poke()
         got = await take(fresh, 1, timeout=5)
-        SQLStorage.listeners.append(cache._on_local_commit)     # stop_cache removes it
+        SHARED_LISTENERS.append(cache._on_local_commit)     # stop_cache removes it
         await stop_cache(cache)
         return compacted, closed, refused, rv, got
 

@@ -1,7 +1,8 @@
 """``WatchStream`` on its own, with a stand-in cache: what it may send and when.
 
-A BOOKMARK promises that everything up to its resourceVersion has been sent (LIMITS-AND-
-PROMISES (c), "Bookmarkable"); clients resume from it.  The bookmark timer can fire in the
+A BOOKMARK promises that everything up to its resourceVersion has been sent (upstream
+kubernetes/apiserver:pkg/storage/cacher/cacher.go, "bookmarkable" watchers); clients resume
+from it.  The bookmark timer can fire in the
 same loop iteration in which the tailer queues an event for this watcher: ``queue.get()`` is
 then cancelled with the event still queued and the cache's revision already past it.
 """
@@ -11,8 +12,7 @@ import asyncio
 
 import orjson
 
-from apiserver.endpoints import watch as watch_mod
-from apiserver.endpoints.watch import WatchStream
+from apiserver.endpoints.watch import WatchSettings, WatchStream
 from apiserver.filters.request_info import parse_request_info
 from apiserver.storage.base import ChangeRecord
 from apiserver.storage.watch_cache import Event, Watcher
@@ -37,8 +37,7 @@ def cm_event(rv: int, name: str) -> Event:
     return Event(ChangeRecord(rv, "configmaps", "ns", name, "ADDED", doc))
 
 
-def test_no_bookmark_is_sent_ahead_of_a_queued_event(stores, monkeypatch):
-    monkeypatch.setattr(watch_mod, "BOOKMARK_SECONDS", 0.05)
+def test_no_bookmark_is_sent_ahead_of_a_queued_event(stores):
     store = stores.store("", "v1", "configmaps")
     info = parse_request_info("GET", "/api/v1/namespaces/ns/configmaps",
                               "watch=true&resourceVersion=10&allowWatchBookmarks=true"
@@ -46,7 +45,8 @@ def test_no_bookmark_is_sent_ahead_of_a_queued_event(stores, monkeypatch):
 
     async def body():
         cache = StandInCache(10)
-        stream = WatchStream(cache, store, info, "application/json")
+        stream = WatchStream(cache, store, info, "application/json",
+                             WatchSettings(bookmark_seconds=0.05))
         await stream.prepare()
         w = cache.watcher
         real_get, raced = w.queue.get, []

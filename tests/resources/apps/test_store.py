@@ -65,15 +65,15 @@ def test_main_resource_write_keeps_status(deployments, ctx):
 def test_scale_subresource(deployments, ctx):
     deployments.create("default", deployment(), ctx)
     current = orjson.loads(deployments.get("default", "web"))
-    view = scale.to_scale(deployments.strategy, current)
+    view = scale.to_scale(deployments.strategy.scale_spec(), current)
     assert view["spec"] == {"replicas": 1}
     assert view["status"] == {"replicas": 0, "selector": "app=web"}
     doc, _ = deployments.guaranteed_update(
         "default", "web",
-        lambda cur: scale.apply_scale(deployments.strategy, cur, {"spec": {"replicas": 3}}), ctx)
+        lambda cur: scale.apply_scale(deployments.strategy.scale_spec(), cur, {"spec": {"replicas": 3}}), ctx)
     obj = orjson.loads(doc)
     assert obj["spec"]["replicas"] == 3 and obj["metadata"]["generation"] == 2
-    assert scale.to_scale(deployments.strategy, obj)["spec"] == {"replicas": 3}
+    assert scale.to_scale(deployments.strategy.scale_spec(), obj)["spec"] == {"replicas": 3}
 
 
 def test_invalid_deployment_is_422(deployments, ctx):

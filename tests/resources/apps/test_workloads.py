@@ -9,6 +9,7 @@ from resources.apps.daemonsets import TEMPLATE_GENERATION, DaemonSetStrategy
 from resources.apps.deployments import DeploymentStrategy
 from resources.apps.replicasets import ReplicaSetStrategy
 from resources.apps.statefulsets import FORBIDDEN_UPDATE, StatefulSetStrategy
+from apiserver.registry.context import RequestContext
 
 
 def workload(kind_spec=None, labels=None, selector=None, name="web"):
@@ -23,7 +24,7 @@ def workload(kind_spec=None, labels=None, selector=None, name="web"):
 
 def prepared(strategy, obj):
     strategy.default(obj)
-    strategy.prepare_for_create(obj)
+    strategy.prepare_for_create(RequestContext(), obj)
     return obj
 
 
@@ -37,13 +38,13 @@ ALL = [DeploymentStrategy, ReplicaSetStrategy, StatefulSetStrategy, DaemonSetStr
 @pytest.mark.parametrize("cls", ALL)
 def test_valid_workload_passes(cls):
     s = cls()
-    assert texts(s.validate(prepared(s, workload()))) == []
+    assert texts(s.validate(RequestContext(), prepared(s, workload()))) == []
 
 
 @pytest.mark.parametrize("cls", ALL)
 def test_selector_must_match_template_labels(cls):
     s = cls()
-    out = texts(s.validate(prepared(s, workload(labels={"app": "other"}))))
+    out = texts(s.validate(RequestContext(), prepared(s, workload(labels={"app": "other"}))))
     assert ('spec.template.metadata.labels: Invalid value: map[string]string{"app":"other"}: '
             '`selector` does not match template `labels`') in out
 
@@ -51,7 +52,7 @@ def test_selector_must_match_template_labels(cls):
 @pytest.mark.parametrize("cls", [DeploymentStrategy, ReplicaSetStrategy, StatefulSetStrategy])
 def test_replicas_must_not_be_negative(cls):
     s = cls()
-    out = texts(s.validate(prepared(s, workload({"replicas": -1}))))
+    out = texts(s.validate(RequestContext(), prepared(s, workload({"replicas": -1}))))
     assert "spec.replicas: Invalid value: -1: must be greater than or equal to 0" in out
 
 
@@ -61,7 +62,7 @@ def test_replicas_must_not_be_negative(cls):
                                       (DaemonSetStrategy, "daemonset")])
 def test_empty_selector_is_invalid(cls, kind):
     s = cls()
-    out = texts(s.validate(prepared(s, workload(selector={}))))
+    out = texts(s.validate(RequestContext(), prepared(s, workload(selector={}))))
     assert (f"spec.selector: Invalid value: v1.LabelSelector{{MatchLabels:map[string]string(nil), "
             f"MatchExpressions:[]v1.LabelSelectorRequirement(nil)}}: empty selector is invalid "
             f"for {kind}") in out
@@ -71,7 +72,7 @@ def test_missing_selector_is_required_for_deployments():
     s = DeploymentStrategy()
     obj = prepared(s, workload())
     del obj["spec"]["selector"]
-    out = texts(s.validate(obj))
+    out = texts(s.validate(RequestContext(), obj))
     assert "spec.selector: Required value" in out
 
 
@@ -82,7 +83,7 @@ def test_selector_is_immutable(cls):
     new = copy.deepcopy(old)
     new["spec"]["selector"] = {"matchLabels": {"app": "web", "tier": "x"}}
     new["spec"]["template"]["metadata"]["labels"]["tier"] = "x"
-    out = texts(s.validate_update(new, old))
+    out = texts(s.validate_update(RequestContext(), new, old))
     if cls is StatefulSetStrategy:
         assert out == [f"spec: Forbidden: {FORBIDDEN_UPDATE}"]
     else:
@@ -97,7 +98,7 @@ def test_template_restart_policy_must_be_always(cls):
     obj = prepared(s, workload())
     obj["spec"]["template"]["spec"]["restartPolicy"] = "OnFailure"
     assert ('spec.template.spec.restartPolicy: Unsupported value: "OnFailure": supported values: '
-            '"Always"') in texts(s.validate(obj))
+            '"Always"') in texts(s.validate(RequestContext(), obj))
 
 
 def test_deployment_defaults():
@@ -112,16 +113,16 @@ def test_deployment_defaults():
     assert obj["status"] == {}
     recreate = prepared(s, workload({"strategy": {"type": "Recreate"}}))
     assert recreate["spec"]["strategy"] == {"type": "Recreate"}
-    assert texts(s.validate(recreate)) == []
+    assert texts(s.validate(RequestContext(), recreate)) == []
 
 
 def test_deployment_strategy_validation():
     s = DeploymentStrategy()
     obj = prepared(s, workload({"strategy": {"type": "Recreate", "rollingUpdate": {"maxSurge": 1}}}))
-    assert texts(s.validate(obj)) == ["spec.strategy.rollingUpdate: Forbidden: may not be specified "
+    assert texts(s.validate(RequestContext(), obj)) == ["spec.strategy.rollingUpdate: Forbidden: may not be specified "
                                       "when strategy `type` is 'Recreate'"]
     obj = prepared(s, workload({"progressDeadlineSeconds": 5, "minReadySeconds": 10}))
-    assert texts(s.validate(obj)) == ["spec.progressDeadlineSeconds: Invalid value: 5: must be "
+    assert texts(s.validate(RequestContext(), obj)) == ["spec.progressDeadlineSeconds: Invalid value: 5: must be "
                                       "greater than minReadySeconds"]
 
 
@@ -158,14 +159,14 @@ def test_statefulset_defaults_and_update_rules():
     assert "serviceName" not in spec            # may stay empty
     claim = spec["volumeClaimTemplates"][0]
     assert claim["spec"]["volumeMode"] == "Filesystem" and claim["status"] == {"phase": "Pending"}
-    assert texts(s.validate(obj)) == []
+    assert texts(s.validate(RequestContext(), obj)) == []
     # replicas, template, updateStrategy may change; serviceName may not
     new = copy.deepcopy(obj)
     new["spec"]["replicas"] = 5
     new["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:2"
-    assert texts(s.validate_update(new, obj)) == []
+    assert texts(s.validate_update(RequestContext(), new, obj)) == []
     new["spec"]["serviceName"] = "db"
-    assert texts(s.validate_update(new, obj)) == [f"spec: Forbidden: {FORBIDDEN_UPDATE}"]
+    assert texts(s.validate_update(RequestContext(), new, obj)) == [f"spec: Forbidden: {FORBIDDEN_UPDATE}"]
     assert s.name_rule == "label"
     assert s.table_row(obj)[1] == "0/1"
 
@@ -186,10 +187,10 @@ def test_daemonset_defaults_template_generation_and_row():
     assert obj["metadata"]["annotations"][TEMPLATE_GENERATION] == "1"
     new = copy.deepcopy(obj)
     new["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:2"
-    s.prepare_for_update(new, obj)
+    s.prepare_for_update(RequestContext(), new, obj)
     assert new["metadata"]["annotations"][TEMPLATE_GENERATION] == "2"
     same = copy.deepcopy(obj)
-    s.prepare_for_update(same, obj)
+    s.prepare_for_update(RequestContext(), same, obj)
     assert same["metadata"]["annotations"][TEMPLATE_GENERATION] == "1"
     obj["status"] = {"desiredNumberScheduled": 3, "currentNumberScheduled": 2, "numberReady": 1,
                      "updatedNumberScheduled": 2, "numberAvailable": 1}
@@ -205,7 +206,7 @@ def test_declarations():
     for cls in ALL:
         assert cls.group == "apps" and cls.tracks_generation
         assert cls.schema_name == f"io.k8s.api.apps.v1.{cls.kind}"
-    assert DaemonSetStrategy.subresources == ("status",)
+    assert DaemonSetStrategy.subresource_names() == ("status",)
     for cls in (DeploymentStrategy, ReplicaSetStrategy, StatefulSetStrategy):
-        assert cls.subresources == ("status", "scale")
-        assert cls.scale.label_selector == "spec.selector"
+        assert cls.subresource_names() == ("status", "scale")
+        assert cls.scale_spec().label_selector == "spec.selector"

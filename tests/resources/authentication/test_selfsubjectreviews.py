@@ -3,12 +3,18 @@ from __future__ import annotations
 
 import pytest
 
-from apiserver.registry.context import RequestContext, UserInfo
+from apiserver.authentication.user import UserInfo
+from apiserver.registry.context import RequestContext
 from apiserver.runtime import errors
 from apiserver.runtime.scheme import scheme
 from resources.authentication.selfsubjectreviews import SelfSubjectReviewStrategy
 
 S = SelfSubjectReviewStrategy()
+
+
+def ask(strategy, namespace, body, ctx):
+    """POST a review to ``strategy`` (its create hook takes the context first)."""
+    return strategy.create_virtual(ctx, namespace, body)
 
 
 def test_registered_create_only_and_cluster_scoped():
@@ -20,7 +26,7 @@ def test_registered_create_only_and_cluster_scoped():
 def test_answers_the_callers_identity():
     user = UserInfo("alice", uid="u-1", groups=("dev", "system:authenticated"),
                     extra={"scopes": ["a", "b"]})
-    code, body = S.create_virtual("", {"apiVersion": "authentication.k8s.io/v1",
+    code, body = ask(S, "", {"apiVersion": "authentication.k8s.io/v1",
                                        "kind": "SelfSubjectReview"}, RequestContext(user=user))
     assert code == 201
     assert body["kind"] == "SelfSubjectReview"
@@ -33,11 +39,11 @@ def test_answers_the_callers_identity():
 
 def test_uid_and_extra_left_out_when_empty():
     user = UserInfo("kubernetes-admin", groups=("system:masters", "system:authenticated"))
-    _, body = S.create_virtual("", {}, RequestContext(user=user))
+    _, body = ask(S, "", {}, RequestContext(user=user))
     assert body["status"]["userInfo"] == {
         "username": "kubernetes-admin", "groups": ["system:masters", "system:authenticated"]}
 
 
 def test_no_user_is_a_bad_request():
     with pytest.raises(errors.BadRequest, match="no user present on request"):
-        S.create_virtual("", {}, RequestContext())
+        ask(S, "", {}, RequestContext())

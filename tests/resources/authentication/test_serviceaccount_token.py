@@ -12,9 +12,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from apiserver import options as opts
 from apiserver.authentication import serviceaccount_tokens as tokens
-from apiserver.endpoints import discovery
 from apiserver.runtime import errors
 from tests.apiserver.storage.support import ensure_revision_row
+from tests.conftest import build_server
 
 KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 ISSUER = "https://issuer.example"
@@ -26,14 +26,25 @@ def signing(tmp_path, monkeypatch):
     path.write_bytes(KEY.private_bytes(serialization.Encoding.PEM,
                                        serialization.PrivateFormat.PKCS8,
                                        serialization.NoEncryption()))
-    options = opts.Options(service_account_signing_key_file=str(path),
-                           service_account_issuer=ISSUER)
-    monkeypatch.setattr(opts, "_current", options)
-    return options
+    return opts.Options(service_account_signing_key_file=str(path),
+                        service_account_issuer=ISSUER)
 
 
 @pytest.fixture
-def sas(stores, ctx, signing):
+def stores(db, signing):
+    """A server built with these options: its ServiceAccount kind signs with their key."""
+    return build_server(options=signing)[0].stores
+
+
+def reissue(store, options):
+    """As if the server had started with ``options``."""
+    store.strategy.set_token_issuer(tokens.Issuer(
+        options.service_account_signing_key_file, options.service_account_issuer,
+        int(options.service_account_max_token_expiration)))
+
+
+@pytest.fixture
+def sas(stores, ctx):
     ensure_revision_row()
     store = stores.store("", "v1", "serviceaccounts")
     store.create("default", {"apiVersion": "v1", "kind": "ServiceAccount",
@@ -44,7 +55,7 @@ def sas(stores, ctx, signing):
 def request(sas, ctx, spec=None, name="sa", **extra):
     body = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
             "spec": spec or {}, **extra}
-    return sas.strategy.create_subresource(sas, "default", name, "token", body, ctx)
+    return sas.strategy.subresource("token").create(ctx, sas, "default", name, body)
 
 
 def test_default_token(sas, ctx):
@@ -95,8 +106,7 @@ def test_missing_service_account_is_404(sas, ctx):
 
 
 def test_max_expiration_caps(sas, ctx, signing, monkeypatch):
-    monkeypatch.setattr(opts, "_current", dataclasses.replace(
-        signing, service_account_max_token_expiration=7200.0))
+    reissue(sas, dataclasses.replace(signing, service_account_max_token_expiration=7200.0))
     _, body = request(sas, ctx, {"expirationSeconds": 86400})
     assert body["spec"]["expirationSeconds"] == 7200
 
@@ -134,24 +144,23 @@ def test_namespace_mismatch_and_wrong_kind(sas, ctx):
     with pytest.raises(errors.BadRequest, match="does not match the namespace"):
         request(sas, ctx, metadata={"namespace": "other"})
     with pytest.raises(errors.BadRequest, match="does not match the expected kind"):
-        sas.strategy.create_subresource(sas, "default", "sa", "token",
-                                        {"kind": "Pod"}, ctx)
+        sas.strategy.subresource("token").create(ctx, sas, "default", "sa", {"kind": "Pod"})
 
 
 def test_missing_key_file_is_an_internal_error(sas, ctx, signing, monkeypatch, tmp_path):
-    monkeypatch.setattr(opts, "_current", dataclasses.replace(
+    reissue(sas, dataclasses.replace(
         signing, service_account_signing_key_file=str(tmp_path / "none.key")))
     with pytest.raises(errors.InternalError, match="failed to generate token"):
         request(sas, ctx)
 
 
-def test_discovery_lists_the_token_subresource():
-    doc = discovery.resource_list("", "v1")
+def test_discovery_lists_the_token_subresource(server):
+    doc = server.discovery.resource_list("", "v1")
     (entry,) = [r for r in doc["resources"] if r["name"] == "serviceaccounts/token"]
     assert entry == {"name": "serviceaccounts/token", "singularName": "", "namespaced": True,
                      "kind": "TokenRequest", "verbs": ["create"],
                      "group": "authentication.k8s.io", "version": "v1"}
-    core = discovery._aggregated_group("")
+    core = server.discovery._aggregated_group("")
     sa = [r for r in core["versions"][0]["resources"] if r["resource"] == "serviceaccounts"][0]
     assert sa["subresources"] == [{"subresource": "token", "verbs": ["create"], "responseKind": {
         "group": "authentication.k8s.io", "version": "v1", "kind": "TokenRequest"}}]

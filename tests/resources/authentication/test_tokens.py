@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
+import time
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -78,10 +80,17 @@ def test_key_file_is_loaded_and_reloaded_on_change(tmp_path):
     path.write_bytes(KEY.private_bytes(serialization.Encoding.PEM,
                                        serialization.PrivateFormat.PKCS8,
                                        serialization.NoEncryption()))
-    first = tokens.load_private_key(str(path))
-    assert tokens.load_private_key(str(path)) is first
+    issuer = tokens.Issuer(str(path), "https://i")
+    first = issuer.private_key
+    assert issuer.private_key is first                      # read once while unchanged
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    path.write_bytes(other.private_bytes(serialization.Encoding.PEM,
+                                         serialization.PrivateFormat.PKCS8,
+                                         serialization.NoEncryption()))
+    os.utime(path, (time.time() + 5, time.time() + 5))
+    assert issuer.private_key.public_key().public_numbers() == other.public_key().public_numbers()
     with pytest.raises(FileNotFoundError):
-        tokens.load_private_key(str(tmp_path / "missing.key"))
+        tokens.Issuer(str(tmp_path / "missing.key"), "https://i").private_key
 
 
 def test_identity_helpers():

@@ -6,7 +6,8 @@ import pytest
 
 from apiserver.authorization import base
 from apiserver.authorization.base import Authorizer, Decision
-from apiserver.registry.context import RequestContext, UserInfo
+from apiserver.authentication.user import UserInfo
+from apiserver.registry.context import RequestContext
 from apiserver.runtime import errors
 from apiserver.runtime.scheme import scheme
 from resources.authorization.localsubjectaccessreviews import LocalSubjectAccessReviewStrategy
@@ -19,6 +20,11 @@ LSAR, SSRR = LocalSubjectAccessReviewStrategy(), SelfSubjectRulesReviewStrategy(
 ADMIN = UserInfo("kubernetes-admin", groups=("system:masters", "system:authenticated"))
 BOB = UserInfo("bob", groups=("system:authenticated",))
 PODS = {"namespace": "default", "verb": "list", "resource": "pods"}
+
+
+def ask(strategy, namespace, body, ctx):
+    """POST a review to ``strategy`` (its create hook takes the context first)."""
+    return strategy.create_virtual(ctx, namespace, body)
 
 
 class OnlyBobReadsPods(Authorizer):
@@ -43,7 +49,8 @@ class OnlyBobReadsPods(Authorizer):
 def authorizer(monkeypatch):
     OnlyBobReadsPods.seen = []
     union = base.Union([base.SystemMasters(), OnlyBobReadsPods()])
-    monkeypatch.setattr(base, "_current", union)
+    for strategy in (SSAR, SAR, LSAR, SSRR):
+        monkeypatch.setattr(strategy, "authorizer", union)
     return union
 
 
@@ -66,7 +73,7 @@ def test_registered_create_only(plural, namespaced):
 
 
 def test_self_review_allowed_echoes_spec(authorizer):
-    code, body = SSAR.create_virtual("", review(resourceAttributes=PODS), as_user(BOB))
+    code, body = ask(SSAR, "", review(resourceAttributes=PODS), as_user(BOB))
     assert code == 201
     assert body["kind"] == "SelfSubjectAccessReview"
     assert body["spec"] == {"resourceAttributes": PODS}
@@ -77,23 +84,23 @@ def test_self_review_allowed_echoes_spec(authorizer):
 
 
 def test_self_review_denied_and_no_opinion(authorizer):
-    _, body = SSAR.create_virtual("", review(resourceAttributes={
+    _, body = ask(SSAR, "", review(resourceAttributes={
         "namespace": "default", "verb": "get", "resource": "secrets"}), as_user(BOB))
     assert body["status"] == {"allowed": False, "denied": True,
                               "reason": "secrets are off limits"}
-    _, body = SSAR.create_virtual("", review(resourceAttributes={
+    _, body = ask(SSAR, "", review(resourceAttributes={
         "verb": "delete", "group": "apps", "resource": "deployments"}), as_user(BOB))
     assert body["status"] == {"allowed": False}
 
 
 def test_system_masters_may_do_anything(authorizer):
-    _, body = SSAR.create_virtual("", review(nonResourceAttributes={
+    _, body = ask(SSAR, "", review(nonResourceAttributes={
         "path": "/healthz", "verb": "get"}), as_user(ADMIN))
     assert body["status"] == {"allowed": True}
 
 
 def test_non_resource_attributes(authorizer):
-    SSAR.create_virtual("", review(nonResourceAttributes={"path": "/metrics", "verb": "get"}),
+    ask(SSAR, "", review(nonResourceAttributes={"path": "/metrics", "verb": "get"}),
                         as_user(BOB))
     attrs = OnlyBobReadsPods.seen[-1]
     assert (attrs.is_resource_request, attrs.path, attrs.verb) == (False, "/metrics", "get")
@@ -101,13 +108,13 @@ def test_non_resource_attributes(authorizer):
 
 def test_self_review_validation_messages(authorizer):
     with pytest.raises(errors.Invalid) as exc:
-        SSAR.create_virtual("", review(), as_user(BOB))
+        ask(SSAR, "", review(), as_user(BOB))
     assert exc.value.message == (
         'SelfSubjectAccessReview.authorization.k8s.io "" is invalid: spec.resourceAttributes: '
         "Invalid value: null: exactly one of nonResourceAttributes or resourceAttributes must "
         "be specified")
     with pytest.raises(errors.Invalid) as exc:
-        SSAR.create_virtual("", review(resourceAttributes=PODS, nonResourceAttributes={
+        ask(SSAR, "", review(resourceAttributes=PODS, nonResourceAttributes={
             "path": "/x", "verb": "get"}), as_user(BOB))
     assert exc.value.message.endswith(
         'spec.nonResourceAttributes: Invalid value: authorization.NonResourceAttributes'
@@ -115,11 +122,11 @@ def test_self_review_validation_messages(authorizer):
     body = review(resourceAttributes=PODS)
     body["metadata"] = {"name": "x"}
     with pytest.raises(errors.Invalid, match="metadata: Invalid value: .*must be empty"):
-        SSAR.create_virtual("", body, as_user(BOB))
+        ask(SSAR, "", body, as_user(BOB))
 
 
 def test_subject_access_review_uses_the_spec_subject(authorizer):
-    code, body = SAR.create_virtual("", review(user="bob", groups=["g"], uid="u",
+    code, body = ask(SAR, "", review(user="bob", groups=["g"], uid="u",
                                                extra={"k": ["v"]}, resourceAttributes=PODS),
                                     as_user(ADMIN))
     assert (code, body["kind"], body["status"]) == (201, "SubjectAccessReview", {"allowed": True})
@@ -128,29 +135,29 @@ def test_subject_access_review_uses_the_spec_subject(authorizer):
         ("bob", ("g",), "u", {"k": ["v"]})
     with pytest.raises(errors.Invalid, match="spec.user: Invalid value: \"\": at least one of "
                                              "user or group must be specified"):
-        SAR.create_virtual("", review(resourceAttributes=PODS), as_user(ADMIN))
+        ask(SAR, "", review(resourceAttributes=PODS), as_user(ADMIN))
 
 
 def test_local_subject_access_review(authorizer):
-    code, body = LSAR.create_virtual("default", review(user="bob", resourceAttributes=PODS),
+    code, body = ask(LSAR, "default", review(user="bob", resourceAttributes=PODS),
                                      as_user(ADMIN))
     assert (code, body["metadata"]["namespace"], body["status"]) == \
         (201, "default", {"allowed": True})
     with pytest.raises(errors.Invalid, match="spec.resourceAttributes.namespace: Invalid value: "
                                              "\"default\": must match metadata.namespace"):
-        LSAR.create_virtual("other", review(user="bob", resourceAttributes=PODS),
+        ask(LSAR, "other", review(user="bob", resourceAttributes=PODS),
                             as_user(ADMIN))
     with pytest.raises(errors.Invalid, match="disallowed on this kind of request"):
-        LSAR.create_virtual("default", review(user="bob", nonResourceAttributes={
+        ask(LSAR, "default", review(user="bob", nonResourceAttributes={
             "path": "/x", "verb": "get"}), as_user(ADMIN))
     body = review(user="bob", resourceAttributes=PODS)
     body["metadata"] = {"namespace": "elsewhere"}
     with pytest.raises(errors.BadRequest, match="does not match the namespace"):
-        LSAR.create_virtual("default", body, as_user(ADMIN))
+        ask(LSAR, "default", body, as_user(ADMIN))
 
 
 def test_rules_review_for_system_masters(authorizer):
-    code, body = SSRR.create_virtual("", {"spec": {"namespace": "default"}}, as_user(ADMIN))
+    code, body = ask(SSRR, "", {"spec": {"namespace": "default"}}, as_user(ADMIN))
     assert code == 201
     assert body["kind"] == "SelfSubjectRulesReview"
     assert body["status"] == {
@@ -161,15 +168,15 @@ def test_rules_review_for_system_masters(authorizer):
 
 def test_rules_review_requires_a_namespace(authorizer):
     with pytest.raises(errors.BadRequest, match="no namespace on request"):
-        SSRR.create_virtual("", {"spec": {}}, as_user(ADMIN))
+        ask(SSRR, "", {"spec": {}}, as_user(ADMIN))
 
 
 def test_rules_review_with_always_allow(monkeypatch):
-    monkeypatch.setattr(base, "_current", base.build(("AlwaysAllow",)))
-    _, body = SSRR.create_virtual("", {"spec": {"namespace": "ns"}}, as_user(ADMIN))
+    monkeypatch.setattr(SSRR, "authorizer", base.build(("AlwaysAllow",)))
+    _, body = ask(SSRR, "", {"spec": {"namespace": "ns"}}, as_user(ADMIN))
     assert body["status"]["incomplete"] is False
     assert len(body["status"]["resourceRules"]) == 1     # masters' and AlwaysAllow's merged
-    _, body = SSRR.create_virtual("", {"spec": {"namespace": "ns"}}, as_user(BOB))
+    _, body = ask(SSRR, "", {"spec": {"namespace": "ns"}}, as_user(BOB))
     assert body["status"]["resourceRules"] == [
         {"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from resources.batch.cronjobs import CronJobStrategy, parse_schedule
+from apiserver.registry.context import RequestContext
 
 
 def cronjob(schedule="*/5 * * * *", name="hello", **spec):
@@ -56,28 +57,28 @@ def test_invalid_schedules(schedule, message):
 
 def test_validation_messages():
     s = CronJobStrategy()
-    assert texts(s.validate(defaulted(cronjob()))) == []
-    assert texts(s.validate(defaulted(cronjob(schedule="")))) == ["spec.schedule: Required value"]
-    assert texts(s.validate(defaulted(cronjob(schedule="61 * * * *")))) == [
+    assert texts(s.validate(RequestContext(), defaulted(cronjob()))) == []
+    assert texts(s.validate(RequestContext(), defaulted(cronjob(schedule="")))) == ["spec.schedule: Required value"]
+    assert texts(s.validate(RequestContext(), defaulted(cronjob(schedule="61 * * * *")))) == [
         'spec.schedule: Invalid value: "61 * * * *": end of range (61) above maximum (59): 61']
-    assert texts(s.validate(defaulted(cronjob(schedule="TZ=UTC 0 * * * *")))) == [
+    assert texts(s.validate(RequestContext(), defaulted(cronjob(schedule="TZ=UTC 0 * * * *")))) == [
         'spec.schedule: Invalid value: "TZ=UTC 0 * * * *": cannot use TZ or CRON_TZ in schedule, '
         'use timeZone field instead']
-    assert texts(s.validate(defaulted(cronjob(timeZone="Mars/Olympus")))) == [
+    assert texts(s.validate(RequestContext(), defaulted(cronjob(timeZone="Mars/Olympus")))) == [
         'spec.timeZone: Invalid value: "Mars/Olympus": unknown time zone Mars/Olympus']
-    assert texts(s.validate(defaulted(cronjob(timeZone="Europe/Berlin")))) == []
-    assert texts(s.validate(defaulted(cronjob(name="x" * 53))))[-1] == (
+    assert texts(s.validate(RequestContext(), defaulted(cronjob(timeZone="Europe/Berlin")))) == []
+    assert texts(s.validate(RequestContext(), defaulted(cronjob(name="x" * 53))))[-1] == (
         f'metadata.name: Invalid value: "{"x" * 53}": must be no more than 52 characters')
     bad = defaulted(cronjob(concurrencyPolicy="Sometimes"))
-    assert texts(s.validate(bad)) == ['spec.concurrencyPolicy: Unsupported value: "Sometimes": '
+    assert texts(s.validate(RequestContext(), bad)) == ['spec.concurrencyPolicy: Unsupported value: "Sometimes": '
                                       'supported values: "Allow", "Forbid", "Replace"']
     always = defaulted(cronjob())
     always["spec"]["jobTemplate"]["spec"]["template"]["spec"]["restartPolicy"] = "Always"
-    assert texts(s.validate(always)) == ['spec.jobTemplate.spec.template.spec.restartPolicy: Required '
+    assert texts(s.validate(RequestContext(), always)) == ['spec.jobTemplate.spec.template.spec.restartPolicy: Required '
                                          'value: valid values: "OnFailure", "Never"']
     selected = defaulted(cronjob())
     selected["spec"]["jobTemplate"]["spec"]["selector"] = {"matchLabels": {"a": "b"}}
-    assert texts(s.validate(selected))[0].endswith("`selector` will be auto-generated")
+    assert texts(s.validate(RequestContext(), selected))[0].endswith("`selector` will be auto-generated")
 
 
 def test_table_row():

@@ -27,7 +27,7 @@ def job(spec=None, restart="Never", labels=None):
 def created(obj):
     s = JobStrategy()
     s.default(obj)
-    s.prepare_for_create(obj)
+    s.prepare_for_create(RequestContext(), obj)
     return obj
 
 
@@ -63,7 +63,7 @@ def test_selector_and_labels_generated_from_uid():
                       "controller-uid": UID, CONTROLLER_UID: UID}
     assert obj["spec"]["selector"] == {"matchLabels": {CONTROLLER_UID: UID}}
     assert obj["metadata"]["labels"] == {"app": "pi"}      # copied from the template by default
-    assert texts(JobStrategy().validate(obj)) == []
+    assert texts(JobStrategy().validate(RequestContext(), obj)) == []
 
 
 def test_job_without_labels_gets_the_generated_ones():
@@ -76,16 +76,16 @@ def test_manual_selector_is_not_generated():
                       labels={"app": "pi"}))
     assert obj["spec"]["selector"] == {"matchLabels": {"app": "pi"}}
     assert "controller-uid" not in obj["spec"]["template"]["metadata"]["labels"]
-    assert texts(JobStrategy().validate(obj)) == []
+    assert texts(JobStrategy().validate(RequestContext(), obj)) == []
     obj["spec"]["template"]["metadata"]["labels"] = {"app": "other"}
-    assert texts(JobStrategy().validate(obj)) == [
+    assert texts(JobStrategy().validate(RequestContext(), obj)) == [
         'spec.template.metadata.labels: Invalid value: map[string]string{"app":"other"}: '
         '`selector` does not match template `labels`']
 
 
 def test_user_selector_without_manual_selector_is_rejected():
     obj = created(job({"selector": {"matchLabels": {"app": "pi"}}}, labels={"app": "pi"}))
-    out = texts(JobStrategy().validate(obj))
+    out = texts(JobStrategy().validate(RequestContext(), obj))
     assert out == ['spec.selector: Invalid value: v1.LabelSelector{MatchLabels:map[string]string'
                    '{"app":"pi", "batch.kubernetes.io/controller-uid":"' + UID + '"}, '
                    'MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: `selector` not auto-generated']
@@ -99,11 +99,11 @@ def test_restart_policy(restart, message):
     obj = job(restart=restart)
     if not restart:
         del obj["spec"]["template"]["spec"]["restartPolicy"]     # defaulted to Always
-    assert texts(JobStrategy().validate(created(obj))) == [message]
+    assert texts(JobStrategy().validate(RequestContext(), created(obj))) == [message]
 
 
 def test_negative_counters():
-    out = texts(JobStrategy().validate(created(job({"parallelism": -1, "backoffLimit": -2}))))
+    out = texts(JobStrategy().validate(RequestContext(), created(job({"parallelism": -1, "backoffLimit": -2}))))
     assert "spec.parallelism: Invalid value: -1: must be greater than or equal to 0" in out
     assert "spec.backoffLimit: Invalid value: -2: must be greater than or equal to 0" in out
 
@@ -114,10 +114,10 @@ def test_update_immutables():
     new = copy.deepcopy(old)
     new["spec"]["parallelism"] = 5
     new["spec"]["suspend"] = True
-    assert texts(s.validate_update(new, old)) == []
+    assert texts(s.validate_update(RequestContext(), new, old)) == []
     new["spec"]["completions"] = 4
     new["spec"]["template"]["spec"]["containers"][0]["image"] = "perl:6"
-    fields = [e.field for e in s.validate_update(new, old)]
+    fields = [e.field for e in s.validate_update(RequestContext(), new, old)]
     assert fields == ["spec.completions", "spec.template"]
 
 

@@ -17,7 +17,8 @@ import copy
 import orjson
 import pytest
 
-from apiserver.registry.context import RequestContext, UserInfo
+from apiserver.authentication.user import UserInfo
+from apiserver.registry.context import RequestContext
 from apiserver.runtime import errors
 from apiserver.runtime.scheme import scheme
 from tests.apiserver.storage.support import ensure_revision_row

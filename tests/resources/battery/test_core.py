@@ -7,6 +7,7 @@ import orjson
 
 from resources.core import services
 from resources.core.service_alloc import ServiceAllocator
+from apiserver.registry.context import RequestContext
 from tests.resources.battery.base import KindBattery
 
 
@@ -83,14 +84,6 @@ class TestNode(KindBattery):
 
 class TestService(KindBattery):
     resource = "services"
-
-    def setup_stores(self, stores):
-        store = stores.store("", "v1", "services")
-        services.set_allocator(ServiceAllocator(
-            lambda: [orjson.loads(d) for d in store.list(None)["items"]]))
-
-    def teardown_stores(self):
-        services.set_allocator(None)
 
     def valid(self, name):
         return {"metadata": {"name": name},
@@ -194,9 +187,9 @@ def test_resource_quota_refuses_resource_names_upstream_refuses():
     resources unless they carry a domain (upstream ValidateResourceQuotaResourceName)."""
     from resources.core.resourcequotas import ResourceQuotaStrategy
     s = ResourceQuotaStrategy()
-    bad = s.validate({"metadata": {"name": "q"}, "spec": {"hard": {"foo bar": "1", "bogus": "2"}}})
+    bad = s.validate(RequestContext(), {"metadata": {"name": "q"}, "spec": {"hard": {"foo bar": "1", "bogus": "2"}}})
     assert {e.field for e in bad} == {"spec.hard[foo bar]", "spec.hard[bogus]"}
-    good = s.validate({"metadata": {"name": "q"}, "spec": {"hard": {
+    good = s.validate(RequestContext(), {"metadata": {"name": "q"}, "spec": {"hard": {
         "pods": "10", "requests.cpu": "1", "count/deployments.apps": "3", "example.com/gpu": "1",
         "requests.hugepages-2Mi": "1Gi"}}})
     assert good == []

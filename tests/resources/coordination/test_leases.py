@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from resources.coordination.leases import LeaseStrategy
+from apiserver.registry.context import RequestContext
 
 
 def lease(**spec):
@@ -11,11 +12,11 @@ def lease(**spec):
 
 def test_validation():
     s = LeaseStrategy()
-    assert s.validate(lease(holderIdentity="n1", leaseDurationSeconds=40)) == []
-    assert [e.error_text() for e in s.validate(lease(leaseDurationSeconds=0, leaseTransitions=-1))] == [
+    assert s.validate(RequestContext(), lease(holderIdentity="n1", leaseDurationSeconds=40)) == []
+    assert [e.error_text() for e in s.validate(RequestContext(), lease(leaseDurationSeconds=0, leaseTransitions=-1))] == [
         "spec.leaseDurationSeconds: Invalid value: 0: must be greater than 0",
         "spec.leaseTransitions: Invalid value: -1: must be greater than or equal to 0"]
-    assert [e.error_text() for e in s.validate(lease(preferredHolder="x"))] == [
+    assert [e.error_text() for e in s.validate(RequestContext(), lease(preferredHolder="x"))] == [
         "spec.preferredHolder: Forbidden: may only be specified if `strategy` is defined"]
 
 

@@ -15,6 +15,7 @@ from resources.core.nodes import NodeStrategy
 from resources.core.resourcequotas import ResourceQuotaStrategy
 from resources.core.service_alloc import ServiceAllocator
 from resources.core.serviceaccounts import ServiceAccountStrategy
+from apiserver.registry.context import RequestContext
 
 META = {"name": "x", "namespace": "default", "creationTimestamp": "2024-01-01T00:00:00Z"}
 
@@ -41,7 +42,7 @@ def ago(**kw) -> str:
 def test_registered_declarations(plural, short, categories, subresources, namespaced):
     s = scheme.strategy("", "v1", plural)
     assert s is not None, plural
-    assert (s.short_names, s.categories, s.subresources, s.namespaced) == \
+    assert (s.short_names, s.categories, s.subresource_names(), s.namespaced) == \
         (short, categories, subresources, namespaced)
     assert s.schema_name == f"io.k8s.api.core.v1.{s.kind}"
 
@@ -74,7 +75,7 @@ def test_node_create_keeps_status_and_defaults_allocatable():
     n = node(capacity={"cpu": "4"})
     s = NodeStrategy()
     s.default(n)
-    s.prepare_for_create(n)
+    s.prepare_for_create(RequestContext(), n)
     assert n["status"]["allocatable"] == {"cpu": "4"}
 
 
@@ -82,14 +83,14 @@ def test_node_taints_and_pod_cidr_update():
     s = NodeStrategy()
     n = node()
     n["spec"] = {"taints": [{"key": "k", "effect": "Sometimes"}], "podCIDRs": ["nope"]}
-    assert texts(s.validate(n)) == [
+    assert texts(s.validate(RequestContext(), n)) == [
         'spec.podCIDRs[0]: Invalid value: "nope": must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)',
         'spec.taints[0].effect: Unsupported value: "Sometimes": supported values: '
         '"NoSchedule", "PreferNoSchedule", "NoExecute"']
     old, new = node(), node()
     old["spec"] = {"podCIDRs": ["10.244.0.0/24"]}
     new["spec"] = {"podCIDRs": ["10.244.1.0/24"]}
-    assert texts(s.validate_update(new, old)) == [
+    assert texts(s.validate_update(RequestContext(), new, old)) == [
         'spec.podCIDRs: Forbidden: node updates may not change podCIDR except from "" to valid']
 
 
@@ -101,10 +102,10 @@ def test_endpoints_row_and_validation():
         {"addresses": [{"ip": f"10.0.0.{i}"} for i in range(1, 4)], "ports": [{"port": 80}, {"port": 443, "name": "b"}]}]}
     s.default(ep)
     assert s.table_row(ep)[1] == "10.0.0.1:80,10.0.0.2:80,10.0.0.3:80 + 3 more..."
-    assert texts(s.validate(ep)) == ["subsets[0].ports[0].name: Required value"]
+    assert texts(s.validate(RequestContext(), ep)) == ["subsets[0].ports[0].name: Required value"]
     assert s.table_row({"metadata": dict(META)})[1] == "<none>"
     bad = {"metadata": dict(META), "subsets": [{"addresses": [{"ip": "127.0.0.1"}, {"ip": "x"}]}]}
-    assert texts(s.validate(bad)) == [
+    assert texts(s.validate(RequestContext(), bad)) == [
         'subsets[0].addresses[0].ip: Invalid value: "127.0.0.1": may not be in the loopback range (127.0.0.0/8, ::1/128)',
         'subsets[0].addresses[1].ip: Invalid value: "x": must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)']
 
@@ -140,12 +141,12 @@ def test_event_selectable_fields_and_validation():
     fields = {k: f(ev) for k, f in s.selectable_fields.items()}
     assert fields["involvedObject.kind"] == "Pod" and fields["source"] == "kubelet"
     assert fields["reportingComponent"] == "kubelet" and fields["involvedObject.uid"] == ""
-    assert texts(s.validate(ev)) == [
+    assert texts(s.validate(RequestContext(), ev)) == [
         'involvedObject.namespace: Invalid value: "other": does not match event.namespace']
     new_style = {"metadata": dict(META), "eventTime": "2024-01-01T00:00:00.000000Z",
                  "involvedObject": {"kind": "Pod", "namespace": "default"}}
-    assert texts(s.validate(new_style))[:1] == ["reportingComponent: Required value"]
-    assert "action: Required value" in texts(s.validate(new_style))
+    assert texts(s.validate(RequestContext(), new_style))[:1] == ["reportingComponent: Required value"]
+    assert "action: Required value" in texts(s.validate(RequestContext(), new_style))
 
 
 # ---- LimitRange / ResourceQuota ------------------------------------------------------
@@ -159,7 +160,7 @@ def test_limit_range_defaults_and_order_checks():
     assert item["default"] == {"cpu": "1"} and item["defaultRequest"] == {"cpu": "1", "memory": "64Mi"}
     bad = {"metadata": dict(META), "spec": {"limits": [{"type": "Container", "min": {"cpu": "2"}, "max": {"cpu": "1"}},
                                                         {"type": "Pod", "default": {"cpu": "1"}}]}}
-    got = texts(s.validate(bad))
+    got = texts(s.validate(RequestContext(), bad))
     assert got[0] == 'spec.limits[0].min[cpu]: Invalid value: "2": min value 2 is greater than max value 1'
     assert "spec.limits[1].default: Forbidden: may not be specified when `type` is 'Pod'" in got
     assert s.table_row(lr) == ["x", "2024-01-01T00:00:00Z"]
@@ -170,13 +171,13 @@ def test_resource_quota_status_and_row():
     s = ResourceQuotaStrategy()
     q = {"metadata": dict(META), "spec": {"hard": {"requests.cpu": "1000m", "limits.memory": "1Gi", "pods": "10"}},
          "status": {"used": {"pods": "99"}}}
-    s.prepare_for_create(q)
+    s.prepare_for_create(RequestContext(), q)
     assert q["status"] == {"hard": q["spec"]["hard"]}
     q["status"]["used"] = {"pods": "3"}
     assert s.table_row(q)[2:] == ["pods: 3/10, requests.cpu: 0/1", "limits.memory: 0/1Gi"]
     assert [c.name for c in s.columns] == ["Name", "Age", "Request", "Limit"]
     bad = {"metadata": dict(META), "spec": {"hard": {"cpu": "lots"}, "scopes": ["Sometimes"]}}
-    got = texts(s.validate(bad))
+    got = texts(s.validate(RequestContext(), bad))
     assert got[0].startswith('spec.hard[cpu]: Invalid value: "lots"')
     assert got[1].startswith('spec.scopes[0]: Unsupported value: "Sometimes"')
 

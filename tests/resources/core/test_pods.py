@@ -14,6 +14,7 @@ import pytest
 from resources.core.pod_defaults import image_pull_policy, qos_class
 from resources.core.pod_validation import UPDATABLE_FIELDS
 from resources.core.pods import PodStrategy
+from apiserver.registry.context import RequestContext
 
 S = PodStrategy()
 
@@ -27,7 +28,7 @@ def pod(*containers, **spec) -> dict:
 
 def created(p: dict) -> dict:
     S.default(p)
-    S.prepare_for_create(p)
+    S.prepare_for_create(RequestContext(), p)
     return p
 
 
@@ -78,9 +79,37 @@ def test_defaults_are_idempotent():
     ("nginx", "Always"), ("nginx:latest", "Always"), ("nginx:1.27", "IfNotPresent"),
     ("localhost:5000/nginx", "Always"), ("localhost:5000/nginx:v1", "IfNotPresent"),
     ("nginx@sha256:" + "a" * 64, "IfNotPresent"), ("", "IfNotPresent"),
+    ("nginx:latest@sha256:" + "a" * 64, "Always"),      # tagged and digested: the tag counts
+    # references ParseImageName refuses get tag "" upstream, so IfNotPresent
+    ("NGINX", "IfNotPresent"), (" nginx", "IfNotPresent"), ("nginx@sha256:abc", "IfNotPresent"),
 ])
 def test_image_pull_policy(image, policy):
     assert image_pull_policy(image) == policy
+
+
+def test_pod_only_validation_rules():
+    """validatePodMetadataAndSpec / ValidatePodCreate add to ValidatePodSpec for Pods only:
+    image whitespace, hostPort == containerPort under hostNetwork, no ephemeral containers."""
+    from resources.core.pod_defaults import default_pod
+    from resources.core.pod_validation import validate_pod, validate_pod_template_spec
+    spec = {"hostNetwork": True,
+            "containers": [{"name": "a", "image": " nginx", "ports": [{"containerPort": 80,
+                                                                      "hostPort": 81}]}],
+            "ephemeralContainers": [{"name": "dbg", "image": "busybox"}]}
+    p = {"metadata": {"name": "p"}, "spec": copy.deepcopy(spec)}
+    default_pod(p)
+    assert texts(validate_pod(p)) == [
+        "spec.containers[0].ports[0].hostPort: Invalid value: 81: must match `containerPort` "
+        "when `hostNetwork` is true",
+        'spec.containers[0].image: Invalid value: " nginx": must not have leading or trailing '
+        "whitespace",
+        "spec.ephemeralContainers: Forbidden: cannot be set on create"]
+    template = {"spec": copy.deepcopy(spec)}
+    from resources.core.pod_defaults import default_pod_spec
+    default_pod_spec(template["spec"])
+    assert [e.field for e in validate_pod_template_spec(template, "spec.template")] == [
+        "spec.template.spec.containers[0].ports[0].hostPort",
+        "spec.template.spec.ephemeralContainers"]
 
 
 def test_nested_defaults():
@@ -124,13 +153,13 @@ def test_containers_required():
     p = pod()
     p["spec"]["containers"] = []
     S.default(p)
-    assert texts(S.validate(p)) == ["spec.containers: Required value"]
+    assert texts(S.validate(RequestContext(), p)) == ["spec.containers: Required value"]
 
 
 def test_container_errors_with_upstream_paths():
     p = created(pod({"name": "Bad", "ports": [{"containerPort": 70000}, {"containerPort": 80, "protocol": "ICMP"}]},
                     {"name": "Bad", "image": "x"}, restartPolicy="Sometimes", dnsPolicy="Nope"))
-    got = texts(S.validate(p))
+    got = texts(S.validate(RequestContext(), p))
     assert got[0].startswith('spec.containers[0].name: Invalid value: "Bad": a lowercase RFC 1123 label')
     assert got[1] == "spec.containers[0].image: Required value"
     assert got[2] == ("spec.containers[0].ports[0].containerPort: Invalid value: 70000: "
@@ -146,7 +175,7 @@ def test_container_errors_with_upstream_paths():
 
 def test_names_unique_across_init_containers():
     p = created(pod(initContainers=[{"name": "app", "image": "x"}]))
-    assert texts(S.validate(p)) == ['spec.initContainers[0].name: Duplicate value: "app"']
+    assert texts(S.validate(RequestContext(), p)) == ['spec.initContainers[0].name: Duplicate value: "app"']
 
 
 def test_volume_mounts_and_resources():
@@ -154,7 +183,7 @@ def test_volume_mounts_and_resources():
                      "volumeMounts": [{"name": "data", "mountPath": "/d"}, {"name": "v", "mountPath": "/d"}],
                      "resources": {"requests": {"cpu": "2"}, "limits": {"cpu": "1"}}},
                     volumes=[{"name": "v"}]))
-    assert texts(S.validate(p)) == [
+    assert texts(S.validate(RequestContext(), p)) == [
         'spec.containers[0].volumeMounts[0].name: Not found: "data"',
         'spec.containers[0].volumeMounts[1].mountPath: Invalid value: "/d": must be unique',
         'spec.containers[0].resources.requests: Invalid value: "2": must be less than or equal to cpu limit of 1',
@@ -162,7 +191,7 @@ def test_volume_mounts_and_resources():
 
 
 def test_valid_pod_has_no_errors():
-    assert S.validate(created(pod())) == []
+    assert S.validate(RequestContext(), created(pod())) == []
 
 
 # ---- update ------------------------------------------------------------------------------
@@ -172,8 +201,8 @@ def test_update_may_change_image():
     new = copy.deepcopy(old)
     new["spec"]["containers"][0]["image"] = "nginx:2"
     S.default(new)
-    S.prepare_for_update(new, old)
-    assert S.validate_update(new, old) == []
+    S.prepare_for_update(RequestContext(), new, old)
+    assert S.validate_update(RequestContext(), new, old) == []
 
 
 def test_update_of_other_fields_is_forbidden_with_upstream_message():
@@ -181,7 +210,7 @@ def test_update_of_other_fields_is_forbidden_with_upstream_message():
     new = copy.deepcopy(old)
     new["spec"]["containers"][0]["ports"] = [{"containerPort": 81}]
     S.default(new)
-    errs = S.validate_update(new, old)
+    errs = S.validate_update(RequestContext(), new, old)
     assert len(errs) == 1 and errs[0].field == "spec" and errs[0].type == "FieldValueForbidden"
     assert errs[0].detail.startswith("pod updates may not change fields other than " + UPDATABLE_FIELDS + "\n")
     assert "spec.containers[0].ports" in errs[0].detail
@@ -192,7 +221,7 @@ def test_update_node_name_forbidden_outside_binding():
     old = created(pod())
     new = copy.deepcopy(old)
     new["spec"]["nodeName"] = "n1"
-    assert [e.field for e in S.validate_update(new, old)] == ["spec"]
+    assert [e.field for e in S.validate_update(RequestContext(), new, old)] == ["spec"]
 
 
 def test_update_keeps_status_and_admission_filled_fields():
@@ -200,10 +229,10 @@ def test_update_keeps_status_and_admission_filled_fields():
     old["status"]["phase"] = "Running"
     new = pod()
     S.default(new)
-    S.prepare_for_update(new, old)
+    S.prepare_for_update(RequestContext(), new, old)
     assert new["status"]["phase"] == "Running"
     assert new["spec"]["serviceAccountName"] == "default" and new["spec"]["priority"] == 0
-    assert S.validate_update(new, old) == []
+    assert S.validate_update(RequestContext(), new, old) == []
 
 
 def test_tolerations_may_only_be_added():
@@ -211,20 +240,20 @@ def test_tolerations_may_only_be_added():
     old = created(pod(tolerations=[t]))
     added = copy.deepcopy(old)
     added["spec"]["tolerations"].append({"key": "j", "operator": "Exists"})
-    assert S.validate_update(added, old) == []
+    assert S.validate_update(RequestContext(), added, old) == []
     removed = copy.deepcopy(old)
     removed["spec"]["tolerations"] = []
     assert "spec.tolerations: Forbidden: existing toleration can not be modified except its " \
-           "tolerationSeconds" in texts(S.validate_update(removed, old))
+           "tolerationSeconds" in texts(S.validate_update(RequestContext(), removed, old))
 
 
 def test_active_deadline_may_only_shrink():
     old = created(pod(activeDeadlineSeconds=100))
     new = copy.deepcopy(old)
     new["spec"]["activeDeadlineSeconds"] = 50
-    assert S.validate_update(new, old) == []
+    assert S.validate_update(RequestContext(), new, old) == []
     new["spec"]["activeDeadlineSeconds"] = 200
-    assert texts(S.validate_update(new, old)) == [
+    assert texts(S.validate_update(RequestContext(), new, old)) == [
         "spec.activeDeadlineSeconds: Invalid value: 200: must be less than or equal to previous value"]
 
 
@@ -245,7 +274,7 @@ def test_grace_period(node, phase, grace_spec, requested, expected):
     if node:
         p["spec"]["nodeName"] = node
     p["status"] = {"phase": phase}
-    assert S.grace_period(p, requested) == expected
+    assert S.grace_period(RequestContext(), p, requested) == expected
 
 
 # ---- table -------------------------------------------------------------------------------

@@ -35,7 +35,7 @@ def binding(name="web", node="n1", **annotations):
 
 
 def bind(pods, body, ctx, name="web"):
-    return pods.strategy.create_subresource(pods, "default", name, "binding", body, ctx)
+    return pods.strategy.subresource("binding").create(ctx, pods, "default", name, body)
 
 
 def get(pods, name="web"):
@@ -119,7 +119,9 @@ def test_unscheduled_pod_deletes_at_once(pods, ctx):
 def test_scheduled_pod_deletes_gracefully(pods, ctx):
     pods.create("default", pod(), ctx)
     bind(pods, binding(), ctx)
-    obj = orjson.loads(pods.delete("default", "web", {}, ctx))
+    doc, gone = pods.delete("default", "web", {}, ctx)
+    obj = orjson.loads(doc)
+    assert gone is False
     assert obj["metadata"]["deletionGracePeriodSeconds"] == 30
     assert pods.strategy.table_row(get(pods))[2] == "Terminating"
     pods.delete("default", "web", {"gracePeriodSeconds": 0}, ctx)
@@ -139,23 +141,16 @@ def test_field_selector_on_node_name(pods, ctx):
 
 def test_legacy_bindings_resource_binds_the_named_pod(stores, ctx):
     """POST …/bindings names the pod in metadata.name and binds it like pods/<name>/binding."""
-    from apiserver.endpoints import state
     pods = stores.store("", "v1", "pods")
     bindings = stores.store("", "v1", "bindings")
     assert bindings is not None and not bindings.strategy.stored
-    state.server_state.cache_clear()
-    try:
-        state.server_state().stores = stores
-        pods.create("default", {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "lb"},
-                                "spec": {"containers": [{"name": "c", "image": "i"}]}}, ctx)
-        code, body = bindings.strategy.create_virtual("default", {
-            "apiVersion": "v1", "kind": "Binding", "metadata": {"name": "lb"},
-            "target": {"apiVersion": "v1", "kind": "Node", "name": "n1"}}, ctx)
-        assert code == 201 and body["status"] == "Success"
-        import orjson
-        assert orjson.loads(pods.get("default", "lb"))["spec"]["nodeName"] == "n1"
-    finally:
-        state.server_state.cache_clear()
+    pods.create("default", {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "lb"},
+                            "spec": {"containers": [{"name": "c", "image": "i"}]}}, ctx)
+    code, body = bindings.strategy.create_virtual(ctx, "default", {
+        "apiVersion": "v1", "kind": "Binding", "metadata": {"name": "lb"},
+        "target": {"apiVersion": "v1", "kind": "Node", "name": "n1"}})
+    assert code == 201 and body["status"] == "Success"
+    assert orjson.loads(pods.get("default", "lb"))["spec"]["nodeName"] == "n1"
 
 
 def test_a_new_namespace_gets_a_default_service_account(stores, ctx):

@@ -17,6 +17,7 @@ from apiserver.runtime import errors
 from resources.core import services
 from resources.core.service_alloc import ServiceAllocator, range_offset
 from resources.core.services import ServiceStrategy
+from apiserver.registry.context import RequestContext
 from tests.apiserver.storage.support import ensure_revision_row
 
 S = ServiceStrategy()
@@ -26,9 +27,9 @@ S = ServiceStrategy()
 def stored():
     """Services the in-memory allocator treats as stored."""
     items: list = []
-    services.set_allocator(ServiceAllocator(lambda: items, rng=random.Random(7)))
+    S.allocator = ServiceAllocator(lambda: items, rng=random.Random(7))
     yield items
-    services.set_allocator(None)
+    S.allocator = None
 
 
 def svc(name="web", **spec):
@@ -41,7 +42,7 @@ def svc(name="web", **spec):
 
 def created(body):
     S.default(body)
-    S.prepare_for_create(body)
+    S.prepare_for_create(RequestContext(), body)
     return body
 
 
@@ -63,7 +64,7 @@ def test_defaults_and_allocation(stored):
     assert int(ip) - int(ipaddress.ip_address("10.96.0.0")) >= range_offset(2 ** 20)  # upper band
     assert body["status"] == {"loadBalancer": {}}
     assert "externalTrafficPolicy" not in spec
-    assert S.validate(body) == []
+    assert S.validate(RequestContext(), body) == []
 
 
 def test_node_port_service_gets_node_ports(stored):
@@ -85,12 +86,12 @@ def test_headless_and_external_name(stored):
     assert bare["ipFamilyPolicy"] == "RequireDualStack"
     ext = created(svc(type="ExternalName", externalName="example.com", ports=[]))
     assert "clusterIP" not in ext["spec"] and "ipFamilies" not in ext["spec"]
-    assert S.validate(ext) == []
+    assert S.validate(RequestContext(), ext) == []
 
 
 def test_allocation_skips_used_addresses(stored):
     a = ServiceAllocator(lambda: stored, cidr="10.0.0.0/29", rng=random.Random(1))
-    services.set_allocator(a)
+    S.allocator = a
     seen = set()
     for i in range(6):                       # /29: 6 usable addresses
         body = created(svc(f"s{i}"))
@@ -135,7 +136,7 @@ def test_validation_messages(stored):
     body = svc(ports=[{"port": 0}, {"port": 81, "targetPort": "Bad_Name", "protocol": "ICMP"}],
                type="Weird", sessionAffinity="Sticky")
     S.default(body)
-    got = texts(S.validate(body))
+    got = texts(S.validate(RequestContext(), body))
     assert got == [
         "spec.ports[0].name: Required value",
         "spec.ports[0].port: Invalid value: 0: must be between 1 and 65535, inclusive",
@@ -153,16 +154,16 @@ def test_validation_messages(stored):
 
 def test_ports_required_and_node_port_forbidden_for_cluster_ip(stored):
     body = created(svc(ports=[]))
-    assert texts(S.validate(body)) == ["spec.ports: Required value"]
+    assert texts(S.validate(RequestContext(), body)) == ["spec.ports: Required value"]
     body = created(svc())
     body["spec"]["ports"][0]["nodePort"] = 30001
-    assert texts(S.validate(body)) == [
+    assert texts(S.validate(RequestContext(), body)) == [
         "spec.ports[0].nodePort: Forbidden: may not be used when `type` is 'ClusterIP'"]
 
 
 def test_external_name_required(stored):
     body = created(svc(type="ExternalName", ports=[]))
-    assert texts(S.validate(body)) == ["spec.externalName: Required value"]
+    assert texts(S.validate(RequestContext(), body)) == ["spec.externalName: Required value"]
 
 
 def test_service_names_are_dns1035():
@@ -177,7 +178,7 @@ def test_cluster_ip_is_immutable(stored):
     new = copy.deepcopy(old)
     new["spec"]["clusterIP"] = new["spec"]["clusterIPs"][0] = "10.96.0.99"
     S.default(new)
-    errs = S.validate_update(new, old)
+    errs = S.validate_update(RequestContext(), new, old)
     assert texts(errs) == ['spec.clusterIPs[0]: Invalid value: []string{"10.96.0.99"}: '
                            'may not change once set']
 
@@ -187,10 +188,10 @@ def test_put_without_allocated_values_keeps_them(stored):
     stored.append(old)
     new = svc(type="NodePort")                   # a client's PUT without clusterIP/nodePort
     S.default(new)
-    S.prepare_for_update(new, old)
+    S.prepare_for_update(RequestContext(), new, old)
     assert new["spec"]["clusterIP"] == old["spec"]["clusterIP"]
     assert new["spec"]["ports"][0]["nodePort"] == old["spec"]["ports"][0]["nodePort"]
-    assert S.validate_update(new, old) == []
+    assert S.validate_update(RequestContext(), new, old) == []
 
 
 def test_type_change_allocates_and_drops(stored):
@@ -199,18 +200,18 @@ def test_type_change_allocates_and_drops(stored):
     to_np = copy.deepcopy(old)
     to_np["spec"]["type"] = "NodePort"
     S.default(to_np)
-    S.prepare_for_update(to_np, old)
+    S.prepare_for_update(RequestContext(), to_np, old)
     assert to_np["spec"]["ports"][0]["nodePort"]
     back = copy.deepcopy(to_np)
     back["spec"]["type"] = "ClusterIP"
     S.default(back)
-    S.prepare_for_update(back, to_np)
+    S.prepare_for_update(RequestContext(), back, to_np)
     assert "nodePort" not in back["spec"]["ports"][0]
     ext = copy.deepcopy(old)
     ext["spec"].update(type="ExternalName", externalName="example.com")
     S.default(ext)
-    S.prepare_for_update(ext, old)
-    assert "clusterIP" not in ext["spec"] and S.validate_update(ext, old) == []
+    S.prepare_for_update(RequestContext(), ext, old)
+    assert "clusterIP" not in ext["spec"] and S.validate_update(RequestContext(), ext, old) == []
     assert "internalTrafficPolicy" not in ext["spec"]
     assert "externalTrafficPolicy" not in back["spec"]
 
@@ -242,11 +243,7 @@ def test_table_rows(stored):
 @pytest.fixture
 def svcs(stores):
     ensure_revision_row()
-    store = stores.store("", "v1", "services")
-    services.set_allocator(ServiceAllocator(
-        lambda: [orjson.loads(d) for d in store.list(None)["items"]]))
-    yield store
-    services.set_allocator(None)
+    return stores.store("", "v1", "services")     # its allocator lists the stored Services
 
 
 def test_store_allocates_unique_ips_and_frees_on_delete(svcs, ctx):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from resources.discovery.endpointslices import EndpointSliceStrategy
+from apiserver.registry.context import RequestContext
 
 
 def eps(address_type="IPv4", **fields):
@@ -24,22 +25,22 @@ def test_defaults_and_valid():
     s = EndpointSliceStrategy()
     obj = eps()
     assert obj["ports"] == [{"port": 80, "name": "", "protocol": "TCP"}]
-    assert s.validate(obj) == []
+    assert s.validate(RequestContext(), obj) == []
     assert s.tracks_generation
 
 
 def test_address_type_required_supported_and_immutable():
     s = EndpointSliceStrategy()
-    assert texts(s.validate(eps(None))) == ["addressType: Required value"]
-    assert texts(s.validate(eps("IPv5", endpoints=[]))) == [
+    assert texts(s.validate(RequestContext(), eps(None))) == ["addressType: Required value"]
+    assert texts(s.validate(RequestContext(), eps("IPv5", endpoints=[]))) == [
         'addressType: Unsupported value: "IPv5": supported values: "FQDN", "IPv4", "IPv6"']
     old, new = eps("IPv4", endpoints=[]), eps("IPv6", endpoints=[])
-    assert texts(s.validate_update(new, old)) == ['addressType: Invalid value: "IPv6": field is immutable']
+    assert texts(s.validate_update(RequestContext(), new, old)) == ['addressType: Invalid value: "IPv6": field is immutable']
 
 
 def test_addresses_checked_against_type():
     s = EndpointSliceStrategy()
-    out = texts(s.validate(eps(endpoints=[{"addresses": ["fe80::1"]}, {"addresses": []}])))
+    out = texts(s.validate(RequestContext(), eps(endpoints=[{"addresses": ["fe80::1"]}, {"addresses": []}])))
     assert out == ['endpoints[0].addresses[0]: Invalid value: "fe80::1": must be an IPv4 address',
                    "endpoints[1].addresses: Required value: must contain at least 1 address"]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import copy
 
 from resources.events.events import EventStrategy
+from apiserver.registry.context import RequestContext
 
 
 def event(**extra):
@@ -20,19 +21,19 @@ def texts(errs):
 
 
 def test_valid_event():
-    assert texts(EventStrategy().validate(event())) == []
+    assert texts(EventStrategy().validate(RequestContext(), event())) == []
 
 
 def test_strict_create_rules():
     obj = event(type="Info", deprecatedCount=3)
     del obj["eventTime"], obj["action"]
-    out = texts(EventStrategy().validate(obj))
+    out = texts(EventStrategy().validate(RequestContext(), obj))
     assert "eventTime: Required value" in out
     assert 'type: Invalid value: "": has invalid value: Info' in out
     assert 'deprecatedCount: Invalid value: "": needs to be unset' in out
-    out = texts(EventStrategy().validate(event(action="", reportingController="")))
+    out = texts(EventStrategy().validate(RequestContext(), event(action="", reportingController="")))
     assert "reportingController: Required value" in out and "action: Required value" in out
-    out = texts(EventStrategy().validate(event(series={"count": 1})))
+    out = texts(EventStrategy().validate(RequestContext(), event(series={"count": 1})))
     assert out == ['series.count: Invalid value: "": should be at least 2',
                    "series.lastObservedTime: Required value"]
 
@@ -41,9 +42,9 @@ def test_update_immutables():
     old = event()
     new = copy.deepcopy(old)
     new["series"] = {"count": 2, "lastObservedTime": "2024-01-01T00:01:00.000000Z"}
-    assert texts(EventStrategy().validate_update(new, old)) == []
+    assert texts(EventStrategy().validate_update(RequestContext(), new, old)) == []
     new["note"] = "changed"
-    assert [e.field for e in EventStrategy().validate_update(new, old)] == ["message"]
+    assert [e.field for e in EventStrategy().validate_update(RequestContext(), new, old)] == ["message"]
 
 
 def test_table_row_like_kubectl_get_events():

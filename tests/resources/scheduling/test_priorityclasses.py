@@ -1,10 +1,14 @@
 """scheduling.k8s.io/v1 PriorityClass and the bootstrap system classes."""
 from __future__ import annotations
 
+import threading
+
 import orjson
 import pytest
 
 from apiserver.runtime import errors
+from apiserver.registry.context import RequestContext
+from apiserver.server.hooks import HookContext
 from resources.bootstrap_scheduling import ensure_system_priority_classes
 from resources.scheduling.priorityclasses import PriorityClassStrategy
 from tests.apiserver.storage.support import ensure_revision_row
@@ -31,33 +35,34 @@ def test_defaults_and_row():
 
 def test_validation():
     s = PriorityClassStrategy()
-    assert texts(s.validate(pc(value=1_000_000_001))) == [
+    assert texts(s.validate(RequestContext(), pc(value=1_000_000_001))) == [
         "value: Forbidden: maximum allowed value of a user defined priority is 1000000000"]
-    assert texts(s.validate(pc("system-foo", value=1))) == [
+    assert texts(s.validate(RequestContext(), pc("system-foo", value=1))) == [
         "metadata.name: Forbidden: priority class names with 'system-' prefix are reserved for "
         "system use only. error: system-foo is not a known system priority class"]
-    assert texts(s.validate(pc("system-node-critical", value=1))) == [
+    assert texts(s.validate(RequestContext(), pc("system-node-critical", value=1))) == [
         "metadata.name: Forbidden: priority class names with 'system-' prefix are reserved for "
         "system use only. error: value of system-node-critical PriorityClass must be 2000001000"]
-    assert texts(s.validate(pc(value=1, preemptionPolicy="Sometimes"))) == [
+    assert texts(s.validate(RequestContext(), pc(value=1, preemptionPolicy="Sometimes"))) == [
         'preemptionPolicy: Unsupported value: "Sometimes": supported values: "PreemptLowerPriority", "Never"']
 
 
 def test_value_and_policy_immutable():
     s = PriorityClassStrategy()
     old = pc(value=1, preemptionPolicy="Never")
-    assert texts(s.validate_update(pc(value=2, preemptionPolicy="Never"), old)) == [
+    assert texts(s.validate_update(RequestContext(), pc(value=2, preemptionPolicy="Never"), old)) == [
         "value: Forbidden: may not be changed in an update."]
-    assert [e.field for e in s.validate_update(pc(value=1, preemptionPolicy="PreemptLowerPriority"), old)] \
+    assert [e.field for e in s.validate_update(RequestContext(), pc(value=1, preemptionPolicy="PreemptLowerPriority"), old)] \
         == ["preemptionPolicy"]
-    assert s.validate_update(pc(value=1, preemptionPolicy="Never", description="x"), old) == []
+    assert s.validate_update(RequestContext(), pc(value=1, preemptionPolicy="Never", description="x"), old) == []
 
 
 def test_bootstrap_creates_system_classes_once(stores):
     ensure_revision_row()
     store = stores.store("scheduling.k8s.io", "v1", "priorityclasses")
-    ensure_system_priority_classes(stores)
-    ensure_system_priority_classes(stores)      # idempotent
+    hook = HookContext(stores=stores, options=None, stop=threading.Event())
+    ensure_system_priority_classes(hook)
+    ensure_system_priority_classes(hook)        # idempotent
     node = orjson.loads(store.get(None, "system-node-critical"))
     cluster = orjson.loads(store.get(None, "system-cluster-critical"))
     assert (node["value"], cluster["value"]) == (2000001000, 2000000000)

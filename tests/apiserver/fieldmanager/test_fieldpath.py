@@ -1,7 +1,7 @@
 """fields_of and the FieldsV1 wire format, checked against upstream-derived literals."""
 import pytest
 
-from apiserver.endpoints.fieldmanager import FieldPathError, fields_of, from_fields_v1, \
+from apiserver.fieldmanager import FieldPathError, fields_of, from_fields_v1, \
     path_string, to_fields_v1
 from apiserver.openapi import definitions
 

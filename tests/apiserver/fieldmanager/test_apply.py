@@ -3,7 +3,7 @@ import copy
 
 import pytest
 
-from apiserver.endpoints.fieldmanager import apply, merge, owned_by, update_managed_fields
+from apiserver.fieldmanager import apply, merge, owned_by, update_managed_fields
 from apiserver.openapi import definitions
 from apiserver.runtime import errors
 

@@ -1,4 +1,4 @@
-"""``--workers 2``: two server processes share the port (and the database); writes that
+"""``--server-processes 2``: two server processes share the port (and the database); writes that
 land on either worker reach every watcher, and SIGTERM stops them all."""
 import concurrent.futures
 
@@ -8,22 +8,22 @@ from watch_support import ServerGroup, WatchReader, Writer, new_namespace
 
 
 @pytest.fixture(scope="module")
-def workers():
+def processes():
     group = ServerGroup()
     try:
-        yield group.start("--workers", "2")
+        yield group.start("--server-processes", "2")
     finally:
         group.stop()
 
 
-def test_two_workers_serve_and_every_watcher_sees_every_write(workers):
-    ns = new_namespace(workers)
-    readers = [WatchReader(workers, f"/api/v1/namespaces/{ns}/configmaps?watch=true&"
+def test_two_processes_serve_and_every_watcher_sees_every_write(processes):
+    ns = new_namespace(processes)
+    readers = [WatchReader(processes, f"/api/v1/namespaces/{ns}/configmaps?watch=true&"
                                     "resourceVersion=0") for _ in range(4)]
     try:
-        # 8 connections: the kernel spreads them over both workers
+        # 8 connections: the kernel spreads them over both processes
         def write(k):
-            w = Writer(workers)
+            w = Writer(processes)
             try:
                 for i in range(10):
                     status, _ = w.call("POST", f"/api/v1/namespaces/{ns}/configmaps",
@@ -43,8 +43,8 @@ def test_two_workers_serve_and_every_watcher_sees_every_write(workers):
             r.close()
 
 
-def test_the_supervisor_runs_two_worker_processes(workers):
+def test_the_supervisor_runs_two_server_processes(processes):
     import subprocess
-    children = subprocess.run(["pgrep", "-P", str(workers.proc.pid)], capture_output=True,
+    children = subprocess.run(["pgrep", "-P", str(processes.proc.pid)], capture_output=True,
                               text=True).stdout.split()
     assert len(children) == 2

@@ -1,4 +1,5 @@
-"""Writing a ``Status`` straight from ASGI code (filters answer before any view runs)."""
+"""The one place ASGI code (filters, watch streams, the server chain) turns an error into a
+``Status`` response; views go through the DRF exception handler in ``exceptions.py``."""
 from __future__ import annotations
 
 import orjson

@@ -3,7 +3,7 @@ import copy
 
 import pytest
 
-from apiserver.endpoints.fieldmanager import decode_managed_fields, owned_by, \
+from apiserver.fieldmanager import decode_managed_fields, owned_by, \
     update_managed_fields
 from apiserver.openapi import definitions
 
