@@ -7,6 +7,9 @@ import os
 
 import pytest
 
+# fixtures shared by every test module: a transactional database real threads can write to
+from tests.apiserver.storage.support import _restore_revision_row, threaded_db  # noqa: F401
+
 
 def build_server(**config):
     """(completed config, head of the server chain) as a server process builds them, from

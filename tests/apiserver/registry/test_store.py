@@ -14,8 +14,7 @@ import orjson
 import pytest
 
 from apiserver.runtime import errors
-from tests.apiserver.storage.support import (  # noqa: F401  (fixtures)
-    _restore_revision_row, ensure_revision_row)
+from tests.apiserver.storage.support import ensure_revision_row
 
 CONFLICT = ('Operation cannot be fulfilled on configmaps "{}": the object has been modified; '
             'please apply your changes to the latest version and try again')

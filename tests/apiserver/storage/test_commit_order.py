@@ -15,8 +15,7 @@ import pytest
 
 from apiserver.storage.base import KeyExists, RevisionMismatch
 from apiserver.storage.sql import SQLStorage
-from tests.apiserver.storage.support import (  # noqa: F401  (fixtures)
-    _restore_revision_row, other_backends, run_in_threads, threaded_db)
+from tests.apiserver.storage.support import other_backends, run_in_threads
 
 THREADS, WRITES = 8, 50
 

@@ -18,8 +18,7 @@ from django.db import connection
 from apiserver.storage.base import Compacted
 from apiserver.storage.sql import SQLStorage
 from apiserver.storage.watch_cache import WatchCache
-from tests.apiserver.storage.support import (  # noqa: F401  (fixtures)
-    _restore_revision_row, other_backends, threaded_db)
+from tests.apiserver.storage.support import other_backends
 
 RES = "things"
 

@@ -3,10 +3,7 @@ from __future__ import annotations
 
 import copy
 
-import orjson
 
-from resources.core import services
-from resources.core.service_alloc import ServiceAllocator
 from apiserver.registry.context import RequestContext
 from tests.resources.battery.base import KindBattery
 

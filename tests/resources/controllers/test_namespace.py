@@ -11,8 +11,7 @@ import pytest
 
 from apiserver.runtime import errors
 from resources.controllers.namespace import NamespaceController
-from tests.apiserver.storage.support import (  # noqa: F401  (fixtures)
-    _restore_revision_row, ensure_revision_row, other_backends, threaded_db)
+from tests.apiserver.storage.support import ensure_revision_row, other_backends
 from tests.conftest import build_server
 
 

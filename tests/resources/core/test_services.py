@@ -14,7 +14,6 @@ import orjson
 import pytest
 
 from apiserver.runtime import errors
-from resources.core import services
 from resources.core.service_alloc import ServiceAllocator, range_offset
 from resources.core.services import ServiceStrategy
 from apiserver.registry.context import RequestContext
