@@ -6,7 +6,8 @@ objects the servers run with.
 
 Only the flags this server implements are accepted; later issues add more.  Flags of our own
 (not upstream's) say so in their help: ``--server-processes``, ``--request-threads``,
-``--watch-bookmark-interval``, ``--watch-send-timeout``.
+``--watch-bookmark-interval``, ``--watch-send-timeout``; the ``--cluster-signing-*`` flags are
+kube-controller-manager's, for the in-process CSR signer.
 
 May import: apiserver.runtime.
 """
@@ -46,6 +47,12 @@ class Options:
     service_account_signing_key_file: str = ""
     service_account_issuer: str = DEFAULT_ISSUER
     service_account_max_token_expiration: float = 0.0
+    # the CA the in-process CSR signer issues certificates from (kube-controller-manager's
+    # --cluster-signing-cert-file/--cluster-signing-key-file; empty: DATA_DIR/pki/ca.*) and
+    # the longest lifetime it grants (--cluster-signing-duration, upstream default 1 year)
+    cluster_signing_cert_file: str = ""
+    cluster_signing_key_file: str = ""
+    cluster_signing_duration: float = 365 * 24 * 3600.0
 
 
 def add_arguments(parser) -> None:
@@ -83,6 +90,13 @@ def add_arguments(parser) -> None:
       help="issuer (iss claim) of service-account tokens; also their default audience")
     a("--service-account-max-token-expiration", default="0s",
       help="longest lifetime a TokenRequest is granted (0s: no cap)")
+    a("--cluster-signing-cert-file", default="",
+      help="CA certificate the CSR signer issues from (kube-controller-manager flag; default "
+           "DATA_DIR/pki/ca.crt)")
+    a("--cluster-signing-key-file", default="",
+      help="CA private key of the CSR signer (default DATA_DIR/pki/ca.key)")
+    a("--cluster-signing-duration", default="8760h0m0s",
+      help="longest validity of a certificate the CSR signer issues")
 
 
 def _split(text: str) -> list[str]:
@@ -101,6 +115,7 @@ def from_arguments(o: dict) -> Options:
         max_token = parse_go_duration(o["service_account_max_token_expiration"])
         bookmarks = parse_go_duration(o["watch_bookmark_interval"])
         send_timeout = parse_go_duration(o["watch_send_timeout"])
+        signing_duration = parse_go_duration(o["cluster_signing_duration"])
     except ValueError as exc:
         raise ValueError(f"invalid duration {exc}") from None
     if not o["service_account_issuer"]:
@@ -125,4 +140,7 @@ def from_arguments(o: dict) -> Options:
         watch_bookmark_interval=bookmarks, watch_send_timeout=send_timeout,
         service_account_signing_key_file=o["service_account_signing_key_file"],
         service_account_issuer=o["service_account_issuer"],
-        service_account_max_token_expiration=max_token)
+        service_account_max_token_expiration=max_token,
+        cluster_signing_cert_file=o["cluster_signing_cert_file"],
+        cluster_signing_key_file=o["cluster_signing_key_file"],
+        cluster_signing_duration=signing_duration)

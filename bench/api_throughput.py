@@ -4,7 +4,7 @@
     python bench/api_throughput.py --backends sqlite,postgres --duration 5 --reps 3
 
 Runs, in this order:
-1. Raw baselines (PERFORMANCE-ANCHORS §2.2 rows a, b, d): on a scratch PostgreSQL database
+1. Raw baselines: on a scratch PostgreSQL database
    (created and dropped), INSERT of a ~2.2 KB Pod JSON (text column) + COMMIT per row at 1 and
    8 connections (threads), point SELECT by primary key at 1 and 8, and SELECT of 3,000 docs;
    the same on SQLite (WAL, synchronous=NORMAL, BEGIN IMMEDIATE per row) for reference.
@@ -45,7 +45,8 @@ from raw_baselines import (configmap, dumps, loads, pod, raw_postgres, raw_sqlit
                            run_workers, summarize)
 
 REPO = Path(__file__).resolve().parent.parent
-# PERFORMANCE-ANCHORS §2.2 medians, used only when PostgreSQL is unreachable in this run.
+# Raw PostgreSQL medians measured earlier on a 2-core machine like this one (not an upstream
+# figure), used only when PostgreSQL is unreachable in this run.
 ANCHOR_RAW = {"pg_insert_c1": 2427, "pg_insert_c8": 5463, "pg_select_c1": 6236,
               "pg_select_c8": 12827}
 # §3 targets: (label, op, concurrency, raw key, minimum ratio)
@@ -394,7 +395,7 @@ def main(argv=None):
     ap.add_argument("--no-raw", action="store_true", help="use the anchors' raw figures")
     ap.add_argument("--keep", action="store_true", help="keep server data dirs")
     ap.add_argument("--server-processes", type=int, default=1,
-                    help="server processes (manage.py up --workers N)")
+                    help="server processes (manage.py up --server-processes N)")
     ap.add_argument("--json", help="result file (default bench/results/api_throughput-*.json)")
     args = ap.parse_args(argv)
     args.conc = [int(x) for x in args.concurrency.split(",")]

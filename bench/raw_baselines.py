@@ -1,4 +1,4 @@
-"""Raw database baselines (PERFORMANCE-ANCHORS §2.2 rows a, b, d) and the shared helpers of
+"""Raw database baselines (INSERT + COMMIT, point SELECT) and the shared helpers of
 bench/api_throughput.py: the benchmark documents, the timed worker loop, statistics.
 
     python bench/raw_baselines.py --duration 5 --reps 3      # raw figures only

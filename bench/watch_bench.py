@@ -4,7 +4,7 @@
     python bench/watch_bench.py --backend postgres            # about 4-5 minutes
     python bench/watch_bench.py --backend postgres,sqlite --duration 5 --idle 2000   # quicker
 
-1. Raw baselines (PERFORMANCE-ANCHORS §2.2): (a) LISTEN/NOTIFY commit -> notification, a
+1. Raw baselines: (a) LISTEN/NOTIFY commit -> notification, a
    writer thread here (INSERT 2.2 KB + pg_notify + COMMIT, 100/s) and a listener process;
    (b) fan-out of ``watch_load.py fanout-server`` (asyncio.start_server, a queue and writer
    task per connection, payload serialised once) to 1,000 clients in another process, 200

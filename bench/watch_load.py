@@ -16,7 +16,7 @@ the CLOCK_MONOTONIC receive time (system-wide on Linux).  ``{"cmd": "stop", "exp
 {rv: t_resp}, "drain": s}`` waits up to ``drain`` s for every open watcher to hold all
 expected events, then answers ``{"result": …}``: counts, missing / duplicate / out-of-order /
 unexpected resourceVersions, latency percentiles (receive - t0 and receive - t_resp).
-``fanout-server`` is the raw baseline of PERFORMANCE-ANCHORS §2.2 (``bench_fanout``):
+``fanout-server`` is the raw asyncio fan-out baseline:
 ``asyncio.start_server``, an unbounded queue and a writer task per connection, each event
 serialised once and put on every queue, flat out.  ``notify-listen`` LISTENs and reports
 ``(payload, receive time)`` for N notifications.  ``SlowWatcher`` (used in-process by

@@ -8,7 +8,9 @@ from django.apps import AppConfig
 # group packages, each with a KINDS tuple of Strategy paths
 GROUPS = ("resources.core", "resources.apps", "resources.batch", "resources.coordination",
           "resources.events", "resources.scheduling", "resources.discovery",
-          "resources.authentication", "resources.authorization")
+          "resources.authentication", "resources.authorization", "resources.admissionregistration",
+          "resources.autoscaling", "resources.certificates", "resources.flowcontrol",
+          "resources.networking", "resources.node", "resources.policy", "resources.storage")
 
 
 class ResourcesConfig(AppConfig):

@@ -1,7 +1,8 @@
 """The authenticator contract and the union (upstream ``pkg/authentication/request/union``).
 
 Every authenticated user also gets ``system:authenticated``; an invalid credential is 401
-and never falls through to anonymous (LIMITS-AND-PROMISES C#21).
+and never falls through to anonymous: kubernetes/kubernetes:pkg/kubeapiserver/authenticator/config.go
+adds the group and puts anonymous behind ``union.NewFailOnError``.
 """
 from __future__ import annotations
 

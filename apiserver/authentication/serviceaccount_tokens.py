@@ -1,7 +1,7 @@
 """Bound service-account tokens (TokenRequest): JWTs signed RS256 with the SA signing key.
 
-The issue side builds the claims kube-apiserver puts in a bound token (API-CONTRACT §6.2;
-upstream ``pkg/serviceaccount/claims.go`` and ``jwt.go``) and signs them as a compact JWS:
+The issue side builds the claims kube-apiserver puts in a bound token
+(kubernetes/kubernetes:pkg/serviceaccount/claims.go and ``jwt.go``) and signs them as a compact JWS:
 
 * header ``{"alg": "RS256", "kid": <key id>}``; the key id is the unpadded base64url of the
   SHA-256 of the public key's DER (SubjectPublicKeyInfo), as upstream ``keyIDFromPublicKey``;

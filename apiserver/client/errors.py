@@ -1,4 +1,5 @@
-"""``ApiError``: a failed API call as the server's ``Status`` describes it (API-CONTRACT §2.4).
+"""``ApiError``: a failed API call as the server's ``Status`` describes it, like client-go's
+``StatusError`` (kubernetes/apimachinery:pkg/api/errors/errors.go).
 
 Raised by ``AsyncClient`` for any HTTP status >= 400, and by ``watch`` for an ``ERROR`` event
 (whose object is a Status, e.g. 410 ``Expired``).  Standard library + orjson only.

@@ -23,7 +23,7 @@ Contract of ``Informer(client, path, params, handler)``:
   kept its cache), it resumes watching without listing first.
 * ``stop()`` cancels the task; ``await close()`` also waits for it to finish.
 
-Standard library only, plus this package (no Django: DESIGN.md §1).
+Standard library only, plus this package (no Django: tests/test_layering.py).
 """
 from __future__ import annotations
 

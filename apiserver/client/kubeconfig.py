@@ -19,7 +19,7 @@ Contract:
 * ``ClientConfig.auth_headers()`` gives the ``Authorization`` header for a bearer token; a
   ``tokenFile`` is re-read at most once a minute (tokens rotate), never on every request.
 
-Imports only the standard library and PyYAML (no Django: DESIGN.md §1).
+Imports only the standard library and PyYAML (no Django: tests/test_layering.py).
 """
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ Contract:
   without the trailing newline; blank lines skipped).  Closing the iterator early closes its
   connection; a stream that ends cleanly returns its connection to the pool.
 
-Standard library + orjson only (no Django: DESIGN.md §1).
+Standard library + orjson only (no Django: tests/test_layering.py).
 """
 from __future__ import annotations
 

@@ -7,7 +7,8 @@ Contract of ``watch(client, path, params, resource_version, *, transport=...)``:
   ``/api/v1/namespaces/ns/pods``).  ``params`` adds selectors; ``watch=true``,
   ``resourceVersion``, ``allowWatchBookmarks`` and ``timeoutSeconds`` are set from the
   arguments.  ``resource_version=None`` asks for the current state as synthetic ADDED events
-  first (API-CONTRACT.md §2.6).
+  first, as kube-apiserver does for an unset or "0" resourceVersion
+  (kubernetes/apiserver:pkg/storage/cacher/watch_cache.go, ``getAllEventsSinceLocked``).
 * An ``ERROR`` event raises ``ApiError`` built from its Status (410 ``Expired`` when the
   requested resourceVersion was compacted: the caller must list again); so does a non-2xx
   answer to the request or a refused websocket handshake.
@@ -20,7 +21,7 @@ Contract of ``watch(client, path, params, resource_version, *, transport=...)``:
   ``Authorization`` header; each message is one event, plain or (when the server picked the
   ``base64.binary.k8s.io`` subprotocol) base64-encoded.
 
-Standard library, orjson and (lazily) websockets only (no Django: DESIGN.md §1).
+Standard library, orjson and (lazily) websockets only (no Django: tests/test_layering.py).
 """
 from __future__ import annotations
 

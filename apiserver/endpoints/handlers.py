@@ -14,6 +14,8 @@ import orjson
 from rest_framework.views import APIView
 
 from apiserver.endpoints import negotiation, patching, scale
+from apiserver.endpoints.patch.jsonpatch import apply_json_patch
+from apiserver.endpoints.patch.mergepatch import apply_merge_patch
 from apiserver.registry.context import RequestContext
 from apiserver.runtime import errors
 from apiserver.runtime.selectors import parse_bool
@@ -78,7 +80,9 @@ class ResourceView(APIView):
             if value and any(ord(c) < 0x20 or c == "\x7f" for c in value):
                 problems.append("may not contain control characters")
             if problems:
-                # never widen a read (LIMITS-AND-PROMISES B#14): refuse the URL outright
+                # a bad name or namespace must never widen a read (upstream: the name check in
+                # kubernetes/apiserver:pkg/registry/generic/registry/store.go and the ".." key
+                # check in kubernetes/apiserver:pkg/storage/etcd3/store.go): refuse the URL outright
                 raise errors.BadRequest(f'invalid {what} "{value}" in the request URL: '
                                         + "; ".join(problems))
         ctx = RequestContext(user=scope.get("k8s.user"), subresource=info.subresource,
@@ -212,8 +216,6 @@ class ResourceView(APIView):
                                    accept=self._accept(request), warnings=ctx.warnings)
 
     def _patch_scale(self, request, info, store, ctx, content_type) -> dict:
-        from apiserver.endpoints.patch.jsonpatch import apply_json_patch
-        from apiserver.endpoints.patch.mergepatch import apply_merge_patch
         body = loads_any(request.body, "application/json")
         spec = store.strategy.scale_spec()
 

@@ -2,7 +2,7 @@
 
 DRF's own renderers and negotiation are bypassed (``PassthroughRenderer``/``NoNegotiation``):
 the views already hold JSON bytes, usually straight from storage, and re-encoding them
-would cost more than the rest of the request (PERFORMANCE-ANCHORS §2.3).
+would cost more than the rest of the request.
 """
 from __future__ import annotations
 

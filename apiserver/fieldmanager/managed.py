@@ -16,6 +16,7 @@ import copy
 import datetime
 import json
 
+from apiserver.openapi import definitions
 from apiserver.runtime import errors
 
 from .fieldpath import FieldPathError, from_fields_v1, go_quote, path_order, path_string, \
@@ -167,7 +168,6 @@ def _read_view(obj: dict) -> dict:
 
 
 def _zero_struct(node, depth: int) -> dict:
-    from apiserver.openapi import definitions
 
     out: dict = {}
     props = node.get("properties") or {}
@@ -194,7 +194,6 @@ def creation_baseline(schema) -> dict:
     """
     if schema is None:
         return {}
-    from apiserver.openapi import definitions
 
     props = (definitions.resolve(schema) or {}).get("properties") or {}
     out = {}

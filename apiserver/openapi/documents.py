@@ -1,6 +1,7 @@
 """The /openapi/v3 documents: one OpenAPI 3.0 document per group-version, and the root index.
 
-kubectl reads them for three things (API-CONTRACT §1.3):
+kubectl reads them for three things (kubernetes/cli-runtime:pkg/resource/query_param_verifier_v3.go,
+kubernetes/kubectl:pkg/cmd/apply/patcher.go, kubernetes/kubectl:pkg/explain/v2/templates/plaintext.tmpl):
 
 * whether the PATCH operation of a kind (found by its ``x-kubernetes-group-version-kind``)
   has a ``fieldValidation`` query parameter among the *operation's own* parameters, in

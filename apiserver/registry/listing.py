@@ -1,7 +1,8 @@
 """List options: continue tokens and the resourceVersion/resourceVersionMatch rules.
 
 Upstream: k8s.io/apiserver ``pkg/storage/continue.go`` and the list rules in
-``pkg/storage/cacher/cacher.go`` / ``etcd3/store.go`` (API-CONTRACT.md §4).
+``pkg/storage/cacher/cacher.go`` / ``etcd3/store.go``; which options may be combined:
+kubernetes/apimachinery:pkg/apis/meta/internalversion/validation/validation.go.
 """
 from __future__ import annotations
 
@@ -29,7 +30,8 @@ def decode_continue(token: str, namespace: str | None) -> tuple[int, tuple[str, 
         ok = data.get("v") == _TOKEN_VERSION and isinstance(ns, str) and isinstance(name, str)
     except Exception:  # any decoding failure is the client's bad token
         ok = False
-    # A token never widens the scope of the list it continues (LIMITS-AND-PROMISES B#19).
+    # A token never widens the scope of the list it continues (upstream refuses a decoded start
+    # key that climbs out of the list's prefix: kubernetes/apiserver:pkg/storage/continue.go).
     if not ok or rv <= 0 or (namespace is not None and ns != namespace) or "/" in name:
         raise BadRequest("continue key is not valid: incorrect encoded start resourceVersion "
                          "(version meta.k8s.io/v1)")

@@ -78,7 +78,10 @@ def _desired(obj: dict, ignores: tuple) -> dict:
 
 def same_content(a: dict, b: dict) -> bool:
     """True when a write of ``a`` over ``b`` would change nothing a client can see, apart from
-    resourceVersion and the timestamps inside managedFields (a no-op write, DESIGN.md §3)."""
+    resourceVersion and the timestamps inside managedFields: a no-op write.  Upstream skips
+    byte-equal updates (kubernetes/apiserver:pkg/storage/etcd3/store.go, GuaranteedUpdate) and
+    ignores timestamp-only managedFields changes
+    (kubernetes/apiserver:pkg/endpoints/handlers/fieldmanager/equality.go)."""
     def strip(o):
         meta = {k: v for k, v in o.get("metadata", {}).items()
                 if k not in ("resourceVersion", "managedFields")}

@@ -12,6 +12,7 @@ apiserver.fieldmanager, apiserver.registry.
 from __future__ import annotations
 
 import time
+from datetime import datetime, timedelta, timezone
 
 import orjson
 
@@ -487,7 +488,6 @@ def _key_of(doc: str) -> tuple[str, str]:
 
 
 def _after(seconds: int) -> str:
-    from datetime import datetime, timedelta, timezone
     return (datetime.now(timezone.utc) + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

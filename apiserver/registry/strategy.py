@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from typing import Callable, ClassVar
 
 from apiserver.registry.printers import age
-from apiserver.runtime.errors import FieldError
+from apiserver.runtime.errors import FieldError, MethodNotAllowed
 
 ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
 
@@ -84,7 +84,6 @@ class Subresource:
     def create(self, ctx, store, namespace: str, name: str, body: dict) -> tuple[int, dict | str]:
         """POST ``<name>/<subresource>``: answer with (HTTP status, body).  Only create-style
         subresources (``verbs == ("create",)``) override it; ``store`` is the parent's Store."""
-        from apiserver.runtime.errors import MethodNotAllowed
         raise MethodNotAllowed(f'create is not supported on resources of kind '
                                f'"{store.strategy.plural}/{self.name}"')
 
@@ -238,7 +237,6 @@ class Strategy:
     def create_virtual(self, ctx, namespace: str, obj: dict) -> tuple[int, dict]:
         """POST to a kind with ``stored = False``: compute the answer (e.g. fill a review's
         ``status``) from ``obj`` and the caller (``ctx.user``); returns (HTTP status, body)."""
-        from apiserver.runtime.errors import MethodNotAllowed
         raise MethodNotAllowed(f'create is not supported on resources of kind "{self.plural}"')
 
     def generation_changed(self, new: dict, old: dict) -> bool:

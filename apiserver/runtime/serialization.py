@@ -4,7 +4,9 @@
   (upstream allows 10,000, far beyond any real object).
 * YAML: safe loading (no Python tags), then a conversion that counts every node it expands,
   so an alias "billion laughs" document is refused after ``MAX_YAML_NODES`` nodes instead of
-  growing memory (CVE-2019-11253; LIMITS-AND-PROMISES B#8, B#10).
+  growing memory (CVE-2019-11253).  Upstream's guards are the alias-ratio check in
+  kubernetes-sigs/yaml:goyaml.v2/decode.go and the 10,000-level depth cap in
+  kubernetes/apimachinery:pkg/util/json/json.go.
 
 May import: orjson, yaml, apiserver.runtime.errors.
 """

@@ -31,6 +31,7 @@ from apiserver.registry.store import StoreRegistry
 from apiserver.runtime.scheme import Scheme, scheme as registered_kinds
 from apiserver.server import hooks
 from apiserver.server.bridge import DjangoBridge
+from apiserver.server.generic import GenericAPIServer
 from apiserver.storage.cacher import Cacher
 from apiserver.storage.sql import SQLStorage
 from apiserver.storage.watch_cache import POLL_SECONDS
@@ -134,7 +135,6 @@ class CompletedConfig:
     def new(self, name: str, delegate):
         """A GenericAPIServer called ``name`` that hands what it does not serve to
         ``delegate`` (upstream ``CompletedConfig.New``)."""
-        from apiserver.server.generic import GenericAPIServer
         return GenericAPIServer(name, self, delegate)
 
     def run_post_start_hooks(self, stop) -> None:

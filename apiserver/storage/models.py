@@ -3,7 +3,8 @@
 ``Revision`` is a single row holding the global revision (like etcd's) and the compacted
 revision.  A writer bumps it inside its transaction (``UPDATE … RETURNING``), which takes the
 row lock until COMMIT, so transactions commit in revision order and a reader that sees
-revision N sees every write ≤ N (DESIGN.md §3).
+revision N sees every write ≤ N, as in etcd, whose write transaction bumps the revision once
+and keeps new reads out until it lands (etcd-io/etcd:server/mvcc/kvstore_txn.go).
 
 ``StoredObject`` is the current state: one row per (resource, namespace, name), the document
 as JSON text with ``metadata.resourceVersion`` already set to ``rv`` so lists pass the stored

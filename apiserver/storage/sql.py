@@ -3,7 +3,9 @@
 Raw SQL on Django's cursor: each write is one transaction of three statements after BEGIN
 (bump the revision row, write the object row, append the change row).  The revision row's
 lock is held from the bump to COMMIT, so revisions are assigned in commit order; that is
-what lets the watch cache read ``rv > last`` without gaps (DESIGN.md §3).
+what lets the watch cache read ``rv > last`` without gaps.  An auto-increment id, by
+contrast, is taken when the insert starts but seen only at commit, so a late commit looks like
+a gap (k3s-io/kine:pkg/logstructured/sqllog/sql.go has to detect and fill those).
 
 Reads run outside explicit transactions: each statement sees one snapshot, and every list
 reads the current revision in the same statement as its rows.

@@ -1,5 +1,6 @@
 """The per-process watch cache: one tailer reads the committed change log in revision order
-and fans each event out to this process's watchers (DESIGN.md §3).
+and fans each event out to this process's watchers, as upstream's cacher fans one storage
+watch out to many (kubernetes/apiserver:pkg/storage/cacher/cacher.go, ``dispatchEvents``).
 
 * The log is the truth.  Wake-ups (a local commit, PostgreSQL NOTIFY from another process, a
   periodic poll) only make the tailer read sooner; a lost wake-up costs latency, never an
@@ -23,6 +24,7 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 
 import orjson
+from django.db import close_old_connections
 
 from apiserver.storage.base import ChangeRecord, Compacted
 
@@ -296,7 +298,6 @@ class WatchCache:
 
 
 def _with_connection(fn, *args, **kwargs):
-    from django.db import close_old_connections
     try:
         return fn(*args, **kwargs)
     finally:

@@ -1,5 +1,6 @@
 """kubectl 1.32's typed commands against a real ``manage.py up``: they send protobuf bodies
-(API-CONTRACT §1.2) and must succeed, print what a real cluster prints, and store the same
+(client-go 1.32's generated typed clients prefer protobuf: kubernetes/client-go:gentype/type.go)
+and must succeed, print what a real cluster prints, and store the same
 object as the JSON path (``--dry-run=client -o json | kubectl create -f -``)."""
 from __future__ import annotations
 

@@ -1,4 +1,10 @@
-"""Watch as real clients use it (API-CONTRACT.md §2.6, §3; LIMITS-AND-PROMISES F#50, H#61).
+"""Watch as real clients use it.
+
+Wire format as kubernetes/apiserver:pkg/endpoints/handlers/watch.go writes it; the Python
+client's loop is kubernetes-client/python:kubernetes/base/watch/watch.py.  Promises tested: a
+watch from a compacted resourceVersion ends with a 410 Expired
+(kubernetes/apiserver:pkg/storage/cacher/watch_cache.go), and a watch ends cleanly once its
+timeoutSeconds pass (kubernetes/apiserver:pkg/endpoints/handlers/get.go).
 
 Two servers per database, each with its own module fixture because their settings differ:
 

@@ -1,4 +1,9 @@
-"""Watch consistency against real servers (DESIGN.md §3; LIMITS-AND-PROMISES (c), F#47–49).
+"""Watch consistency against real servers.
+
+Promises tested: every committed write reaches each watcher exactly once and in revision
+order, watchers started from the same resourceVersion see the same sequence, and an object
+leaving or entering a selector is DELETED or ADDED for that watcher (upstream's conformance
+tests of the same: kubernetes/kubernetes:test/e2e/apimachinery/watch.go).
 
 8 writers × 200 writes (creates, label/data updates, deletes of ConfigMaps in one namespace)
 race 5 HTTP watchers: two from the same listed resourceVersion, one started half-way from a

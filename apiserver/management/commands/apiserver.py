@@ -13,6 +13,7 @@ from django.core.management.base import BaseCommand, CommandError
 from apiserver import options as opts
 from apiserver.admission import base as admission
 from apiserver.authorization import base as authorization
+from apiserver.pki import PKI
 from apiserver.server import lifecycle, processes
 
 
@@ -46,7 +47,6 @@ class Command(BaseCommand):
 
     @staticmethod
     def tls_files(options, directory):
-        from apiserver.pki import PKI
         if options.tls_cert_file and options.tls_private_key_file:
             return options.tls_cert_file, options.tls_private_key_file, options.client_ca_file
         pki = PKI(directory).ensure(hosts=_hosts(options.bind_address))
@@ -55,12 +55,16 @@ class Command(BaseCommand):
 
 def with_data_dir_defaults(options: opts.Options, directory) -> opts.Options:
     """Flags left empty that default to files in the data dir: the service-account signing
-    key is DATA_DIR/pki/sa.key (created with the PKI)."""
-    if options.service_account_signing_key_file:
-        return options
-    from apiserver.pki import PKI
-    return dataclasses.replace(options,
-                               service_account_signing_key_file=str(PKI(directory).sa_key))
+    key is DATA_DIR/pki/sa.key, the CSR signer's CA DATA_DIR/pki/ca.crt and ca.key (all
+    created with the PKI)."""
+    pki = PKI(directory)
+    changes = {}
+    if not options.service_account_signing_key_file:
+        changes["service_account_signing_key_file"] = str(pki.sa_key)
+    if not options.cluster_signing_cert_file and not options.cluster_signing_key_file:
+        changes["cluster_signing_cert_file"] = str(pki.ca_cert)
+        changes["cluster_signing_key_file"] = str(pki.ca_key)
+    return dataclasses.replace(options, **changes) if changes else options
 
 
 def _hosts(bind: str):

@@ -1,4 +1,6 @@
-"""The /openapi/v3 documents: what kubectl looks for in them (API-CONTRACT §1.3)."""
+"""The /openapi/v3 documents: what kubectl looks for in them
+(kubernetes/cli-runtime:pkg/resource/query_param_verifier_v3.go,
+kubernetes/kubectl:pkg/cmd/apply/patcher.go, kubernetes/kubectl:pkg/explain/v2/templates/plaintext.tmpl)."""
 from __future__ import annotations
 
 import re

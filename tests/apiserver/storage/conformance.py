@@ -2,7 +2,8 @@
 
 Modelled on k8s.io/apiserver ``pkg/storage/testing/store_tests.go`` (create, create on an
 existing key, get, conditional update and delete, list with paging, list at a revision,
-compaction) plus the facts DESIGN.md §3 adds for a SQL backend: one global revision that
+compaction) plus what a SQL backend must add to match etcd's store
+(etcd-io/etcd:server/mvcc/kvstore_txn.go): one global revision that
 every write of every resource bumps by exactly one, a rolled-back write consumes nothing,
 and the change log is dense and in revision order.
 

@@ -1,4 +1,8 @@
-"""Commit order equals revision order under real concurrency (DESIGN.md §3, LIMITS F#47).
+"""Commit order equals revision order under real concurrency.
+
+The promise: a change-log reader never misses a write that committed late.  An
+auto-increment revision would break it (taken at insert, visible at commit; see the gap
+handling in k3s-io/kine:pkg/logstructured/sqllog/sql.go).
 
 Real threads, each with its own database connection (``threaded_db``): on PostgreSQL the
 writers queue on the revision row's lock, on SQLite on BEGIN IMMEDIATE; either way a reader

@@ -1,4 +1,9 @@
-"""The watch cache under real concurrency (DESIGN.md §3; LIMITS-AND-PROMISES F#47, H#59).
+"""The watch cache under real concurrency.
+
+Promises tested: a write that commits late still reaches every watcher once, in revision
+order (the gap k3s-io/kine:pkg/logstructured/sqllog/sql.go has to detect and fill), and a
+watcher that never reads is closed instead of stalling the others (upstream force-closes
+unresponsive watchers: kubernetes/apiserver:pkg/storage/cacher/cache_watcher.go).
 
 Real writer threads with their own connections (``threaded_db``) and a real event loop
 running a ``WatchCache`` whose tailer reads on its own thread: a transaction that commits

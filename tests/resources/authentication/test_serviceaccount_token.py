@@ -188,5 +188,8 @@ def test_data_dir_default_for_the_signing_key(tmp_path):
     from apiserver.management.commands.apiserver import with_data_dir_defaults
     filled = with_data_dir_defaults(opts.Options(), tmp_path)
     assert filled.service_account_signing_key_file == str(tmp_path / "pki" / "sa.key")
-    given = opts.Options(service_account_signing_key_file="/k")
+    assert (filled.cluster_signing_cert_file, filled.cluster_signing_key_file) == (
+        str(tmp_path / "pki" / "ca.crt"), str(tmp_path / "pki" / "ca.key"))
+    given = opts.Options(service_account_signing_key_file="/k", cluster_signing_cert_file="/c",
+                         cluster_signing_key_file="/ck")
     assert with_data_dir_defaults(given, tmp_path) is given

@@ -1,5 +1,6 @@
 """Bound service-account JWTs (``apiserver.authentication.serviceaccount_tokens``): claims
-per API-CONTRACT §6.2, RS256 over the SA key, upstream's key id."""
+as kubernetes/kubernetes:pkg/serviceaccount/claims.go builds them, RS256 over the SA key,
+upstream's key id (kubernetes/kubernetes:pkg/serviceaccount/jwt.go)."""
 from __future__ import annotations
 
 import base64

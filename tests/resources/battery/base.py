@@ -5,7 +5,7 @@ and supplies ``valid(name)`` (a minimal valid object) and ``invalid()`` (objects
 validation must reject, each with the field path expected among the 422 causes).  The
 battery then checks the verbs every stored kind shares: create/get/list, updates and their
 resourceVersions, optimistic concurrency, AlreadyExists, validation, delete, dry-run and
-the table columns.  (DESIGN.md §4; the idea follows NetBox's ``utilities/testing/api.py``.)
+the table columns.  (The idea follows netbox-community/netbox:netbox/utilities/testing/api.py.)
 
 Create-only virtual kinds (``strategy.stored is False``: reviews, bindings) are not
 subclassed: there is nothing stored to read back.

@@ -1,6 +1,7 @@
 """Pods through the real Store and SQL storage: create, ``pods/binding``, graceful delete.
 
-API-CONTRACT §2.7 for the binding; upstream pkg/registry/core/pod/storage/storage_test.go
+The binding as kubernetes/kubernetes:pkg/registry/core/pod/storage/storage.go (``BindingREST``)
+does it; cases from kubernetes/kubernetes:pkg/registry/core/pod/storage/storage_test.go
 (TestEtcdCreateBinding, TestEtcdCreateWithConflict).
 """
 from __future__ import annotations

@@ -1,0 +1,4 @@
+"""policy/v1: PodDisruptionBudgets (and the Eviction that pods/eviction takes).  ``KINDS``
+lists its Strategy classes."""
+
+KINDS = ()
