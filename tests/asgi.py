@@ -2,9 +2,13 @@
 
 ``ASGIClient(app)`` sends a request through the filters and the server chain exactly as
 uvicorn would, with the client-certificate subject uvicorn puts in the scope (default: a
-``system:masters`` user).  Views run inline in the test's thread (``InlineExecutor``), so
-they see the test's database transaction; Django's guard against ORM calls from a thread
-running an event loop is lifted for the duration of the call only.
+``system:masters`` user).  Views run inline in the test's thread (``InlineExecutor``) on the
+test's own database connection, so they see — and write into — the test's transaction.
+For the duration of a call: Django's guard against ORM calls from a thread running an event
+loop is lifted; the event loop's context is given the test's connection (Django keeps
+connections per async context, and ``asyncio.run`` starts a fresh one); and the bridge's
+per-request connection clean-up is skipped (it would close the test's connection, which is
+inside a transaction).
 """
 from __future__ import annotations
 
@@ -28,6 +32,10 @@ class InlineExecutor(concurrent.futures.Executor):
         except BaseException as exc:   # handed to the awaiting code, as a pool would
             future.set_exception(exc)
         return future
+
+
+def _keep_connection() -> None:
+    """The bridge's clean-up while a test's transaction owns the connection: nothing."""
 
 
 class Response:
@@ -82,11 +90,23 @@ class ASGIClient:
         if isinstance(body, (dict, list)):
             body = orjson.dumps(body)
             headers = {"content-type": "application/json", **(headers or {})}
+        from django.db import connections
+
+        from apiserver.server import bridge
+
+        conn = connections["default"]
+
+        async def call():
+            connections["default"] = conn          # this context uses the test's connection
+            return await self.acall(method, path, body, headers, query)
         saved = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+        saved_cleanup = bridge.close_old_connections
         os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+        bridge.close_old_connections = _keep_connection
         try:
-            return asyncio.run(self.acall(method, path, body, headers, query))
+            return asyncio.run(call())
         finally:
+            bridge.close_old_connections = saved_cleanup
             if saved is None:
                 os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
             else:

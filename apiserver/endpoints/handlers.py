@@ -14,26 +14,16 @@ import orjson
 from rest_framework.views import APIView
 
 from apiserver.endpoints import negotiation, patching, scale
+from apiserver.endpoints.decoding import check_kind, decode_request
 from apiserver.endpoints.patch.jsonpatch import apply_json_patch
 from apiserver.endpoints.patch.mergepatch import apply_merge_patch
 from apiserver.registry.context import RequestContext
 from apiserver.runtime import errors
 from apiserver.runtime.selectors import parse_bool
 from apiserver.runtime.validation import is_path_segment_name
-from apiserver.runtime.protobuf import decode_body
 from apiserver.runtime.serialization import loads_any
 
-PROTOBUF = negotiation.PROTOBUF
 _NOT_FOUND = "the server could not find the requested resource"
-
-
-def decode_request(request, expected):
-    """The request body as JSON-shaped data: JSON, YAML or the Kubernetes protobuf envelope
-    (kubectl 1.32's typed clients send protobuf; the answer stays JSON, which they accept)."""
-    content_type = request.META.get("CONTENT_TYPE") or "application/json"
-    if content_type.split(";")[0].strip() == PROTOBUF:
-        return decode_body(request.body, expected=expected)
-    return loads_any(request.body, content_type)
 
 
 def _q(request, key, default=None):
@@ -71,11 +61,11 @@ class ResourceView(APIView):
             # e.g. GET on selfsubjectaccessreviews or pods/NAME/binding (create-only)
             raise errors.MethodNotAllowed(
                 "the server does not allow this method on the requested resource")
-        if s.namespaced and info.name and not info.namespace:
+        if s.namespaced and info.url_name and not info.namespace:
             raise errors.NotFound(_NOT_FOUND)
         if not s.namespaced and info.namespace and info.resource != "namespaces":
             raise errors.NotFound(_NOT_FOUND)
-        for what, value in (("namespace", info.namespace), ("name", info.name)):
+        for what, value in (("namespace", info.namespace), ("name", info.url_name)):
             problems = is_path_segment_name(value) if value else []
             if value and any(ord(c) < 0x20 or c == "\x7f" for c in value):
                 problems.append("may not contain control characters")
@@ -118,13 +108,7 @@ class ResourceView(APIView):
         obj = decode_request(request, expected)
         if not isinstance(obj, dict):
             raise errors.BadRequest("the object provided is not a JSON object")
-        expected_kind = expected[2]
-        if obj.get("kind") and obj["kind"] != expected_kind:
-            raise errors.BadRequest(f'the API version in the data ({obj.get("apiVersion")}) does '
-                                    f'not match the expected API version ({s.api_version()})'
-                                    if obj.get("apiVersion") != s.api_version() else
-                                    f'the kind in the data ({obj["kind"]}) does not match the '
-                                    f'expected kind ({expected_kind})')
+        check_kind(obj, expected, request._request.scope["k8s.server"].merged_index)
         return obj
 
     def _accept(self, request) -> str:
@@ -136,7 +120,7 @@ class ResourceView(APIView):
         accept = self._accept(request)
         if info.verb == "watch":
             raise errors.MethodNotAllowed("watch is not supported by this server yet")
-        if info.name:
+        if info.url_name:
             doc = store.get(info.namespace, info.name, _q(request, "resourceVersion"))
             if info.subresource == "scale":
                 return negotiation.respond(scale.to_scale(store.strategy.scale_spec(),
@@ -206,6 +190,7 @@ class ResourceView(APIView):
             raise errors.MethodNotAllowed(
                 "the server does not allow this method on the requested resource")
         content_type = request.META.get("CONTENT_TYPE", "")
+        _validate_patch_options(request, content_type)
         force = parse_bool(_q(request, "force")) if _q(request, "force") else False
         if info.subresource == "scale":
             doc = self._patch_scale(request, info, store, ctx, content_type)
@@ -267,8 +252,23 @@ class ResourceView(APIView):
 
 def _deleted_status(strategy, obj: dict) -> dict:
     m = obj.get("metadata", {})
-    details = {"name": m.get("name", ""), "kind": strategy.plural, "uid": m.get("uid", "")}
+    details = {"name": m.get("name", "")}
     if strategy.group:
         details["group"] = strategy.group
+    details["kind"], details["uid"] = strategy.plural, m.get("uid", "")
     return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
             "details": details}
+
+
+def _validate_patch_options(request, content_type: str) -> None:
+    """Upstream ``ValidatePatchOptions`` (kubernetes/apimachinery:pkg/apis/meta/v1/
+    validation/validation.go): ``force`` only with apply; apply names its field manager
+    itself (never defaulted from the User-Agent)."""
+    errs = []
+    if content_type.split(";")[0].strip().lower() != patching.APPLY_YAML:
+        if _q(request, "force") is not None:
+            errs.append(errors.forbidden("force", "may not be specified for non-apply patch"))
+    elif not _q(request, "fieldManager"):
+        errs.append(errors.required("fieldManager", "is required for apply patch"))
+    if errs:
+        raise errors.Invalid.for_object("PatchOptions", "meta.k8s.io", "", errs)

@@ -213,8 +213,8 @@ def _list(store, namespace, label_selector, field_selector) -> dict:
 def resolve_store(server, info):
     """The Store a watch URL names on ``server``, or a 404/405 APIError."""
     store = server.store(info.api_group, info.api_version, info.resource)
-    if store is None or info.name or info.subresource or "watch" not in store.strategy.verbs:
-        if store is not None and info.name:
+    if store is None or info.url_name or info.subresource or "watch" not in store.strategy.verbs:
+        if store is not None and info.url_name:
             # /watch/namespaces/ns/pods/name (legacy) is a field-selector watch upstream; we
             # only serve the collection form kubectl uses
             raise errors.MethodNotAllowed("watch of a single object by URL is not supported; "

@@ -8,16 +8,22 @@ from apiserver.endpoints.responses import send_status
 
 
 def forbidden_message(user, attrs: AuthorizationAttributes, reason: str) -> str:
+    """Upstream's wording: ``forbiddenMessage`` names the (sub)resource the user may not
+    act on; ``apierrors.NewForbidden`` puts the group-qualified resource and the object's
+    name in front (kubernetes/apiserver:pkg/endpoints/handlers/responsewriters/errors.go,
+    kubernetes/apimachinery:pkg/api/errors/errors.go)."""
     who = f'User "{user.name}"'
     if not attrs.is_resource_request:
-        msg = f'forbidden: {who} cannot {attrs.verb} path "{attrs.path}"'
-    else:
-        res = attrs.resource + (f"/{attrs.subresource}" if attrs.subresource else "")
-        subject = f'{res} "{attrs.name}"' if attrs.name else res
-        msg = (f'{subject} is forbidden: {who} cannot {attrs.verb} resource "{res}" in API '
-               f'group "{attrs.api_group}"')
-        msg += f' in the namespace "{attrs.namespace}"' if attrs.namespace else " at the cluster scope"
-    return msg + (f": {reason}" if reason else "")
+        return f'forbidden: {who} cannot {attrs.verb} path "{attrs.path}"' + \
+            (f": {reason}" if reason else "")
+    res = attrs.resource + (f"/{attrs.subresource}" if attrs.subresource else "")
+    detail = f'{who} cannot {attrs.verb} resource "{res}" in API group "{attrs.api_group}"'
+    detail += f' in the namespace "{attrs.namespace}"' if attrs.namespace else " at the cluster scope"
+    if reason:
+        detail += f": {reason}"
+    qualified = attrs.resource + (f".{attrs.api_group}" if attrs.api_group else "")
+    subject = f'{qualified} "{attrs.name}"' if attrs.name else qualified
+    return f"{subject} is forbidden: {detail}"
 
 
 class AuthorizationFilter:
@@ -39,7 +45,11 @@ class AuthorizationFilter:
             subresource=info.subresource, name=info.name)
         decision, reason = self.authorizer.authorize(attrs)
         if decision is not Decision.ALLOW:
+            details = {"name": info.name} if info.name else {}
+            if info.api_group:
+                details["group"] = info.api_group
+            details["kind"] = info.resource
             err = Forbidden(forbidden_message(user, attrs, reason),
-                            details={"kind": info.resource, **({"name": info.name} if info.name else {})})
+                            details=details if attrs.is_resource_request else {})
             return send_status(send, err)
         return self.app(scope, receive, send)

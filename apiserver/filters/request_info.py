@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs
 
-from apiserver.runtime.selectors import parse_bool
+from apiserver.runtime.selectors import parse_field_selector, query_bool
+from apiserver.runtime.validation import is_path_segment_name
 
 _NAMESPACE_SUBRESOURCES = ("status", "finalize")
 
@@ -32,6 +33,12 @@ class RequestInfo:
     def q(self, key: str, default: str | None = None) -> str | None:
         values = self.query.get(key)
         return values[0] if values else default
+
+    @property
+    def url_name(self) -> str:
+        """The object name the URL path itself names ("" for a collection).  ``name`` may
+        also come from a list's ``metadata.name`` field selector (for authorization)."""
+        return self.parts[1] if len(self.parts) >= 2 else ""
 
 
 def parse_request_info(method: str, path: str, query_string: str) -> RequestInfo:
@@ -81,17 +88,32 @@ def parse_request_info(method: str, path: str, query_string: str) -> RequestInfo
     if info.resource == "namespaces":
         # /api/v1/namespaces/{name} is the namespace itself; it is not "in" a namespace
         info.namespace = info.name if info.name else ""
+    if info.verb in ("list", "watch") and not info.name:
+        # a list or watch requiring metadata.name=X is about X, so authorization can match
+        # resourceNames (upstream requestinfo.go, ``RequiresExactMatch("metadata.name")``)
+        info.name = _selected_name(query)
     return info
 
 
 def _flag(query: dict, key: str) -> bool:
-    values = query.get(key)
-    if not values or values[0] == "":
-        return False
+    """A boolean query parameter as upstream decodes it: absent, "0" or any-case "false"
+    is false; anything else, the empty value included, is true."""
+    return query_bool(query.get(key))
+
+
+def _selected_name(query: dict) -> str:
+    values = query.get("fieldSelector")
+    if not values:
+        return ""
     try:
-        return parse_bool(values[0])
-    except Exception:
-        return False
+        selector = parse_field_selector(values[0])
+    except Exception:       # a malformed selector is the list's own 400, not ours
+        return ""
+    names = [v for label, op, v in selector.requirements
+             if label == "metadata.name" and op in ("=", "==")]
+    if len(names) != 1 or is_path_segment_name(names[0]):
+        return ""
+    return names[0]
 
 
 class RequestInfoFilter:

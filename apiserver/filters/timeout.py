@@ -26,7 +26,11 @@ class TimeoutFilter:
             try:
                 limit = min(limit, parse_go_duration(asked))
             except ValueError:
-                return await send_status(send, BadRequest(f'invalid timeout specified in the request URL: "{asked}"'))
+                # upstream parseTimeout: "<invalidTimeoutInURL> - <time.ParseDuration's error>"
+                # (kubernetes/apiserver:pkg/endpoints/request/requestinfo.go, golang time)
+                why = "missing unit in duration" if asked.isdigit() else "invalid duration"
+                return await send_status(send, BadRequest(
+                    f'invalid timeout specified in the request URL - time: {why} "{asked}"'))
         started = []
 
         async def tracking_send(message):

@@ -1,8 +1,9 @@
 """System checks (``manage.py check``) on the registered kinds' declarations, with stable ids.
 
 apiserver.E001  a kind's ``schema_name`` is not a known built-in definition
-apiserver.E002  a kind declares a subresource the server cannot serve (a create-only one
-                without a ``create``, or a status/scale-style one it does not know)
+apiserver.E002  a kind declares a create-only subresource without a ``create`` (the others
+                — status, scale, approval … — are writes the generic Store serves, with
+                ``ctx.subresource`` telling the kind's hooks which one)
 apiserver.E003  a ``subresources`` entry is not a ``Subresource`` declaration
 """
 from __future__ import annotations
@@ -10,11 +11,8 @@ from __future__ import annotations
 from django.core import checks
 
 from apiserver.openapi import definitions
-from apiserver.registry.strategy import Scale, Subresource
+from apiserver.registry.strategy import Subresource
 from apiserver.runtime.scheme import scheme
-
-_GENERIC = {"status"}      # served by the generic Store and handler (scale: the Scale class)
-
 
 @checks.register("apiserver")
 def check_scheme(app_configs=None, **kwargs):
@@ -30,8 +28,7 @@ def check_scheme(app_configs=None, **kwargs):
                                              "Subresource declaration", id="apiserver.E003"))
                 continue
             creates = type(sub).create is not Subresource.create
-            if sub.verbs == ("create",) and not creates or \
-                    sub.verbs != ("create",) and sub.name not in _GENERIC and not isinstance(sub, Scale):
+            if sub.verbs == ("create",) and not creates:
                 problems.append(checks.Error(f"{where}: subresource {sub.name!r} has no handler",
                                              id="apiserver.E002"))
     return problems

@@ -20,6 +20,7 @@ from apiserver.admission.base import Attributes
 from apiserver.fieldmanager import update_managed_fields
 from apiserver.openapi import definitions
 from apiserver.openapi.pruning import prune
+from apiserver.openapi.zerovalues import fill_status
 from apiserver.registry import meta as metalib
 from apiserver.registry.context import RequestContext
 from apiserver.registry.strategy import Strategy
@@ -77,10 +78,13 @@ class Store:
         removed = prune(obj, self.schema, type_errors=type_errors)
         kind, version = self.strategy.kind, self.strategy.version
         if type_errors:
+            # upstream's transformDecodeError wording (kubernetes/apiserver:
+            # pkg/endpoints/handlers/rest.go) around the decoder's own message
             path, got, wanted = type_errors[0]
-            raise errors.BadRequest(f'{kind} in version "{version}" cannot be handled as a {kind}: '
-                                    f'json: cannot unmarshal {got} into Go struct field '
-                                    f'{kind}.{path} of type {wanted}')
+            cause = wanted if got is None else (f'json: cannot unmarshal {got} into Go struct '
+                                                f'field {kind}.{path} of type {wanted}')
+            raise errors.BadRequest(f'{kind} in version "{version}" cannot be handled as a '
+                                    f'{kind}: {cause}')
         if not removed:
             return
         texts = [f'unknown field "{path}"' for path in removed]
@@ -220,6 +224,7 @@ class Store:
         if errs:
             raise self._invalid(m.get("name") or m.get("generateName", ""), errs)
         s.canonicalize(obj)
+        fill_status(obj, self.schema)
         if not ctx.applying:
             update_managed_fields(None, obj, manager=self._manager(ctx), operation="Update",
                                   api_version=s.api_version(), schema=self.schema,
@@ -371,6 +376,7 @@ class Store:
         if errs:
             raise self._invalid(name, errs)
         s.canonicalize(new)
+        fill_status(new, self.schema)
         if not ctx.applying:
             update_managed_fields(old, new, manager=self._manager(ctx), operation="Update",
                                   api_version=s.api_version(), schema=self.schema,

@@ -27,6 +27,10 @@ class Cause:
         return out
 
 
+# StatusDetails' fields in declaration order (causes and retryAfterSeconds come last)
+DETAIL_ORDER = ("name", "group", "kind", "uid")
+
+
 class APIError(Exception):
     """Base of every error that becomes a ``Status``.  Subclasses fix ``code`` and ``reason``."""
 
@@ -46,18 +50,23 @@ class APIError(Exception):
 
 
     def to_status(self) -> dict:
+        """The ``Status`` body, keys in Go's struct order (TypeMeta, ListMeta, status,
+        message, reason, details, code; details: name, group, kind, uid, causes,
+        retryAfterSeconds), as kubernetes/apimachinery:pkg/apis/meta/v1/types.go declares
+        them: clients' tests compare the text."""
         status = {"kind": "Status", "apiVersion": "v1", "metadata": dict(self.list_meta),
-                  "status": "Failure",
-                  "message": self.message, "reason": self.reason, "code": self.code}
-        details = dict(self.details)
+                  "status": "Failure", "message": self.message}
+        if self.reason:
+            status["reason"] = self.reason
+        details = {k: self.details[k] for k in DETAIL_ORDER if k in self.details}
+        details.update((k, v) for k, v in self.details.items() if k not in details)
         if self.causes:
             details["causes"] = [c.to_dict() for c in self.causes]
         if self.retry_after is not None:
             details["retryAfterSeconds"] = self.retry_after
         if details:
             status["details"] = details
-        if not self.reason:
-            del status["reason"]
+        status["code"] = self.code
         return status
 
     def response_headers(self) -> dict:

@@ -73,8 +73,6 @@ INVALID = [
     ("bad-volume-name", lambda s: s["volumes"].append({"name": "Bad.Volume"})),
     ("requests-above-limits", lambda s: _container(s)["resources"].update(
         requests={"cpu": "2"})),
-    # in requests: a bad limit would also be copied into a Pod's requests (SetDefaults_Pod)
-    ("bad-quantity", lambda s: _container(s)["resources"]["requests"].update(memory="lots")),
     ("env-without-name", lambda s: _container(s)["env"].append({"value": "x"})),
     ("bad-pull-policy", lambda s: _container(s).update(imagePullPolicy="Sometimes")),
     ("liveness-success-threshold", lambda s: _container(s)["livenessProbe"].update(
@@ -196,6 +194,26 @@ def test_error_paths_are_under_the_template_spec(create, kind):
     assert f"{path}.containers[0].name" in fields
     assert f"{path}.containers[0].image" in fields
     assert ("FieldValueRequired", f"{path}.containers[0].image", "Required value") in got
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_a_bad_quantity_fails_decoding_for_a_pod_and_every_workload(stores, ctx, kind):
+    """A Quantity that does not parse is refused while decoding (400), before validation,
+    for a Pod and inside every template (kubernetes/apimachinery:pkg/api/resource/
+    quantity.go UnmarshalJSON)."""
+    ensure_revision_row()
+    group, plural, build, path, restart = KINDS[kind]
+    for g, p, obj, kind_name in (("", "pods", None, "Pod"), (group, plural, kind, kind)):
+        spec = base_spec(restart)
+        _container(spec)["resources"]["requests"].update(memory="lots")
+        body = pod(spec) if obj is None else build(spec)
+        with pytest.raises(errors.BadRequest) as exc:
+            stores.store(g, "v1", p).create("default", body, ctx)
+        assert exc.value.code == 400
+        assert exc.value.message == (
+            f'{kind_name} in version "v1" cannot be handled as a {kind_name}: quantities must '
+            "match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'")
+        assert stores.store(g, "v1", p).list("default")["items"] == []
 
 
 # ---- a spec a Pod may have, every workload may have ------------------------------------------

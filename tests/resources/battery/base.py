@@ -183,6 +183,60 @@ class KindBattery:
         row = self.strategy.table_row(obj)
         assert len(row) == len(self.strategy.columns)
 
+    # ---- decoding: a 400, nothing stored --------------------------------------------------
+    def _collection_url(self) -> str:
+        s = self.strategy
+        base = f"/apis/{s.group}/{s.version}" if s.group else f"/api/{s.version}"
+        return base + (f"/namespaces/{self.namespace}" if self.namespaced else "") + f"/{s.plural}"
+
+    def test_a_body_of_another_group_or_kind_is_400_and_stores_nothing(self, store):
+        """An object of another group (same kind name) or of another kind, posted to this
+        kind's collection (kubernetes/apiserver:pkg/endpoints/handlers/rest.go
+        transformDecodeError)."""
+        from tests.asgi import ASGIClient, in_process_app
+        client = ASGIClient(in_process_app()[1])
+        s = self.strategy
+        other_group = "example.com/v1" if s.group != "example.com" else "example.org/v1"
+        for api_version, kind, message in (
+                (other_group, s.kind, f'{s.kind} in version "v1" cannot be handled as a '
+                                      f'{s.kind}: no kind "{s.kind}" is registered for version '
+                                      f'"{other_group}"'),
+                (s.api_version(), "NoSuchKind", f'NoSuchKind in version "{s.version}" cannot be '
+                                                f'handled as a {s.kind}')):
+            body = {**copy.deepcopy(self.valid("decode")), "apiVersion": api_version, "kind": kind}
+            resp = client.post(self._collection_url(), body)
+            assert resp.status_code == 400, resp.json()
+            status = resp.json()
+            assert status["reason"] == "BadRequest" and status["message"].startswith(message)
+        with pytest.raises(errors.NotFound):
+            store.get(self.ns, "decode")
+
+    def test_an_unsupported_content_type_is_415(self, store):
+        from tests.asgi import ASGIClient, in_process_app
+        client = ASGIClient(in_process_app()[1])
+        resp = client.request("POST", self._collection_url(), orjson.dumps(self.valid("decode")),
+                              {"content-type": "text/x-unknown"})
+        assert resp.status_code == 415
+        assert resp.json()["reason"] == "UnsupportedMediaType"
+        assert resp.json()["message"] == (
+            "the body of the request was in an unknown format - accepted media types include: "
+            "application/json, application/yaml, application/vnd.kubernetes.protobuf")
+        with pytest.raises(errors.NotFound):
+            store.get(self.ns, "decode")
+
+    def test_a_field_of_the_wrong_type_is_400_and_stores_nothing(self, store, ctx):
+        body = copy.deepcopy(self.valid("decode"))
+        body["metadata"]["labels"] = "not-a-map"
+        kind = self.strategy.kind
+        with pytest.raises(errors.BadRequest) as exc:
+            store.create(self.ns, body, ctx)
+        assert exc.value.code == 400
+        assert exc.value.message.startswith(
+            f'{kind} in version "{self.version}" cannot be handled as a {kind}: json: cannot '
+            "unmarshal string into Go struct field")
+        with pytest.raises(errors.NotFound):
+            store.get(self.ns, "decode")
+
 
 def with_name(obj: dict, name: str) -> dict:
     obj["metadata"]["name"] = name
