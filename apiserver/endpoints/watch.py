@@ -131,9 +131,10 @@ class WatchStream:
     def _line(self, event_type: str, ev=None, doc: str | None = None) -> bytes:
         """One event as a JSON line (a one-row Table for Table watches)."""
         if self.table:
-            return self._table_line(event_type, ev.obj if ev is not None else orjson.loads(doc))
+            return self._table_line(event_type, self.store.present(ev.obj) if ev is not None
+                                    else orjson.loads(doc))
         if ev is not None:
-            return ev.line(event_type)
+            return self.store.event_line(event_type, ev)
         return b'{"type":"' + event_type.encode() + b'","object":' + doc.encode() + b"}\n"
 
     def _bookmark(self, rv: int, initial_end: bool = False) -> bytes:

@@ -22,6 +22,7 @@ from apiserver.openapi import definitions
 from apiserver.openapi.pruning import prune
 from apiserver.openapi.zerovalues import fill_status
 from apiserver.registry import meta as metalib
+from apiserver.registry.conversion import ConvertingStore
 from apiserver.registry.context import RequestContext
 from apiserver.registry.strategy import Strategy
 from apiserver.runtime.scheme import Scheme
@@ -69,14 +70,18 @@ class Store:
                     retry_after=1)
             time.sleep(0.05)
 
-    def _check_fields(self, obj: dict, ctx: RequestContext) -> None:
+    def check_fields(self, obj: dict, ctx: RequestContext, *, schema=None, kind: str = "",
+                     version: str = "") -> None:
         """Drop fields the kind does not declare, as Go's typed decoding does; with
-        ``fieldValidation=Strict`` they are a 400, with ``Warn`` a warning header each."""
-        if self.schema is None:
+        ``fieldValidation=Strict`` they are a 400, with ``Warn`` a warning header each.
+        ``schema``/``kind``/``version`` name another served version of the kind (a
+        ConvertingStore checks a body against its own version before converting it)."""
+        schema = schema if schema is not None else self.schema
+        if schema is None:
             return
         type_errors: list = []
-        removed = prune(obj, self.schema, type_errors=type_errors)
-        kind, version = self.strategy.kind, self.strategy.version
+        removed = prune(obj, schema, type_errors=type_errors)
+        kind, version = kind or self.strategy.kind, version or self.strategy.version
         if type_errors:
             # upstream's transformDecodeError wording (kubernetes/apiserver:
             # pkg/endpoints/handlers/rest.go) around the decoder's own message
@@ -111,6 +116,14 @@ class Store:
         if found is None:
             raise self.not_found(name)
         return found[0]
+
+    def event_line(self, event_type: str, ev) -> bytes:
+        """One watch event's wire line (the stored text, passed through)."""
+        return ev.line(event_type)
+
+    def present(self, obj: dict) -> dict:
+        """A stored object as this Store's version shows it (itself; see ConvertingStore)."""
+        return obj
 
     def field_set(self, obj: dict) -> dict:
         """The selectable fields of ``obj`` as strings (upstream ``GetAttrs``)."""
@@ -212,7 +225,7 @@ class Store:
             raise errors.BadRequest("resourceVersion should not be set on objects to be created")
         self._check_namespace(namespace, m)
         obj["apiVersion"], obj["kind"] = s.api_version(), s.kind
-        self._check_fields(obj, ctx)
+        self.check_fields(obj, ctx)
         if not m.get("name") and m.get("generateName"):
             m["name"] = metalib.generate_name(m["generateName"])
         metalib.fill_for_create(obj, s.tracks_generation)
@@ -359,7 +372,7 @@ class Store:
         else:
             m.pop("namespace", None)
         new["apiVersion"], new["kind"] = s.api_version(), s.kind
-        self._check_fields(new, ctx)
+        self.check_fields(new, ctx)
         metalib.carry_for_update(new, old, s.generation_ignores, False)
         s.default(new)
         self._admit("UPDATE", new, old, ctx)
@@ -513,13 +526,24 @@ class StoreRegistry:
         self.index = Scheme()                   # the installed strategy instances
         self._stores: dict = {}
 
-    def install(self, strategy_cls, *, group_priority: int = 0) -> Store:
+    def install(self, strategy_cls, *, group_priority: int = 0):
+        """Build and index the Store of one kind.  A kind served in a version other than its
+        storage version (``storage_version``) gets a ConvertingStore over the storage
+        version's Store, which must be installed first."""
         strategy = strategy_cls()
         if self.initializer is not None:
             self.initializer.initialize(strategy)
+        if strategy.storage_version and tuple(strategy.storage_version) != (strategy.group,
+                                                                             strategy.version):
+            inner = self.store(*strategy.storage_version, strategy.plural)
+            if inner is None:
+                raise ValueError(f"{strategy_cls.__name__}: storage version "
+                                 f"{'/'.join(strategy.storage_version)} is not installed")
+            store = ConvertingStore(strategy, inner)
+        else:
+            resource = strategy.plural + (f".{strategy.group}" if strategy.group else "")
+            store = Store(strategy, self.storage_for(resource), self, self.admission)
         self.index.add(strategy, group_priority=group_priority)
-        resource = strategy.plural + (f".{strategy.group}" if strategy.group else "")
-        store = Store(strategy, self.storage_for(resource), self, self.admission)
         self._stores[(strategy.group, strategy.version, strategy.plural)] = store
         return store
 

@@ -15,7 +15,8 @@ status   as update, but ``prepare_for_status_update`` replaces ``prepare_for_upd
          ``validate_status_update`` replaces ``validate_update``
 delete   validating admission ▸ ``grace_period`` decides between immediate removal and setting
          deletionTimestamp (then ``prepare_for_delete``)
-read     ``table_row`` renders one object for ``as=Table``
+read     ``table_row`` renders one object for ``as=Table``; a kind with ``stored = False``
+         that declares "get"/"list" is read through ``read_virtual``/``list_virtual``
 
 Hooks that upstream gives a ``context.Context`` receive the request's
 :class:`~apiserver.registry.context.RequestContext` first (``ctx``: user, dry-run,
@@ -122,10 +123,15 @@ class Strategy:
     # field selector label -> function(obj) -> str; metadata.name/namespace are always there
     selectable_fields: ClassVar[dict[str, Callable[[dict], str]]] = {}
     columns: ClassVar[tuple] = (NAME_COLUMN, AGE_COLUMN)
-    stored: ClassVar[bool] = True   # False: a create-only "virtual" kind (reviews,
-    #                                  TokenRequest): ``create_virtual`` answers, nothing stored
+    stored: ClassVar[bool] = True   # False: a "virtual" kind, nothing stored: a create-only
+    #                                  one (reviews, TokenRequest) answers in ``create_virtual``,
+    #                                  a read-only one (ComponentStatus) in ``read_virtual`` and
+    #                                  ``list_virtual``
     tracks_generation: ClassVar[bool] = False  # metadata.generation set and bumped on spec change
     return_deleted_object: ClassVar[bool] = False  # DELETE answers the object, not a Status
+    # (group, version) this kind is stored in, when it is served in another one as well;
+    # the convert_* hooks translate (see apiserver.registry.conversion)
+    storage_version: ClassVar[tuple | None] = None
     allow_unconditional_update: ClassVar[bool] = True
     allow_create_on_update: ClassVar[bool] = False
     # "subdomain" (DNS-1123 subdomain), "label" (DNS-1123 label), "dns1035", "path" (any
@@ -239,6 +245,18 @@ class Strategy:
         ``status``) from ``obj`` and the caller (``ctx.user``); returns (HTTP status, body)."""
         raise MethodNotAllowed(f'create is not supported on resources of kind "{self.plural}"')
 
+    def read_virtual(self, ctx, namespace: str, name: str) -> dict:
+        """GET ``name`` of a kind with ``stored = False`` and "get" in ``verbs``: compute the
+        object now (upstream: a kind whose REST storage is a ``rest.Getter`` over no store,
+        such as kubernetes/kubernetes:pkg/registry/core/componentstatus/rest.go).  Raises an
+        APIError (NotFound …) when there is none; may add warnings with ``ctx.warn``."""
+        raise MethodNotAllowed(f'get is not supported on resources of kind "{self.plural}"')
+
+    def list_virtual(self, ctx, namespace: str) -> list[dict]:
+        """LIST of such a kind ("list" in ``verbs``): every object, computed now.  The
+        handler applies label and field selectors (``selectable_fields``) afterwards."""
+        raise MethodNotAllowed(f'list is not supported on resources of kind "{self.plural}"')
+
     def generation_changed(self, new: dict, old: dict) -> bool:
         """For kinds that track generation: did this update change the desired state?  By
         default, anything outside ``generation_ignores`` (the spec, for most kinds)."""
@@ -253,6 +271,15 @@ class Strategy:
 
         Most kinds are not graceful (upstream ``CheckGracefulDelete`` returns false)."""
         return 0
+
+    def convert_to_storage(self, obj: dict) -> dict:
+        """For a kind with ``storage_version``: this version's object (a deep copy, wire
+        form) as the storage version's.  Pure; apiVersion/kind are set by the caller."""
+        return obj
+
+    def convert_from_storage(self, obj: dict) -> dict:
+        """The inverse: a stored object as this version shows it."""
+        return obj
 
     def table_row(self, obj: dict) -> list:
         """Cells for ``as=Table``, one per entry of ``columns`` (Name and Age by default)."""

@@ -51,7 +51,8 @@ class GenericAPIServer:
     def install_api_groups(self, strategy_classes) -> None:
         """Serve these kinds (upstream ``InstallAPIGroups``): build their Stores in the
         shared registry and index them here for routing, discovery and OpenAPI."""
-        for cls in strategy_classes:
+        # a kind served in a second version converts through its storage version's Store
+        for cls in sorted(strategy_classes, key=lambda c: c.storage_version is not None):
             priority = self.config.scheme.priority(cls.group)
             store = self.config.stores.install(cls, group_priority=priority)
             self.index.add(store.strategy, group_priority=priority)

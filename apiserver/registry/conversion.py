@@ -1,0 +1,104 @@
+"""One stored object served in several versions: a Store that converts.
+
+Upstream keeps one storage version per resource and converts every request and answer
+between it and the version the URL names (kubernetes/apiserver:pkg/endpoints/handlers/rest.go
+through the scheme's conversion functions; e.g. kubernetes/kubernetes:pkg/apis/autoscaling/
+v1/conversion.go for HorizontalPodAutoscalers).  Here a kind served in a non-storage version
+declares ``storage_version = (group, version)`` on its Strategy and implements the two
+conversion hooks (``convert_to_storage``, ``convert_from_storage``: pure functions on wire
+dicts); the registry then serves it with a :class:`ConvertingStore` over the storage
+version's own Store.  The storage version's Strategy runs every hook (defaults, validation,
+admission) on the converted object, so both versions obey one set of rules and share one
+row, one resourceVersion and one watch stream.
+
+May import: apiserver.runtime, apiserver.openapi, apiserver.registry.
+"""
+from __future__ import annotations
+
+import copy
+
+import orjson
+
+from apiserver.openapi import definitions
+
+
+class ConvertingStore:
+    """The Store surface (get, list, create, update, guaranteed_update, delete,
+    delete_collection, matcher, event lines) of ``inner`` seen in ``strategy``'s version."""
+
+    def __init__(self, strategy, inner):
+        self.strategy = strategy
+        self.inner = inner
+        self.storage = inner.storage
+        self.stores = inner.stores
+        self.admission = inner.admission
+        self.resource = inner.resource
+        self.schema = definitions.get(strategy.schema_name) if strategy.schema_name else None
+
+    # ---- conversion ---------------------------------------------------------------------
+    def to_storage(self, obj: dict) -> dict:
+        out = self.strategy.convert_to_storage(copy.deepcopy(obj))
+        s = self.inner.strategy
+        out["apiVersion"], out["kind"] = s.api_version(), s.kind
+        return out
+
+    def from_storage(self, obj: dict) -> dict:
+        out = self.strategy.convert_from_storage(copy.deepcopy(obj))
+        out["apiVersion"], out["kind"] = self.strategy.api_version(), self.strategy.kind
+        return out
+
+    def _out(self, doc: str) -> str:
+        return orjson.dumps(self.from_storage(orjson.loads(doc))).decode()
+
+    def _in(self, obj: dict, ctx) -> dict:
+        """A request body in this version: unknown fields dropped (or refused) against this
+        version's schema, then converted to the storage version."""
+        self.inner.check_fields(obj, ctx, schema=self.schema, kind=self.strategy.kind,
+                                version=self.strategy.version)
+        return self.to_storage(obj)
+
+    # ---- reads ----------------------------------------------------------------------------
+    def get(self, namespace, name, resource_version=None) -> str:
+        return self._out(self.inner.get(namespace, name, resource_version))
+
+    def list(self, namespace, **kwargs) -> dict:
+        page = self.inner.list(namespace, **kwargs)
+        return {**page, "items": [self._out(doc) for doc in page["items"]]}
+
+    def matcher(self, label_selector, field_selector):
+        return self.inner.matcher(label_selector, field_selector)
+
+    def field_set(self, obj: dict) -> dict:
+        return self.inner.field_set(obj)
+
+    def event_line(self, event_type: str, ev) -> bytes:
+        return orjson.dumps({"type": event_type, "object": self.from_storage(ev.obj)}) + b"\n"
+
+    def present(self, obj: dict) -> dict:
+        """A stored object as this version shows it (watch Tables, watch events)."""
+        return self.from_storage(obj)
+
+    # ---- writes ---------------------------------------------------------------------------
+    def create(self, namespace, obj: dict, ctx) -> str:
+        return self._out(self.inner.create(namespace, self._in(obj, ctx), ctx))
+
+    def update(self, namespace, name, obj: dict, ctx) -> tuple[str, bool]:
+        doc, created = self.inner.update(namespace, name, self._in(obj, ctx), ctx)
+        return self._out(doc), created
+
+    def guaranteed_update(self, namespace, name, transform, ctx, **kwargs) -> tuple[str, bool]:
+        """``transform`` works in this version: the current object is converted to it and
+        the result back to the storage version."""
+        def converted(current):
+            new = transform(self.from_storage(current) if current is not None else None)
+            return self._in(new, ctx) if isinstance(new, dict) else new
+        doc, created = self.inner.guaranteed_update(namespace, name, converted, ctx, **kwargs)
+        return self._out(doc), created
+
+    def delete(self, namespace, name, options: dict, ctx) -> tuple[str, bool]:
+        doc, gone = self.inner.delete(namespace, name, options, ctx)
+        return self._out(doc), gone
+
+    def delete_collection(self, namespace, options: dict, ctx, **kwargs) -> list[str]:
+        return [self._out(doc) for doc in self.inner.delete_collection(namespace, options, ctx,
+                                                                      **kwargs)]
