@@ -14,7 +14,7 @@ Runs, in this order:
    thread) at 1 and 8 clients: create (POST), get (GET by name), update (PUT of the last
    returned object, with its resourceVersion), then LIST of a namespace holding 3,000 objects.
 3. Prints throughput and p50/p99 per op and concurrency, LIST seconds, and MET / NOT MET for
-   the §3 targets (ratios to the raw PostgreSQL figures of this run; SQLite must meet the same
+   the project's targets (ratios to the raw PostgreSQL figures of this run; SQLite must meet the same
    absolute figures).  JSON goes to bench/results/ (gitignored).
 
 Options: --kind pods|configmaps (default pods), --concurrency 1,8, --list-items 3000,
@@ -49,7 +49,7 @@ REPO = Path(__file__).resolve().parent.parent
 # figure), used only when PostgreSQL is unreachable in this run.
 ANCHOR_RAW = {"pg_insert_c1": 2427, "pg_insert_c8": 5463, "pg_select_c1": 6236,
               "pg_select_c8": 12827}
-# §3 targets: (label, op, concurrency, raw key, minimum ratio)
+# the project's targets: (label, op, concurrency, raw key, minimum ratio)
 RATIO_TARGETS = [
     ("create, 1 client  >= 20% raw insert+commit c1", "create", 1, "pg_insert_c1", .20),
     ("create, 8 clients >= 15% raw insert+commit c8", "create", 8, "pg_insert_c8", .15),
@@ -368,7 +368,7 @@ def report(args, raw, api, raw_source):
                          rl["p50_ms"] / 1e3 / li["median_s"] if rl and li["n"] else None,
                          li["n"] > 0 and li["median_s"] <= limit))
     if verdicts:
-        p("\n=== Targets (PERFORMANCE-ANCHORS §3; ratio = API / raw PostgreSQL of this run "
+        p("\n=== Targets (the project's; ratio = API / raw PostgreSQL of this run "
           "(LIST: raw time / API time); SQLite held to the same absolute figures) ===")
         p(f"  {'backend':<9}{'target':<48}{'measured':>11}{'threshold':>13}{'ratio':>8}  verdict")
         for b, label, m, t, r, ok in verdicts:
@@ -392,7 +392,7 @@ def main(argv=None):
                     help="server URL without database name (trust auth)")
     ap.add_argument("--python", default=sys.executable, help="interpreter for manage.py up")
     ap.add_argument("--timeout", type=float, default=30.0, help="per request, seconds")
-    ap.add_argument("--no-raw", action="store_true", help="use the anchors' raw figures")
+    ap.add_argument("--no-raw", action="store_true", help="use the recorded raw figures of a 2-core machine instead of measuring")
     ap.add_argument("--keep", action="store_true", help="keep server data dirs")
     ap.add_argument("--server-processes", type=int, default=1,
                     help="server processes (manage.py up --server-processes N)")
@@ -412,10 +412,10 @@ def main(argv=None):
             raw.update(raw_postgres(args.pg_url, args.reps, args.duration, args.conc,
                                     args.list_items, log))
         except Exception as e:   # noqa: BLE001
-            log(f"  raw postgres failed ({e}); using PERFORMANCE-ANCHORS §2.2 figures")
+            log(f"  raw postgres failed ({e}); using the recorded 2-core figures")
         raw.update(raw_sqlite(args.reps, args.duration, args.conc, log))
     if "pg_insert_c1" not in raw:
-        raw_source = "PostgreSQL figures from PERFORMANCE-ANCHORS §2.2, not this run"
+        raw_source = "PostgreSQL figures recorded on a 2-core machine, not this run"
         raw.update({k: {"ops_per_s": v, "p50_ms": float("nan"), "p99_ms": float("nan")}
                     for k, v in ANCHOR_RAW.items()})
 

@@ -32,7 +32,7 @@ except ImportError:   # the client's JSON cost is not what is measured, but keep
 
 # ----------------------------------------------------------------------------- documents
 def pod(name: str, ns: str = "bench") -> dict:
-    """A realistic Pod, ~2.2 KB of compact JSON (like the anchors' document)."""
+    """A realistic Pod, ~2.2 KB of compact JSON (a typical Deployment-made Pod)."""
     env = [{"name": f"SETTING_{i}", "value": f"value-{i:04d}-abcdefghij"} for i in range(16)]
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {
         "name": name, "namespace": ns,

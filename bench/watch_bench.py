@@ -23,7 +23,7 @@
    when it must reach EOF); idle memory (fresh server each: 5,000 HTTP, then 5,000 websocket
    watches; VmRSS before/after).  Each watcher's events are checked against the writes'
    resourceVersions (missing, duplicate, out of order, unexpected).
-3. The raw figure next to each result and MET / NOT MET per §3 target.  See bench/README.md.
+3. The raw figure next to each result and MET / NOT MET per target.  See bench/README.md.
 Options: --backend, --duration 10, --fanout-seconds 3, --slow-seconds 15, --slow-kb 8,
 --idle 5000, --settle 2, --skip raw,latency,fanout,slow,memory, --pg-url, --keep, --json.
 """
@@ -425,7 +425,7 @@ def report(args, raw, results):
                          f"closed={s['eof']}, p99 {r['lat_t0']['p99']:.1f} ms", "closed, <= 10 ms",
                          f"p99 without it {ctl:.1f} ms" if ctl else "", "MET" if ok else "NOT MET"))
     if rows:
-        p("\n=== Targets (PERFORMANCE-ANCHORS §3); latency shown as lower..upper bound of "
+        p("\n=== Targets; latency shown as lower..upper bound of "
           "commit -> delivery p99 ===")
         p(f"  {'backend':<9}{'target':<42}{'measured':>27}  {'threshold':<17}{'raw / ratio':<36}"
           "verdict")

@@ -34,7 +34,9 @@ class EventStrategy(Strategy):
     group = "events.k8s.io"
     kind = "Event"
     plural = "events"
-    # no short name: upstream gives "ev" to core/v1 Event only
+    # the same REST storage as core/v1 Event serves this group (kubernetes/kubernetes:
+    # pkg/registry/events/rest/storage_events.go uses eventstore.NewREST), short name and all
+    short_names = ("ev",)
     schema_name = "io.k8s.api.events.v1.Event"
     # the field labels upstream's events.k8s.io/v1 conversion accepts
     selectable_fields = {

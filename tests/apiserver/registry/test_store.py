@@ -463,7 +463,7 @@ def test_list_resource_version_rules(cms, ctx):
 @pytest.mark.parametrize("how", [{}, {"resource_version_match": "NotOlderThan"},
                                  {"resource_version_match": "Exact"}, {"limit": 1}])
 def test_list_too_new_resource_version_times_out(cms, storage, ctx, monkeypatch, how):
-    """LIMITS F#51: a list from a revision the store has not reached waits briefly, then
+    """A list from a revision the store has not reached waits briefly, then
     504 — for Exact and legacy limit reads too (they must not label the current state
     with a future revision)."""
     from apiserver.registry import store as store_module

@@ -57,4 +57,4 @@ def test_table_row_like_kubectl_get_events():
     assert row[0] != "<unknown>" and row[0] == row[7]          # microtime parsed
     row = s.table_row(event(series={"count": 5, "lastObservedTime": "2024-01-01T00:01:00.000000Z"}))
     assert row[8] == 5
-    assert EventStrategy.short_names == () and EventStrategy.group == "events.k8s.io"
+    assert EventStrategy.short_names == ("ev",) and EventStrategy.group == "events.k8s.io"
