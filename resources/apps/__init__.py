@@ -5,4 +5,5 @@ KINDS = (
     "resources.apps.replicasets.ReplicaSetStrategy",
     "resources.apps.statefulsets.StatefulSetStrategy",
     "resources.apps.daemonsets.DaemonSetStrategy",
+    "resources.apps.controllerrevisions.ControllerRevisionStrategy",
 )
