@@ -39,4 +39,6 @@ class ResourcesConfig(AppConfig):
         register_post_start("bootstrap-service-accounts", bootstrap.ensure_default_service_accounts)
         register_post_start("bootstrap-priority-classes",
                             bootstrap_scheduling.ensure_system_priority_classes)
+        register_post_start("bootstrap-flowcontrol", import_string("resources.flowcontrol.bootstrap.ensure_flowcontrol_objects"))
         register_post_start("start-namespace-controller", start_namespace_controller)
+        register_post_start("start-csrsigning-controller", import_string("resources.controllers.csrsigning.start_csrsigning_controller"))

@@ -120,6 +120,8 @@ class ResourceView(APIView):
         accept = self._accept(request)
         if info.verb == "watch":
             raise errors.MethodNotAllowed("watch is not supported by this server yet")
+        if not store.strategy.stored:
+            return self._get_virtual(request, info, store, ctx, accept)
         if info.url_name:
             doc = store.get(info.namespace, info.name, _q(request, "resourceVersion"))
             if info.subresource == "scale":
@@ -142,6 +144,27 @@ class ResourceView(APIView):
             return negotiation.respond(negotiation.table(
                 store.strategy, objects, str(page["resourceVersion"]), page["continue"]))
         return negotiation.respond(negotiation.list_body(store.strategy, page), accept=accept)
+
+    def _get_virtual(self, request, info, store, ctx, accept):
+        """Reads of a kind computed on request, not stored (``stored = False`` with "get" or
+        "list" in its verbs, e.g. ComponentStatus; ``_resolve`` already refused other
+        verbs): the strategy's ``read_virtual``/``list_virtual`` answer, selectors filter a
+        list, and the warnings the strategy added ride along."""
+        s = store.strategy
+        if info.url_name:
+            objects = [s.read_virtual(ctx, info.namespace, info.url_name)]
+        else:
+            match = store.matcher(_q(request, "labelSelector"), _q(request, "fieldSelector"))
+            objects = [o for o in s.list_virtual(ctx, info.namespace)
+                       if match is None or match(o)]
+        if negotiation.wants_table(accept):
+            body = negotiation.table(s, objects)
+        elif info.url_name:
+            body = objects[0]
+        else:
+            body = {"kind": s.list_kind(), "apiVersion": s.api_version(), "metadata": {},
+                    "items": objects}
+        return negotiation.respond(body, accept=accept, warnings=ctx.warnings)
 
     def post(self, request, *args, **kwargs):
         info, store, ctx = self._resolve(request)

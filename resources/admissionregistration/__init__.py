@@ -2,4 +2,10 @@
 and validated here (their effect on requests is the admission chain's).  ``KINDS`` lists
 its Strategy classes."""
 
-KINDS = ()
+KINDS = (
+    "resources.admissionregistration.mutatingwebhookconfigurations.MutatingWebhookConfigurationStrategy",
+    "resources.admissionregistration.validatingwebhookconfigurations.ValidatingWebhookConfigurationStrategy",
+    "resources.admissionregistration.validatingadmissionpolicies.ValidatingAdmissionPolicyStrategy",
+    "resources.admissionregistration.validatingadmissionpolicybindings."
+    "ValidatingAdmissionPolicyBindingStrategy",
+)

@@ -13,4 +13,9 @@ KINDS = (
     "resources.core.events.EventStrategy",
     "resources.core.limitranges.LimitRangeStrategy",
     "resources.core.resourcequotas.ResourceQuotaStrategy",
+    "resources.core.persistentvolumes.PersistentVolumeStrategy",
+    "resources.core.persistentvolumeclaims.PersistentVolumeClaimStrategy",
+    "resources.core.podtemplates.PodTemplateStrategy",
+    "resources.core.replicationcontrollers.ReplicationControllerStrategy",
+    "resources.core.componentstatuses.ComponentStatusStrategy",
 )

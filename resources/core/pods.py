@@ -11,6 +11,14 @@ atomic write, one watch event) with the request context's subresource set to ``b
 ``prepare_for_update`` then keeps the ``PodScheduled`` condition the transform set (instead
 of the stored status) and ``validate_update`` accepts the ``spec.nodeName`` change a normal
 update may not make.
+
+Eviction (``pods/<name>/eviction``, :mod:`.pod_eviction`): a create-style subresource that
+deletes the pod unless its PodDisruptionBudget forbids it (upstream ``EvictionREST``).
+
+Ephemeral containers (``pods/<name>/ephemeralcontainers``, :mod:`.pod_ephemeral`): a
+get/update/patch subresource served by the generic Store; with ``ctx.subresource`` set to
+``ephemeralcontainers`` the hooks keep everything of the stored pod but
+``spec.ephemeralContainers`` and validate as upstream's ``podEphemeralContainersStrategy``.
 """
 from __future__ import annotations
 
@@ -18,7 +26,9 @@ from apiserver.registry.meta import now_rfc3339
 from apiserver.registry.strategy import STATUS, Strategy, Subresource
 from apiserver.runtime import errors
 
+from . import pod_ephemeral
 from .pod_defaults import default_pod, qos_class
+from .pod_eviction import EVICTION
 from .pod_printing import COLUMNS, pod_row
 from .pod_validation import validate_pod, validate_pod_update
 
@@ -83,6 +93,7 @@ class BindingSubresource(Subresource):
 
 BINDING = BindingSubresource("binding", verbs=("create",), kind=("", "v1", "Binding"),
                              schema_name="io.k8s.api.core.v1.Binding")
+EPHEMERAL_CONTAINERS = Subresource(pod_ephemeral.SUBRESOURCE)
 
 
 class PodStrategy(Strategy):
@@ -91,7 +102,7 @@ class PodStrategy(Strategy):
     return_deleted_object = True      # upstream ReturnDeletedObject
     short_names = ("po",)
     categories = ("all",)
-    subresources = (STATUS, BINDING)
+    subresources = (STATUS, BINDING, EVICTION, EPHEMERAL_CONTAINERS)
     schema_name = "io.k8s.api.core.v1.Pod"
     columns = COLUMNS
     # upstream pod.ToSelectableFields (pkg/registry/core/pod/strategy.go)
@@ -134,7 +145,11 @@ class PodStrategy(Strategy):
 
     def prepare_for_update(self, ctx, new, old):
         """Keep the stored status (it belongs to ``/status``), except during a binding, and
-        keep admission-filled spec fields a client's PUT left out."""
+        keep admission-filled spec fields a client's PUT left out.  An ephemeralcontainers
+        write keeps everything but ``spec.ephemeralContainers``."""
+        if ctx.subresource == pod_ephemeral.SUBRESOURCE:
+            pod_ephemeral.keep_only_ephemeral_containers(new, old)
+            return
         if ctx.subresource != "binding":
             super().prepare_for_update(ctx, new, old)
         new_spec, old_spec = new.get("spec"), old.get("spec") or {}
@@ -144,7 +159,10 @@ class PodStrategy(Strategy):
                     new_spec[key] = old_spec[key]
 
     def validate_update(self, ctx, new, old):
-        """``ValidatePodUpdate``; a binding may set ``spec.nodeName`` on an unbound pod."""
+        """``ValidatePodUpdate``; a binding may set ``spec.nodeName`` on an unbound pod; an
+        ephemeralcontainers write meets ``ValidatePodEphemeralContainersUpdate``."""
+        if ctx.subresource == pod_ephemeral.SUBRESOURCE:
+            return pod_ephemeral.validate_ephemeral_containers_update(new, old)
         node = _spec(new).get("nodeName")
         if ctx.subresource == "binding" and node and not _spec(old).get("nodeName"):
             old = {**old, "spec": {**_spec(old), "nodeName": node}}

@@ -2,4 +2,7 @@
 upstream's mandatory and suggested objects created at start.  ``KINDS`` lists its Strategy
 classes."""
 
-KINDS = ()
+KINDS = (
+    "resources.flowcontrol.flowschemas.FlowSchemaStrategy",
+    "resources.flowcontrol.prioritylevelconfigurations.PriorityLevelConfigurationStrategy",
+)

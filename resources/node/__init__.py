@@ -1,3 +1,5 @@
 """node.k8s.io/v1: RuntimeClasses.  ``KINDS`` lists its Strategy classes."""
 
-KINDS = ()
+KINDS = (
+    "resources.node.runtimeclasses.RuntimeClassStrategy",
+)

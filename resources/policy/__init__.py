@@ -1,4 +1,6 @@
 """policy/v1: PodDisruptionBudgets (and the Eviction that pods/eviction takes).  ``KINDS``
 lists its Strategy classes."""
 
-KINDS = ()
+KINDS = (
+    "resources.policy.poddisruptionbudgets.PodDisruptionBudgetStrategy",
+)

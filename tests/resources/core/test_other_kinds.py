@@ -29,7 +29,7 @@ def ago(**kw) -> str:
 
 
 @pytest.mark.parametrize("plural,short,categories,subresources,namespaced", [
-    ("pods", ("po",), ("all",), ("status", "binding"), True),
+    ("pods", ("po",), ("all",), ("status", "binding", "eviction", "ephemeralcontainers"), True),
     ("nodes", ("no",), (), ("status",), False),
     ("services", ("svc",), ("all",), ("status",), True),
     ("endpoints", ("ep",), (), (), True),
