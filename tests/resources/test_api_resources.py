@@ -77,9 +77,7 @@ volumeattachments - storage.k8s.io/v1 false VolumeAttachment ALL
 # AggregatorServer)
 NOT_YET = {("tokenreviews", "authentication.k8s.io/v1"),
            ("customresourcedefinitions", "apiextensions.k8s.io/v1"),
-           ("apiservices", "apiregistration.k8s.io/v1"),
-           # still to do in the built-in API issue: autoscaling v1/v2 over one stored object
-           ("horizontalpodautoscalers", "autoscaling/v2")}
+           ("apiservices", "apiregistration.k8s.io/v1")}
 
 
 def upstream() -> dict:
