@@ -22,16 +22,15 @@ import base64
 import datetime
 import logging
 import os
-import threading
 
 import orjson
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed448, ed25519
 from cryptography.x509.oid import ExtendedKeyUsageOID, ObjectIdentifier
-from django.db import close_old_connections, connection
 
 from apiserver.registry.context import system_context
+from resources.controllers.base import POLL_SECONDS, PollingController
 from apiserver.registry.meta import now_rfc3339
 from apiserver.runtime import errors
 from resources.certificates import pem, signers
@@ -39,8 +38,6 @@ from resources.certificates.validation import APPROVED, DENIED, FAILED, has_true
 
 log = logging.getLogger(__name__)
 
-POLL_SECONDS = 1.0
-MIN_INTERVAL = 0.2
 MANAGER = "csrsigning-controller"
 BACKDATE = datetime.timedelta(minutes=5)
 SHORT = datetime.timedelta(hours=8)     # shorter certificates are not backdated at the end
@@ -173,14 +170,15 @@ def needs_signing(obj: dict) -> bool:
             and not has_true_condition(obj, FAILED))
 
 
-class CSRSigningController:
+class CSRSigningController(PollingController):
+    name = "csrsigning-controller"
+
     def __init__(self, stores, ca: CertificateAuthority, max_seconds: float, *,
                  poll_seconds: float = POLL_SECONDS):
         self.stores = stores
         self.ca = ca
         self.max_seconds = max_seconds
-        self.poll_seconds = poll_seconds
-        self.wake = threading.Event()
+        super().__init__(poll_seconds=poll_seconds)
         self.reported: set = set()     # (name, resourceVersion) whose failure was logged
 
     @property
@@ -240,32 +238,6 @@ class CSRSigningController:
                     log.warning("csrsigning: certificate signing request %s not signed: %s",
                                 name, getattr(exc, "reason", "") or exc)
         return count
-
-    def run(self, stop: threading.Event) -> None:
-        try:
-            while not stop.is_set():
-                try:
-                    self.sync()
-                except Exception as exc:   # the next pass tries again; never die silently
-                    log.error("csrsigning controller: %s", type(exc).__name__)
-                finally:
-                    close_old_connections()
-                self.wake.wait(self.poll_seconds)
-                self.wake.clear()
-                stop.wait(MIN_INTERVAL)
-        finally:
-            connection.close()
-
-    def _on_commit(self, rv: int) -> None:        # any thread; must not block
-        self.wake.set()
-
-    def start(self, stop: threading.Event, storages=()) -> threading.Thread:
-        for storage in storages:
-            storage.listeners.append(self._on_commit)
-        thread = threading.Thread(target=self.run, args=(stop,), name="csrsigning-controller",
-                                  daemon=True)
-        thread.start()
-        return thread
 
 
 def _add_failed(obj: dict, message: str) -> dict:

@@ -13,28 +13,26 @@ processes), at most every ``MIN_INTERVAL`` seconds.
 from __future__ import annotations
 
 import logging
-import threading
 
 import orjson
-from django.db import close_old_connections, connection
 
 from apiserver.registry.context import system_context
+from resources.controllers.base import POLL_SECONDS, PollingController
 from apiserver.runtime import errors
 
 from resources.core.namespaces import FINALIZER
 
 log = logging.getLogger(__name__)
 
-POLL_SECONDS = 1.0
-MIN_INTERVAL = 0.2
 MANAGER = "namespace-controller"
 
 
-class NamespaceController:
+class NamespaceController(PollingController):
+    name = "namespace-controller"
+
     def __init__(self, stores, *, poll_seconds: float = POLL_SECONDS):
         self.stores = stores
-        self.poll_seconds = poll_seconds
-        self.wake = threading.Event()
+        super().__init__(poll_seconds=poll_seconds)
 
     def terminating(self) -> list[str]:
         """Names of the namespaces marked for deletion whose finalizer is still there."""
@@ -70,33 +68,6 @@ class NamespaceController:
                 # a conflict or a refusal: the next pass tries again
                 log.warning("namespace %s: not finalized yet (%s)", name, err.reason)
         return done
-
-    def run(self, stop: threading.Event) -> None:
-        try:
-            while not stop.is_set():
-                try:
-                    self.sync()
-                except Exception as exc:   # the next pass tries again; never die silently
-                    log.error("namespace controller: %s", type(exc).__name__)
-                finally:
-                    close_old_connections()
-                self.wake.wait(self.poll_seconds)
-                self.wake.clear()
-                stop.wait(MIN_INTERVAL)
-        finally:
-            connection.close()             # this thread ends: give its connection back
-
-    def _on_commit(self, rv: int) -> None:        # any thread; must not block
-        self.wake.set()
-
-    def start(self, stop: threading.Event, storages=()) -> threading.Thread:
-        """Run in a daemon thread until ``stop``; local commits to ``storages`` wake it."""
-        for storage in storages:
-            storage.listeners.append(self._on_commit)
-        thread = threading.Thread(target=self.run, args=(stop,), name="namespace-controller",
-                                  daemon=True)
-        thread.start()
-        return thread
 
 
 def _drop_finalizer(obj: dict) -> dict:
