@@ -13,6 +13,7 @@ May import: apiserver.runtime.
 """
 from __future__ import annotations
 
+import argparse
 import ipaddress
 from dataclasses import dataclass
 
@@ -53,6 +54,37 @@ class Options:
     cluster_signing_cert_file: str = ""
     cluster_signing_key_file: str = ""
     cluster_signing_duration: float = 365 * 24 * 3600.0
+    # authentication (upstream pkg/kubeapiserver/options/authentication.go); empty: off
+    anonymous_auth: bool = True
+    token_auth_file: str = ""
+    basic_auth_file: str = ""
+    django_user_auth: bool = True
+    enable_bootstrap_token_auth: bool = False
+    requestheader_client_ca_file: str = ""
+    requestheader_allowed_names: tuple = ()
+    requestheader_username_headers: tuple = ()
+    requestheader_group_headers: tuple = ()
+    requestheader_extra_headers_prefix: tuple = ()
+    requestheader_uid_headers: tuple = ()
+    authentication_token_webhook_config_file: str = ""
+    authentication_token_webhook_cache_ttl: float = 120.0
+    authentication_token_webhook_version: str = "v1beta1"
+    oidc_issuer_url: str = ""
+    oidc_client_id: str = ""
+    oidc_username_claim: str = "sub"
+    oidc_username_prefix: str = ""
+    oidc_groups_claim: str = ""
+    oidc_groups_prefix: str = ""
+    oidc_required_claims: tuple = ()         # (key, value) pairs
+    oidc_ca_file: str = ""
+    oidc_signing_algs: tuple = ("RS256",)
+    authentication_config: str = ""
+    service_account_key_files: tuple = ()    # public keys that verify SA tokens
+    service_account_lookup: bool = True
+    service_account_extend_token_expiration: bool = True
+    service_account_jwks_uri: str = ""
+    api_audiences: tuple = ()                # empty: the service-account issuer
+    token_success_cache_ttl: float = 10.0
 
 
 def add_arguments(parser) -> None:
@@ -97,10 +129,92 @@ def add_arguments(parser) -> None:
       help="CA private key of the CSR signer (default DATA_DIR/pki/ca.key)")
     a("--cluster-signing-duration", default="8760h0m0s",
       help="longest validity of a certificate the CSR signer issues")
+    add_authentication_arguments(parser)
 
 
-def _split(text: str) -> list[str]:
-    return [p.strip() for p in text.split(",") if p.strip()]
+def add_authentication_arguments(parser) -> None:
+    """kube-apiserver's authentication flags (``kube-apiserver --help``, Authentication)."""
+    a = parser.add_argument
+    flag_bool = dict(type=_bool, nargs="?", const=True)
+    a("--anonymous-auth", default=True, **flag_bool,
+      help="requests no other authenticator claims are system:anonymous (default true)")
+    a("--token-auth-file", default="", help="static bearer tokens: CSV token,user,uid,\"g1,g2\"")
+    a("--basic-auth-file", default="",
+      help="BasicAuth users: CSV password,user,uid,\"g1,g2\" (removed upstream in 1.19)")
+    a("--django-user-auth", default=True, **flag_bool,
+      help="Django users authenticate by BasicAuth with their password (this server's own "
+           "flag; default true)")
+    a("--enable-bootstrap-token-auth", default=False, **flag_bool,
+      help="bootstrap tokens (Secrets kube-system/bootstrap-token-<id>) authenticate")
+    a("--requestheader-client-ca-file", default="",
+      help="CA of the authenticating front proxy's client certificates")
+    a("--requestheader-allowed-names", action="append",
+      help="front-proxy client certificate CNs allowed (empty: any from that CA)")
+    a("--requestheader-username-headers", action="append", help="e.g. X-Remote-User")
+    a("--requestheader-group-headers", action="append", help="e.g. X-Remote-Group")
+    a("--requestheader-extra-headers-prefix", action="append", help="e.g. X-Remote-Extra-")
+    a("--requestheader-uid-headers", action="append", help="e.g. X-Remote-Uid")
+    a("--authentication-token-webhook-config-file", default="",
+      help="kubeconfig of the TokenReview webhook")
+    a("--authentication-token-webhook-cache-ttl", default="2m0s",
+      help="how long webhook answers are cached")
+    a("--authentication-token-webhook-version", default="v1beta1",
+      help="TokenReview version sent to the webhook: v1 or v1beta1")
+    a("--oidc-issuer-url", default="", help="OpenID Connect issuer (https)")
+    a("--oidc-client-id", default="", help="audience ID tokens must be issued for")
+    a("--oidc-username-claim", default="sub", help="claim that is the username")
+    a("--oidc-username-prefix", default="", help="prefix of OIDC usernames ('-': none)")
+    a("--oidc-groups-claim", default="", help="claim holding the groups")
+    a("--oidc-groups-prefix", default="", help="prefix of OIDC groups")
+    a("--oidc-required-claim", action="append", help="key=value the ID token must carry")
+    a("--oidc-ca-file", default="", help="CA that signs the issuer's serving certificate")
+    a("--oidc-signing-algs", default="RS256", help="accepted JOSE signing algorithms")
+    a("--authentication-config", default="",
+      help="AuthenticationConfiguration file (JWT issuers, anonymous); excludes --oidc-*")
+    a("--service-account-key-file", action="append",
+      help="PEM public (or private) keys that verify service-account tokens; repeatable")
+    a("--service-account-lookup", default=True, **flag_bool,
+      help="check that a service-account token's objects still exist")
+    a("--service-account-extend-token-expiration", default=True, **flag_bool,
+      help="pod-bound tokens of the default lifetime are issued for a year, warned after 1h")
+    a("--service-account-jwks-uri", default="",
+      help="jwks_uri published in /.well-known/openid-configuration")
+    a("--api-audiences", action="append",
+      help="audiences the API accepts tokens for (default: the service-account issuer)")
+    a("--token-success-cache-ttl", default="10s",
+      help="how long a token's successful authentication is cached (this server's own "
+           "flag; kube-apiserver fixes it at 10s)")
+
+
+def _bool(text) -> bool:
+    """A Go boolean flag value (``--anonymous-auth=false``)."""
+    if isinstance(text, bool):
+        return text
+    value = str(text).strip().lower()
+    if value in ("1", "t", "true", ""):
+        return True
+    if value in ("0", "f", "false"):
+        return False
+    raise argparse.ArgumentTypeError(f"invalid boolean value {text!r}")
+
+
+def _split(text) -> list[str]:
+    """A Go string-slice flag: comma-separated, repeatable (a list of the repeats)."""
+    if text is None:
+        return []
+    items = text if isinstance(text, (list, tuple)) else [text]
+    return [p.strip() for item in items for p in str(item).split(",") if p.strip()]
+
+
+def _pairs(items, flag: str) -> tuple:
+    """A Go mapStringString flag (``key=value``, comma-separated, repeatable)."""
+    out = []
+    for item in _split(items):
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"{flag}: {item!r} is not key=value")
+        out.append((key.strip(), value.strip()))
+    return tuple(out)
 
 
 def from_arguments(o: dict) -> Options:
@@ -116,6 +230,8 @@ def from_arguments(o: dict) -> Options:
         bookmarks = parse_go_duration(o["watch_bookmark_interval"])
         send_timeout = parse_go_duration(o["watch_send_timeout"])
         signing_duration = parse_go_duration(o["cluster_signing_duration"])
+        webhook_ttl = parse_go_duration(o["authentication_token_webhook_cache_ttl"])
+        token_ttl = parse_go_duration(o["token_success_cache_ttl"])
     except ValueError as exc:
         raise ValueError(f"invalid duration {exc}") from None
     if not o["service_account_issuer"]:
@@ -123,6 +239,15 @@ def from_arguments(o: dict) -> Options:
     if max_token and not 3600 <= max_token <= 1 << 32:
         raise ValueError("the service-account-max-token-expiration must be between 1 hour and "
                          "2^32 seconds")
+    if o["authentication_config"] and any(
+            o[k] for k in ("oidc_issuer_url", "oidc_client_id", "oidc_groups_claim",
+                           "oidc_username_prefix", "oidc_groups_prefix", "oidc_required_claim",
+                           "oidc_ca_file")):
+        raise ValueError("authentication-config file and oidc-* flags are mutually exclusive")
+    if o["authentication_token_webhook_version"] not in ("v1", "v1beta1"):
+        raise ValueError("--authentication-token-webhook-version: must be v1 or v1beta1")
+    if bool(o["oidc_issuer_url"]) != bool(o["oidc_client_id"]):
+        raise ValueError("oidc-issuer-url and oidc-client-id must be specified together")
     return Options(
         secure_port=o["secure_port"], bind_address=o["bind_address"],
         tls_cert_file=o["tls_cert_file"], tls_private_key_file=o["tls_private_key_file"],
@@ -143,4 +268,38 @@ def from_arguments(o: dict) -> Options:
         service_account_max_token_expiration=max_token,
         cluster_signing_cert_file=o["cluster_signing_cert_file"],
         cluster_signing_key_file=o["cluster_signing_key_file"],
-        cluster_signing_duration=signing_duration)
+        cluster_signing_duration=signing_duration,
+        **authentication_options(o, webhook_ttl, token_ttl))
+
+
+def authentication_options(o: dict, webhook_ttl: float, token_ttl: float) -> dict:
+    """The Options fields of the authentication flags."""
+    return dict(
+        anonymous_auth=_bool(o["anonymous_auth"]),
+        token_auth_file=o["token_auth_file"], basic_auth_file=o["basic_auth_file"],
+        django_user_auth=_bool(o["django_user_auth"]),
+        enable_bootstrap_token_auth=_bool(o["enable_bootstrap_token_auth"]),
+        requestheader_client_ca_file=o["requestheader_client_ca_file"],
+        requestheader_allowed_names=tuple(_split(o["requestheader_allowed_names"])),
+        requestheader_username_headers=tuple(_split(o["requestheader_username_headers"])),
+        requestheader_group_headers=tuple(_split(o["requestheader_group_headers"])),
+        requestheader_extra_headers_prefix=tuple(_split(o["requestheader_extra_headers_prefix"])),
+        requestheader_uid_headers=tuple(_split(o["requestheader_uid_headers"])),
+        authentication_token_webhook_config_file=o["authentication_token_webhook_config_file"],
+        authentication_token_webhook_cache_ttl=webhook_ttl,
+        authentication_token_webhook_version=o["authentication_token_webhook_version"],
+        oidc_issuer_url=o["oidc_issuer_url"], oidc_client_id=o["oidc_client_id"],
+        oidc_username_claim=o["oidc_username_claim"],
+        oidc_username_prefix=o["oidc_username_prefix"],
+        oidc_groups_claim=o["oidc_groups_claim"], oidc_groups_prefix=o["oidc_groups_prefix"],
+        oidc_required_claims=_pairs(o["oidc_required_claim"], "--oidc-required-claim"),
+        oidc_ca_file=o["oidc_ca_file"],
+        oidc_signing_algs=tuple(_split(o["oidc_signing_algs"])) or ("RS256",),
+        authentication_config=o["authentication_config"],
+        service_account_key_files=tuple(_split(o["service_account_key_file"])),
+        service_account_lookup=_bool(o["service_account_lookup"]),
+        service_account_extend_token_expiration=_bool(
+            o["service_account_extend_token_expiration"]),
+        service_account_jwks_uri=o["service_account_jwks_uri"],
+        api_audiences=tuple(_split(o["api_audiences"])),
+        token_success_cache_ttl=token_ttl)

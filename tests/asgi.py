@@ -65,7 +65,8 @@ class ASGIClient:
                  "query_string": qs.encode(), "headers": raw, "client": ("127.0.0.1", 1),
                  "server": ("127.0.0.1", 6443), "extensions": {}}
         if self.subject:
-            scope["extensions"]["tls"] = {"k8s.subject": self.subject}
+            scope["extensions"]["tls"] = {"k8s.subject": self.subject,
+                                          "k8s.verified_by": frozenset({"client-ca"})}
         sent = False
 
         async def receive():

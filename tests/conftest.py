@@ -3,6 +3,7 @@
 The suite runs once per database: SQLite by default, PostgreSQL when ``DATABASE_URL`` is set
 (``scripts/test`` does both).  pytest-django creates and migrates the test database.
 """
+import dataclasses
 import os
 
 import pytest
@@ -16,11 +17,17 @@ def build_server(**config):
     ``Config`` fields (``options``, ``authorizer``, ``admission_plugins`` …).  Tests get
     no admission plugins and AlwaysAllow unless they ask for others."""
     from apiserver.authorization.base import build
+    from apiserver.options import Options
     from apiserver.server.chain import create_server_chain
     from apiserver.server.config import Config
 
     config.setdefault("admission_plugins", ())
     config.setdefault("authorizer", build(("AlwaysAllow",)))
+    # in-process requests carry a verified client-certificate subject in their scope, as
+    # uvicorn's protocol puts it there; the x509 authenticator is on when a client CA is named
+    options = config.get("options") or Options()
+    if not options.client_ca_file:
+        config["options"] = dataclasses.replace(options, client_ca_file="in-process")
     completed = Config(**config).complete()
     return completed, create_server_chain(completed)
 

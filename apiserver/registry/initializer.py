@@ -39,12 +39,20 @@ class WantsTokenIssuer:
         raise NotImplementedError
 
 
+class WantsAuthenticator:
+    """Needs the server's authenticator (TokenReview asks it about a token)."""
+
+    def set_authenticator(self, authenticator) -> None:
+        raise NotImplementedError
+
+
 @dataclass(frozen=True)
 class Initializer:
     stores: object = None
     authorizer: object = None
     options: object = None
     token_issuer: object = None
+    authenticator: object = None
 
     def initialize(self, target) -> None:
         if isinstance(target, WantsStores):
@@ -55,3 +63,5 @@ class Initializer:
             target.set_options(self.options)
         if isinstance(target, WantsTokenIssuer):
             target.set_token_issuer(self.token_issuer)
+        if isinstance(target, WantsAuthenticator):
+            target.set_authenticator(self.authenticator)

@@ -19,15 +19,15 @@ from dataclasses import dataclass, field
 from django.conf import settings
 
 from apiserver.admission.base import Chain, resolve
-from apiserver.authentication.base import Union as AuthenticatorUnion
+from apiserver.authentication import mechanisms
 from apiserver.authentication.serviceaccount_tokens import Issuer
-from apiserver.authentication.x509 import X509Authenticator
 from apiserver.authorization.base import build as build_authorizer
 from apiserver.endpoints.watch import HTTPWatch, WatchSettings
 from apiserver.endpoints.watch_ws import WebsocketWatch
 from apiserver.options import Options
 from apiserver.registry.initializer import Initializer
 from apiserver.registry.store import StoreRegistry
+from apiserver.runtime.errors import NotFound
 from apiserver.runtime.scheme import Scheme, scheme as registered_kinds
 from apiserver.server import hooks
 from apiserver.server.bridge import DjangoBridge
@@ -57,6 +57,23 @@ class StorageFactory:
         return out
 
 
+class ObjectGetter:
+    """``(resource, namespace, name) → dict | None`` over the core/v1 Stores: how token
+    authenticators see live ServiceAccounts, Secrets, Pods and Nodes."""
+
+    def __init__(self, stores: StoreRegistry):
+        self.stores = stores
+
+    def __call__(self, resource: str, namespace: str, name: str) -> dict | None:
+        store = self.stores.store("", "v1", resource)
+        if store is None:
+            return None
+        try:
+            return store.load(namespace, name)[0]
+        except NotFound:
+            return None
+
+
 @dataclass
 class Config:
     """The adjustable configuration.  Every field left None is defaulted by :meth:`complete`."""
@@ -65,7 +82,7 @@ class Config:
     scheme: Scheme = registered_kinds
     storage: object = None                 # the document Storage (default: SQLStorage)
     storage_overrides: dict = field(default_factory=dict)
-    authenticator: object = None           # default: x509 client certificates
+    authenticator: object = None           # default: the mechanisms the flags turn on
     # None means closed: only system:masters may do anything (never "allow all" by accident)
     authorizer: object = None
     admission_plugins: tuple | None = None  # None: from the options' enable/disable lists
@@ -84,7 +101,6 @@ class Config:
         storage = self.storage if self.storage is not None else SQLStorage()
         storage_for = StorageFactory(storage, self.storage_overrides)
         authorizer = self.authorizer if self.authorizer is not None else build_authorizer(())
-        authenticator = self.authenticator or AuthenticatorUnion([X509Authenticator()])
         if self.admission_plugins is None:
             names, absent = resolve(o.enable_admission_plugins, o.disable_admission_plugins)
         else:
@@ -92,8 +108,11 @@ class Config:
         issuer = Issuer(o.service_account_signing_key_file, o.service_account_issuer,
                         int(o.service_account_max_token_expiration))
         stores = StoreRegistry(storage_for, admission=None)
+        authenticator = self.authenticator or mechanisms.build(mechanisms.Dependencies(
+            options=o, get_object=ObjectGetter(stores), token_issuer=issuer,
+            api_audiences=mechanisms.api_audiences(o)))
         initializer = Initializer(stores=stores, authorizer=authorizer, options=o,
-                                  token_issuer=issuer)
+                                  token_issuer=issuer, authenticator=authenticator)
         stores.initializer = initializer
         stores.admission = Chain(names, initializer)
         cacher = Cacher(storage, poll_seconds=self.watch_poll_seconds,
@@ -111,7 +130,8 @@ class Config:
             options=o, scheme=self.scheme, storage=storage, storage_for=storage_for,
             stores=stores, authenticator=authenticator, authorizer=authorizer,
             admission=stores.admission, absent_admission=absent, token_issuer=issuer,
-            cacher=cacher, handler=handler, post_start_hooks=post_start)
+            cacher=cacher, handler=handler, executor=bridge.pool,
+            post_start_hooks=post_start)
 
 
 @dataclass(frozen=True)
@@ -130,6 +150,7 @@ class CompletedConfig:
     token_issuer: Issuer
     cacher: Cacher
     handler: object
+    executor: object                       # the request thread pool (blocking work)
     post_start_hooks: dict
 
     def new(self, name: str, delegate):

@@ -1,16 +1,17 @@
 """The filter chain in front of the server chain, listed once, outermost first (upstream
 kubernetes/apiserver:pkg/server/config.go ``DefaultBuildHandlerChain``):
 
-request_info ▸ timeout ▸ authentication ▸ max_in_flight ▸ authorization ▸ server chain
-(aggregator ▸ kube ▸ extensions ▸ NotFound)
+request_info ▸ timeout ▸ authentication ▸ impersonation ▸ max_in_flight ▸ authorization ▸
+server chain (aggregator ▸ kube ▸ extensions ▸ NotFound)
 
-Audit and impersonation take their places between authentication and max_in_flight when
-their issues land.  Every filter gets what it needs from the completed config.
+Audit takes its place between authentication and impersonation when its issue lands.
+Every filter gets what it needs from the completed config.
 """
 from __future__ import annotations
 
 from apiserver.filters.authentication import AuthenticationFilter
 from apiserver.filters.authorization import AuthorizationFilter
+from apiserver.filters.impersonation import ImpersonationFilter
 from apiserver.filters.max_in_flight import MaxInFlightFilter
 from apiserver.filters.request_info import RequestInfoFilter
 from apiserver.filters.timeout import TimeoutFilter
@@ -21,7 +22,8 @@ def build_handler_chain(head, config):
     o = config.options
     app = AuthorizationFilter(head, config.authorizer)
     app = MaxInFlightFilter(app, o.max_requests_inflight, o.max_mutating_requests_inflight)
-    app = AuthenticationFilter(app, config.authenticator)
+    app = ImpersonationFilter(app, config.authorizer)
+    app = AuthenticationFilter(app, config.authenticator, config.executor)
     app = TimeoutFilter(app, o.request_timeout)
     app = RequestInfoFilter(app)
     return app

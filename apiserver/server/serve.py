@@ -2,7 +2,9 @@
 
 uvicorn does not publish the peer certificate in the ASGI scope, so a small protocol
 subclass reads it from the TLS object once per connection (after the handshake verified it
-against ``--client-ca-file``) and puts the subject into ``scope["extensions"]["tls"]``.
+against the client CAs: ``--client-ca-file`` and ``--requestheader-client-ca-file``) and
+puts its subject, validity and issuing CA pool into ``scope["extensions"]["tls"]``
+(``apiserver.authentication.x509.CertificatePools``).
 """
 from __future__ import annotations
 
@@ -14,49 +16,53 @@ import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
+from apiserver.authentication.x509 import CLIENT_CA, REQUESTHEADER_CA, CertificatePools
+
 log = logging.getLogger("apiserver.serve")
 
 
-def _peer_subject(transport) -> tuple | None:
+def _peer(transport, pools: CertificatePools) -> dict | None:
     ssl_object = transport.get_extra_info("ssl_object")
     if ssl_object is None:
         return None
-    cert = ssl_object.getpeercert()      # only populated for a verified certificate
-    if not cert:
-        return None
-    return tuple((k, v) for rdn in cert.get("subject", ()) for (k, v) in rdn)
+    # the handshake fails for a certificate no client CA verifies, so one present here is
+    # verified; ``pools`` tells which CA issued it
+    return pools.inspect(ssl_object.getpeercert(binary_form=True))
 
 
-class ClientCertHttpToolsProtocol(HttpToolsProtocol):
-    def connection_made(self, transport):
-        super().connection_made(transport)
-        self._k8s_subject = _peer_subject(transport)
+def protocols(pools: CertificatePools):
+    """uvicorn protocol classes (HTTP, websocket) that describe the peer certificate."""
 
-    def on_message_begin(self):
-        super().on_message_begin()
-        if self._k8s_subject:
-            self.scope["extensions"] = {"tls": {"k8s.subject": self._k8s_subject}}
+    class ClientCertHttpToolsProtocol(HttpToolsProtocol):
+        def connection_made(self, transport):
+            super().connection_made(transport)
+            self._k8s_peer = _peer(transport, pools)
+
+        def on_message_begin(self):
+            super().on_message_begin()
+            if self._k8s_peer:
+                self.scope["extensions"] = {"tls": dict(self._k8s_peer)}
+
+    class ClientCertWebSocketProtocol(WebSocketsSansIOProtocol):
+        def connection_made(self, transport):
+            super().connection_made(transport)
+            self._k8s_peer = _peer(transport, pools)
+
+        async def run_asgi(self):
+            if self._k8s_peer:
+                self.scope.setdefault("extensions", {})["tls"] = dict(self._k8s_peer)
+            return await super().run_asgi()
+
+    return ClientCertHttpToolsProtocol, ClientCertWebSocketProtocol
 
 
-class ClientCertWebSocketProtocol(WebSocketsSansIOProtocol):
-    """The same for websocket connections (watches over websockets)."""
-
-    def connection_made(self, transport):
-        super().connection_made(transport)
-        self._k8s_subject = _peer_subject(transport)
-
-    async def run_asgi(self):
-        if self._k8s_subject:
-            self.scope.setdefault("extensions", {})["tls"] = {"k8s.subject": self._k8s_subject}
-        return await super().run_asgi()
-
-
-def ssl_context(cert_file: str, key_file: str, client_ca_file: str) -> ssl.SSLContext:
+def ssl_context(cert_file: str, key_file: str, client_ca_files) -> ssl.SSLContext:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     ctx.load_cert_chain(cert_file, key_file)
-    if client_ca_file:
-        ctx.load_verify_locations(client_ca_file)
+    for path in client_ca_files:
+        ctx.load_verify_locations(path)
+    if client_ca_files:
         ctx.verify_mode = ssl.CERT_OPTIONAL     # no certificate: other authenticators decide
     return ctx
 
@@ -77,9 +83,12 @@ class APIServer(uvicorn.Server):
 
 def build_server(app, options, cert_file: str, key_file: str, client_ca_file: str,
                  cacher=None) -> uvicorn.Server:
+    pools = CertificatePools({CLIENT_CA: client_ca_file,
+                              REQUESTHEADER_CA: options.requestheader_client_ca_file})
+    http_protocol, ws_protocol = protocols(pools)
     config = uvicorn.Config(
-        app, host=options.bind_address, port=options.secure_port, http=ClientCertHttpToolsProtocol,
-        ws=ClientCertWebSocketProtocol,
+        app, host=options.bind_address, port=options.secure_port, http=http_protocol,
+        ws=ws_protocol,
         # interface: the filters are plain callables returning coroutines (tail calls)
         # no proxy_headers: clients are never trusted to say where they come from
         loop="uvloop", lifespan="off", interface="asgi3", access_log=False, log_level="warning",
@@ -88,7 +97,8 @@ def build_server(app, options, cert_file: str, key_file: str, client_ca_file: st
     # uvicorn builds its own SSLContext from the file names; replace it with ours so the
     # client CA and verify mode are what the flags say.
     config.load()
-    config.ssl = ssl_context(cert_file, key_file, client_ca_file)
+    config.ssl = ssl_context(cert_file, key_file,
+                             [p for p in (client_ca_file, options.requestheader_client_ca_file) if p])
     return APIServer(config, cacher)
 
 

@@ -5,4 +5,5 @@ core group (``resources.core.serviceaccount_token``), not a kind of this group."
 
 KINDS = (
     "resources.authentication.selfsubjectreviews.SelfSubjectReviewStrategy",
+    "resources.authentication.tokenreviews.TokenReviewStrategy",
 )

@@ -50,15 +50,19 @@ class Command(BaseCommand):
         if options.tls_cert_file and options.tls_private_key_file:
             return options.tls_cert_file, options.tls_private_key_file, options.client_ca_file
         pki = PKI(directory).ensure(hosts=_hosts(options.bind_address))
-        return str(pki.serving_cert), str(pki.serving_key), options.client_ca_file or str(pki.ca_cert)
+        return str(pki.serving_cert), str(pki.serving_key), options.client_ca_file
 
 
 def with_data_dir_defaults(options: opts.Options, directory) -> opts.Options:
     """Flags left empty that default to files in the data dir: the service-account signing
     key is DATA_DIR/pki/sa.key, the CSR signer's CA DATA_DIR/pki/ca.crt and ca.key (all
-    created with the PKI)."""
+    created with the PKI); without serving certificate flags, client certificates are
+    those of DATA_DIR/pki/ca.crt (the admin kubeconfig's)."""
     pki = PKI(directory)
     changes = {}
+    own_tls = options.tls_cert_file and options.tls_private_key_file
+    if not options.client_ca_file and not own_tls:
+        changes["client_ca_file"] = str(pki.ca_cert)
     if not options.service_account_signing_key_file:
         changes["service_account_signing_key_file"] = str(pki.sa_key)
     if not options.cluster_signing_cert_file and not options.cluster_signing_key_file:

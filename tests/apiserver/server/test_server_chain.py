@@ -61,7 +61,8 @@ async def raw_call(app, method, path, messages, subject=MASTERS, headers=()):
              "method": method, "scheme": "https", "path": path, "raw_path": path.encode(),
              "query_string": b"", "headers": [(k.encode(), v.encode()) for k, v in headers],
              "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 6443),
-             "extensions": {"tls": {"k8s.subject": subject}}}
+             "extensions": {"tls": {"k8s.subject": subject,
+                                    "k8s.verified_by": frozenset({"client-ca"})}}}
     pending, sent, reads = list(messages), [], []
 
     async def receive():

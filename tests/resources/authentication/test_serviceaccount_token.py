@@ -190,6 +190,7 @@ def test_data_dir_default_for_the_signing_key(tmp_path):
     assert filled.service_account_signing_key_file == str(tmp_path / "pki" / "sa.key")
     assert (filled.cluster_signing_cert_file, filled.cluster_signing_key_file) == (
         str(tmp_path / "pki" / "ca.crt"), str(tmp_path / "pki" / "ca.key"))
+    assert filled.client_ca_file == str(tmp_path / "pki" / "ca.crt")
     given = opts.Options(service_account_signing_key_file="/k", cluster_signing_cert_file="/c",
-                         cluster_signing_key_file="/ck")
+                         cluster_signing_key_file="/ck", client_ca_file="/ca")
     assert with_data_dir_defaults(given, tmp_path) is given
