@@ -18,7 +18,7 @@ import binascii
 
 from apiserver.authentication.base import (AuthenticationError, Authenticator,
                                            TokenAuthenticator, TokenResponse)
-from apiserver.authentication.request import header, header_values, remove_headers
+from apiserver.authentication.request import header_values, remove_headers
 
 INVALID = "invalid bearer token"
 WS_PROTOCOL_PREFIX = "base64url.bearer.authorization.k8s.io."
@@ -26,14 +26,18 @@ WS_PROTOCOL_PREFIX = "base64url.bearer.authorization.k8s.io."
 
 def bearer_token(scope) -> str | None:
     """The token of an ``Authorization: Bearer`` header; "" for an empty one; None when the
-    header is absent or another scheme."""
-    value = (header(scope, "authorization") or "").strip()
-    if not value:
+    header is absent or another scheme.  A bare ``Bearer`` is an empty token (401), where
+    upstream's trimming makes it no credential at all (anonymous): stricter on purpose, as is
+    refusing two bearer headers (upstream reads the first)."""
+    values = [v.strip() for v in header_values(scope, "authorization")]
+    tokens = []
+    for value in values:
+        parts = value.split(" ", 2)
+        if value and parts[0].lower() == "bearer":
+            tokens.append(parts[1] if len(parts) > 1 else "")
+    if not tokens:
         return None
-    parts = value.split(" ", 2)
-    if len(parts) < 2 or parts[0].lower() != "bearer":
-        return None
-    return parts[1]
+    return tokens[0] if len(tokens) == 1 else ""
 
 
 def websocket_token(scope) -> str | None:
