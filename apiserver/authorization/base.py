@@ -121,23 +121,44 @@ class Union(Authorizer):
         return resource, non_resource, incomplete
 
 
-# The registry of mode factories: apps add RBAC, Node, ABAC, Webhook from ready().
-MODES = {"AlwaysAllow": AlwaysAllow, "AlwaysDeny": AlwaysDeny}
+@dataclass(frozen=True)
+class Dependencies:
+    """What mode factories are built from: the serving ``options`` (flags such as
+    ``--authorization-policy-file``), the ``stores`` (StoreRegistry: objects a mode reads,
+    e.g. RBAC roles or the Node authorizer's pods) and ``storages`` (the Storages whose
+    change logs a mode may follow to keep its in-memory state current).  Opaque here: the
+    server hands them over."""
+
+    options: object = None
+    stores: object = None
+    storages: tuple = ()
+
+
+# The registry of mode factories (``factory(deps) -> Authorizer``): apps add RBAC, Node,
+# ABAC, Webhook from ready().
+MODES = {"AlwaysAllow": lambda deps: AlwaysAllow(), "AlwaysDeny": lambda deps: AlwaysDeny()}
 
 
 def register_mode(name: str, factory) -> None:
-    """Apps add modes (RBAC, Node, ABAC, Webhook) from ``ready()``."""
+    """Apps add modes (RBAC, Node, ABAC, Webhook) from ``ready()``; ``factory(deps)``
+    returns the Authorizer for one server process."""
     if name in MODES:
         raise ValueError(f"authorization mode {name!r} is registered twice")
     MODES[name] = factory
 
 
-def build(modes) -> Union:
-    """The union of ``--authorization-mode`` in order, after the implicit system:masters
-    authorizer.  With no mode at all nothing but system:masters is allowed: a server whose
-    authorization is not configured fails closed."""
+def check(modes) -> None:
+    """Raise ValueError naming any unknown mode (before anything is built)."""
     unknown = [m for m in modes if m not in MODES]
     if unknown:
         raise ValueError(f"unknown authorization mode(s): {', '.join(unknown)}; "
                          f"known: {', '.join(sorted(MODES))}")
-    return Union([SystemMasters()] + [MODES[m]() for m in modes])
+
+
+def build(modes, deps: Dependencies | None = None) -> Union:
+    """The union of ``--authorization-mode`` in order, after the implicit system:masters
+    authorizer.  With no mode at all nothing but system:masters is allowed: a server whose
+    authorization is not configured fails closed."""
+    check(modes)
+    deps = deps or Dependencies()
+    return Union([SystemMasters()] + [MODES[m](deps) for m in modes])

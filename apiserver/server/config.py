@@ -21,6 +21,7 @@ from django.conf import settings
 from apiserver.admission.base import Chain, resolve
 from apiserver.authentication import mechanisms
 from apiserver.authentication.serviceaccount_tokens import Issuer
+from apiserver.authorization.base import Dependencies as AuthorizerDependencies
 from apiserver.authorization.base import build as build_authorizer
 from apiserver.endpoints.watch import HTTPWatch, WatchSettings
 from apiserver.endpoints.watch_ws import WebsocketWatch
@@ -83,8 +84,10 @@ class Config:
     storage: object = None                 # the document Storage (default: SQLStorage)
     storage_overrides: dict = field(default_factory=dict)
     authenticator: object = None           # default: the mechanisms the flags turn on
-    # None means closed: only system:masters may do anything (never "allow all" by accident)
+    # an Authorizer, else the union of ``authorization_modes`` built in complete(); neither
+    # means closed: only system:masters may do anything (never "allow all" by accident)
     authorizer: object = None
+    authorization_modes: tuple = ()
     admission_plugins: tuple | None = None  # None: from the options' enable/disable lists
     post_start_hooks: dict | None = None    # None: every hook apps registered
     watch_poll_seconds: float = POLL_SECONDS
@@ -94,13 +97,12 @@ class Config:
     @classmethod
     def from_options(cls, options: Options) -> "Config":
         """The configuration the flags describe (upstream ``BuildGenericConfig``)."""
-        return cls(options=options, authorizer=build_authorizer(options.authorization_modes))
+        return cls(options=options, authorization_modes=tuple(options.authorization_modes))
 
     def complete(self) -> "CompletedConfig":
         o = self.options
         storage = self.storage if self.storage is not None else SQLStorage()
         storage_for = StorageFactory(storage, self.storage_overrides)
-        authorizer = self.authorizer if self.authorizer is not None else build_authorizer(())
         if self.admission_plugins is None:
             names, absent = resolve(o.enable_admission_plugins, o.disable_admission_plugins)
         else:
@@ -108,6 +110,9 @@ class Config:
         issuer = Issuer(o.service_account_signing_key_file, o.service_account_issuer,
                         int(o.service_account_max_token_expiration))
         stores = StoreRegistry(storage_for, admission=None)
+        authorizer = self.authorizer if self.authorizer is not None else build_authorizer(
+            self.authorization_modes, AuthorizerDependencies(
+                options=o, stores=stores, storages=tuple(storage_for.all())))
         authenticator = self.authenticator or mechanisms.build(mechanisms.Dependencies(
             options=o, get_object=ObjectGetter(stores), token_issuer=issuer,
             api_audiences=mechanisms.api_audiences(o)))

@@ -30,7 +30,7 @@ class Command(BaseCommand):
         try:
             options = opts.from_arguments(o)
             admission.resolve(options.enable_admission_plugins, options.disable_admission_plugins)
-            authorization.build(options.authorization_modes)
+            authorization.check(options.authorization_modes)
         except ValueError as exc:
             raise CommandError(str(exc)) from None
         return options
