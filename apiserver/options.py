@@ -85,6 +85,12 @@ class Options:
     service_account_jwks_uri: str = ""
     api_audiences: tuple = ()                # empty: the service-account issuer
     token_success_cache_ttl: float = 10.0
+    # authorization modes' files (upstream pkg/kubeapiserver/options/authorization.go)
+    authorization_policy_file: str = ""
+    authorization_webhook_config_file: str = ""
+    authorization_webhook_version: str = "v1beta1"
+    authorization_webhook_cache_authorized_ttl: float = 300.0
+    authorization_webhook_cache_unauthorized_ttl: float = 30.0
 
 
 def add_arguments(parser) -> None:
@@ -96,6 +102,15 @@ def add_arguments(parser) -> None:
     a("--client-ca-file", default="", help="CA that signs client certificates")
     a("--authorization-mode", default="AlwaysAllow",
       help="comma-separated ordered authorizers: AlwaysAllow, AlwaysDeny, …")
+    a("--authorization-policy-file", default="", help="ABAC policy: one JSON Policy per line")
+    a("--authorization-webhook-config-file", default="",
+      help="kubeconfig of the SubjectAccessReview webhook (mode Webhook)")
+    a("--authorization-webhook-version", default="v1beta1",
+      help="SubjectAccessReview version sent to the webhook: v1 or v1beta1")
+    a("--authorization-webhook-cache-authorized-ttl", default="5m0s",
+      help="how long allowed webhook answers are cached")
+    a("--authorization-webhook-cache-unauthorized-ttl", default="30s",
+      help="how long denied webhook answers are cached")
     a("--enable-admission-plugins", default="", help="admission plugins on top of the defaults")
     a("--disable-admission-plugins", default="", help="default admission plugins to turn off")
     a("--request-timeout", default="1m0s", help="timeout of non-long-running requests")
@@ -232,6 +247,8 @@ def from_arguments(o: dict) -> Options:
         signing_duration = parse_go_duration(o["cluster_signing_duration"])
         webhook_ttl = parse_go_duration(o["authentication_token_webhook_cache_ttl"])
         token_ttl = parse_go_duration(o["token_success_cache_ttl"])
+        authz_ttls = (parse_go_duration(o["authorization_webhook_cache_authorized_ttl"]),
+                      parse_go_duration(o["authorization_webhook_cache_unauthorized_ttl"]))
     except ValueError as exc:
         raise ValueError(f"invalid duration {exc}") from None
     if not o["service_account_issuer"]:
@@ -244,8 +261,16 @@ def from_arguments(o: dict) -> Options:
                            "oidc_username_prefix", "oidc_groups_prefix", "oidc_required_claim",
                            "oidc_ca_file")):
         raise ValueError("authentication-config file and oidc-* flags are mutually exclusive")
-    if o["authentication_token_webhook_version"] not in ("v1", "v1beta1"):
-        raise ValueError("--authentication-token-webhook-version: must be v1 or v1beta1")
+    for flag in ("authentication_token_webhook_version", "authorization_webhook_version"):
+        if o[flag] not in ("v1", "v1beta1"):
+            raise ValueError(f"--{flag.replace('_', '-')}: must be v1 or v1beta1")
+    modes = _split(o["authorization_mode"])
+    if "ABAC" in modes and not o["authorization_policy_file"]:
+        raise ValueError("authorization-mode ABAC's authorization policy file not passed")
+    if o["authorization_policy_file"] and "ABAC" not in modes:
+        raise ValueError("cannot specify --authorization-policy-file without mode ABAC")
+    if "Webhook" in modes and not o["authorization_webhook_config_file"]:
+        raise ValueError("authorization-mode Webhook's authorization config file not passed")
     if bool(o["oidc_issuer_url"]) != bool(o["oidc_client_id"]):
         raise ValueError("oidc-issuer-url and oidc-client-id must be specified together")
     return Options(
@@ -269,6 +294,11 @@ def from_arguments(o: dict) -> Options:
         cluster_signing_cert_file=o["cluster_signing_cert_file"],
         cluster_signing_key_file=o["cluster_signing_key_file"],
         cluster_signing_duration=signing_duration,
+        authorization_policy_file=o["authorization_policy_file"],
+        authorization_webhook_config_file=o["authorization_webhook_config_file"],
+        authorization_webhook_version=o["authorization_webhook_version"],
+        authorization_webhook_cache_authorized_ttl=authz_ttls[0],
+        authorization_webhook_cache_unauthorized_ttl=authz_ttls[1],
         **authentication_options(o, webhook_ttl, token_ttl))
 
 
