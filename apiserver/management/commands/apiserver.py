@@ -43,7 +43,7 @@ class Command(BaseCommand):
         cert, key, ca = self.tls_files(options, directory)
         self.stdout.write(f"serving on https://{options.bind_address}:{options.secure_port}")
         sys.stdout.flush()
-        processes.start(options, cert, key, ca)
+        start(options, cert, key, ca)
 
     @staticmethod
     def tls_files(options, directory):
@@ -51,6 +51,15 @@ class Command(BaseCommand):
             return options.tls_cert_file, options.tls_private_key_file, options.client_ca_file
         pki = PKI(directory).ensure(hosts=_hosts(options.bind_address))
         return str(pki.serving_cert), str(pki.serving_key), options.client_ca_file
+
+
+def start(options, cert, key, ca, on_started=None) -> None:
+    """Serve; a file a flag names that cannot be used (a token file, a CA bundle, an
+    authentication config) stops the start with its message, not a traceback."""
+    try:
+        processes.start(options, cert, key, ca, on_started=on_started)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
 
 
 def with_data_dir_defaults(options: opts.Options, directory) -> opts.Options:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import sys
 
 from apiserver.management.commands.apiserver import Command as ApiserverCommand
-from apiserver.management.commands.apiserver import with_data_dir_defaults
+from apiserver.management.commands.apiserver import start, with_data_dir_defaults
 from apiserver.pki import PKI
-from apiserver.server import lifecycle, processes
+from apiserver.server import lifecycle
 
 
 class Command(ApiserverCommand):
@@ -38,4 +38,4 @@ class Command(ApiserverCommand):
             self.stdout.write(f"serving on https://{host}:{options.secure_port}\n"
                               f"export KUBECONFIG={kubeconfig}")
             sys.stdout.flush()
-        processes.start(options, cert, key, ca, on_started=started)
+        start(options, cert, key, ca, on_started=started)

@@ -209,10 +209,11 @@ def names(union):
     return [a.name for a in union.authenticators]
 
 
-def test_no_flags_no_authenticators_and_anonymous_limited_under_always_allow():
+def test_no_flags_only_django_users_and_anonymous_limited_under_always_allow():
     union = build(Dependencies(options=Options(), api_audiences=("api",)))
-    assert names(union) == []
+    assert names(union) == ["basic"]
     assert union.anonymous.paths == PUBLIC_PATHS
+    assert names(build(Dependencies(options=Options(django_user_auth=False)))) == []
 
 
 def test_anonymous_is_unlimited_with_a_real_authorizer_and_off_when_asked():
@@ -223,7 +224,7 @@ def test_anonymous_is_unlimited_with_a_real_authorizer_and_off_when_asked():
 
 
 def test_client_ca_turns_on_x509():
-    union = build(Dependencies(options=Options(client_ca_file="/ca.crt")))
+    union = build(Dependencies(options=Options(client_ca_file="/ca.crt", django_user_auth=False)))
     assert names(union) == ["x509"]
 
 
