@@ -34,6 +34,9 @@ class ResourcesConfig(AppConfig):
                 scheme.register(import_string(path))
         admission.register("NamespaceLifecycle", NamespaceLifecycle)
         admission.register("DefaultTolerationSeconds", DefaultTolerationSeconds)
+        admission.register("NodeRestriction",
+                           import_string("resources.admission.node_restriction.NodeRestriction"))
+        import_string("resources.authorization.modes.register")()   # ABAC, Node
         register_post_start("bootstrap-namespaces", bootstrap.ensure_system_namespaces)
         register_post_start("bootstrap-kubernetes-service", bootstrap.ensure_kubernetes_service)
         register_post_start("bootstrap-service-accounts", bootstrap.ensure_default_service_accounts)

@@ -29,6 +29,7 @@ class AuthorizationAttributes:
     resource: str = ""
     subresource: str = ""
     name: str = ""
+    field_selector: str = ""     # list/watch: the Node authorizer needs spec.nodeName=<node>
 
 
 ALL_RESOURCE_RULES = ({"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]},)
@@ -104,7 +105,8 @@ class Union(Authorizer):
                 return decision, reason
             if reason:
                 reasons.append(reason)
-        return Decision.NO_OPINION, "; ".join(reasons)
+        # upstream's union joins the reasons with newlines (pkg/authorization/union/union.go)
+        return Decision.NO_OPINION, "\n".join(reasons)
 
     def rules_for(self, user, namespace):
         """Every authorizer's rules, concatenated without repeats; incomplete if any is."""

@@ -42,7 +42,8 @@ class AuthorizationFilter:
             user=user, verb=info.verb, is_resource_request=info.is_resource_request,
             path=scope["path"], namespace=info.namespace, api_group=info.api_group,
             api_version=info.api_version, resource=info.resource,
-            subresource=info.subresource, name=info.name)
+            subresource=info.subresource, name=info.name,
+            field_selector=info.q("fieldSelector", "") or "" if info.is_resource_request else "")
         decision, reason = self.authorizer.authorize(attrs)
         if decision is not Decision.ALLOW:
             details = {"name": info.name} if info.name else {}
