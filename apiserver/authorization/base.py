@@ -46,6 +46,11 @@ class Authorizer:
     def authorize(self, attrs: AuthorizationAttributes) -> tuple[Decision, str]:
         return Decision.NO_OPINION, ""
 
+    def needs_io(self, attrs: AuthorizationAttributes) -> bool:
+        """Whether deciding may block (a webhook call): the filter then asks on a request
+        thread instead of the event loop."""
+        return False
+
     def rules_for(self, user, namespace: str) -> tuple[list[dict], list[dict], bool]:
         """(resource rules, non-resource rules, incomplete) ``user`` has in ``namespace``.
 
@@ -96,6 +101,9 @@ class AlwaysDeny(Authorizer):
 class Union(Authorizer):
     def __init__(self, authorizers):
         self.authorizers = list(authorizers)
+
+    def needs_io(self, attrs):
+        return any(a.needs_io(attrs) for a in self.authorizers)
 
     def authorize(self, attrs):
         reasons = []

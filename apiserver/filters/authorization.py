@@ -2,6 +2,8 @@
 user, never the body (upstream ``pkg/endpoints/filters/authorization.go``)."""
 from __future__ import annotations
 
+import asyncio
+
 from apiserver.authorization.base import AuthorizationAttributes, Decision
 from apiserver.runtime.errors import Forbidden
 from apiserver.endpoints.responses import send_status
@@ -27,9 +29,10 @@ def forbidden_message(user, attrs: AuthorizationAttributes, reason: str) -> str:
 
 
 class AuthorizationFilter:
-    def __init__(self, app, authorizer):
+    def __init__(self, app, authorizer, executor=None):
         self.app = app
         self.authorizer = authorizer
+        self.executor = executor
 
     # A plain function returning the next app's coroutine (a tail call): a watch that
     # stays open for an hour then holds no suspended frame of this filter.
@@ -37,20 +40,29 @@ class AuthorizationFilter:
         if scope["type"] not in ("http", "websocket"):
             return self.app(scope, receive, send)
         info = scope["k8s.request_info"]
-        user = scope["k8s.user"]
         attrs = AuthorizationAttributes(
-            user=user, verb=info.verb, is_resource_request=info.is_resource_request,
+            user=scope["k8s.user"], verb=info.verb, is_resource_request=info.is_resource_request,
             path=scope["path"], namespace=info.namespace, api_group=info.api_group,
             api_version=info.api_version, resource=info.resource,
             subresource=info.subresource, name=info.name,
             field_selector=info.q("fieldSelector", "") or "" if info.is_resource_request else "")
-        decision, reason = self.authorizer.authorize(attrs)
+        if self.executor is not None and self.authorizer.needs_io(attrs):
+            return self._in_thread(attrs, scope, receive, send)
+        return self._continue(self.authorizer.authorize(attrs), attrs, scope, receive, send)
+
+    async def _in_thread(self, attrs, scope, receive, send):
+        loop = asyncio.get_running_loop()
+        verdict = await loop.run_in_executor(self.executor, self.authorizer.authorize, attrs)
+        return await self._continue(verdict, attrs, scope, receive, send)
+
+    def _continue(self, verdict, attrs, scope, receive, send):
+        decision, reason = verdict
         if decision is not Decision.ALLOW:
-            details = {"name": info.name} if info.name else {}
-            if info.api_group:
-                details["group"] = info.api_group
-            details["kind"] = info.resource
-            err = Forbidden(forbidden_message(user, attrs, reason),
+            details = {"name": attrs.name} if attrs.name else {}
+            if attrs.api_group:
+                details["group"] = attrs.api_group
+            details["kind"] = attrs.resource
+            err = Forbidden(forbidden_message(attrs.user, attrs, reason),
                             details=details if attrs.is_resource_request else {})
-            return send_status(send, err)
+            return send_status(send, err, scope)
         return self.app(scope, receive, send)

@@ -16,6 +16,7 @@ server answers 400 BadRequest with upstream's message, as the error is the clien
 """
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from urllib.parse import unquote
 
@@ -108,9 +109,23 @@ def impersonated(requests: list[Request]) -> UserInfo:
 
 
 class ImpersonationFilter:
-    def __init__(self, app, authorizer):
+    def __init__(self, app, authorizer, executor=None):
         self.app = app
         self.authorizer = authorizer
+        self.executor = executor
+
+    def refusal(self, actor, requests: list[Request]) -> Forbidden | None:
+        """The 403 for the first part ``actor`` may not impersonate, or None."""
+        for request in requests:
+            attrs = attributes(actor, request)
+            decision, reason = self.authorizer.authorize(attrs)
+            if decision is not Decision.ALLOW:
+                details = {"name": request.name, "kind": attrs.resource}
+                if attrs.api_group:
+                    details = {"name": request.name, "group": attrs.api_group,
+                               "kind": attrs.resource}
+                return Forbidden(forbidden_message(actor, attrs, reason), details=details)
+        return None
 
     # A plain function returning the next app's coroutine (a tail call), as the other filters.
     def __call__(self, scope, receive, send):
@@ -123,16 +138,20 @@ class ImpersonationFilter:
         if not requests:
             return self.app(scope, receive, send)
         actor = scope["k8s.user"]
-        for request in requests:
-            attrs = attributes(actor, request)
-            decision, reason = self.authorizer.authorize(attrs)
-            if decision is not Decision.ALLOW:
-                details = {"name": request.name, "kind": attrs.resource}
-                if attrs.api_group:
-                    details = {"name": request.name, "group": attrs.api_group,
-                               "kind": attrs.resource}
-                return send_status(send, Forbidden(forbidden_message(actor, attrs, reason),
-                                                   details=details), scope)
+        if self.executor is not None and any(
+                self.authorizer.needs_io(attributes(actor, r)) for r in requests):
+            return self._in_thread(actor, requests, scope, receive, send)
+        return self._continue(self.refusal(actor, requests), actor, requests, scope, receive,
+                              send)
+
+    async def _in_thread(self, actor, requests, scope, receive, send):
+        loop = asyncio.get_running_loop()
+        refusal = await loop.run_in_executor(self.executor, self.refusal, actor, requests)
+        return await self._continue(refusal, actor, requests, scope, receive, send)
+
+    def _continue(self, refusal, actor, requests, scope, receive, send):
+        if refusal is not None:
+            return send_status(send, refusal, scope)
         scope["k8s.user"] = impersonated(requests)
         scope["k8s.impersonated_by"] = actor
         remove_headers(scope, names=(USER, GROUP, UID), prefixes=(EXTRA,))

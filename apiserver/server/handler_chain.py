@@ -20,9 +20,9 @@ from apiserver.filters.timeout import TimeoutFilter
 def build_handler_chain(head, config):
     """Wrap the head of the server chain (``head``) in the filters; returns the ASGI app."""
     o = config.options
-    app = AuthorizationFilter(head, config.authorizer)
+    app = AuthorizationFilter(head, config.authorizer, config.executor)
     app = MaxInFlightFilter(app, o.max_requests_inflight, o.max_mutating_requests_inflight)
-    app = ImpersonationFilter(app, config.authorizer)
+    app = ImpersonationFilter(app, config.authorizer, config.executor)
     app = AuthenticationFilter(app, config.authenticator, config.executor)
     app = TimeoutFilter(app, o.request_timeout)
     app = RequestInfoFilter(app)

@@ -1,4 +1,4 @@
-"""The ABAC and Node authorization modes, registered with
+"""The ABAC, Node and Webhook authorization modes, registered with
 ``apiserver.authorization.base.register_mode`` from the resources app's ``ready()``.
 
 Upstream: kubernetes/kubernetes:pkg/kubeapiserver/authorizer/config.go (each mode built once
@@ -10,6 +10,8 @@ from __future__ import annotations
 from apiserver.authorization.abac import ABACAuthorizer
 from apiserver.authorization.base import register_mode
 from apiserver.authorization.node import NodeAuthorizer
+from apiserver.authorization.webhook import WebhookAuthorizer
+from apiserver.authorization.webhook import from_options as webhook_from_options
 from resources.authorization.node_graph import NodeGraph
 
 
@@ -25,7 +27,13 @@ def node_mode(deps) -> NodeAuthorizer:
     return NodeAuthorizer(NodeGraph(deps.stores))
 
 
+def webhook_mode(deps) -> WebhookAuthorizer:
+    """The SubjectAccessReview webhook of ``--authorization-webhook-config-file``."""
+    return webhook_from_options(deps.options)
+
+
 def register() -> None:
     """Called once from ``ResourcesConfig.ready()``."""
     register_mode("ABAC", abac_mode)
     register_mode("Node", node_mode)
+    register_mode("Webhook", webhook_mode)
