@@ -164,7 +164,8 @@ def test_without_signing_files_nothing_starts(db, caplog):
     with caplog.at_level(logging.INFO, logger="resources.controllers.csrsigning"):
         start_csrsigning_controller(HookContext(completed.stores, Options(), stop))
     assert threading.active_count() == before
-    texts = [r.getMessage() for r in caplog.records]
+    texts = [r.getMessage() for r in caplog.records
+             if r.name == "resources.controllers.csrsigning"]
     assert len(texts) == 1 and "will not be signed" in texts[0]
 
 
