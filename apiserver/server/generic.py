@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 
+from apiserver.endpoints import openid
 from apiserver.endpoints.discovery import DiscoveryDocuments
 from apiserver.endpoints.responses import send_status
 from apiserver.openapi.documents import OpenAPIDocuments
@@ -86,6 +87,11 @@ class GenericAPIServer:
     def openapi(self) -> OpenAPIDocuments:
         return OpenAPIDocuments(self.merged_index)
 
+    @functools.cached_property
+    def openid_metadata(self) -> openid.OpenIDMetadata:
+        """Service-account issuer discovery (upstream pkg/routes/openidmetadata.go)."""
+        return openid.OpenIDMetadata.from_config(self.config)
+
     # ---- routing --------------------------------------------------------------------------
     def serves(self, scope) -> bool:
         """Does this server answer the request?  Resource and group-discovery URLs of groups
@@ -105,6 +111,9 @@ class GenericAPIServer:
 
     def __call__(self, scope, receive, send):
         if scope["type"] in ("http", "websocket") and self.serves(scope):
+            if scope["type"] == "http" and scope["path"] in openid.PATHS and \
+                    self.openid_metadata.installed:
+                return self.openid_metadata(scope, receive, send)
             scope["k8s.server"] = self
             return self.config.handler(scope, receive, send)
         return self.delegate(scope, receive, send)
