@@ -32,10 +32,10 @@ MECHANISMS = (
     ("TokenFile", "token", "apiserver.authentication.token_file:from_options"),
     ("ServiceAccount", "token", "apiserver.authentication.serviceaccount:from_options"),
     ("BootstrapToken", "token", "apiserver.authentication.bootstrap:from_options"),
-    ("OIDC", "token", "apiserver.authentication.jwt:from_options"),
+    ("OIDC", "token", "apiserver.authentication.jwt_issuer:from_options"),
     ("Webhook", "token", "apiserver.authentication.webhook:from_options"),
 )
-AUDIENCE_AGNOSTIC = ("TokenFile", "BootstrapToken")
+AUDIENCE_AGNOSTIC = ("TokenFile", "BootstrapToken", "OIDC")
 
 
 @dataclass(frozen=True)
@@ -68,11 +68,16 @@ def _factory(path: str):
 
 
 def anonymous_for(options) -> AnonymousAuthenticator | None:
-    if not options.anonymous_auth:
+    """``--anonymous-auth``, or the ``anonymous`` section of ``--authentication-config``
+    (enabled, with the paths of its conditions)."""
+    from apiserver.authentication.jwt_issuer import anonymous_paths
+
+    paths = anonymous_paths(options)
+    if paths == () or not options.anonymous_auth:
         return None
-    if "AlwaysAllow" in options.authorization_modes:
-        return AnonymousAuthenticator(paths=PUBLIC_PATHS)
-    return AnonymousAuthenticator()
+    if paths is None and "AlwaysAllow" in options.authorization_modes:
+        paths = PUBLIC_PATHS
+    return AnonymousAuthenticator(paths=paths)
 
 
 def build(deps: Dependencies, mechanisms=MECHANISMS) -> Union:
