@@ -26,7 +26,10 @@ def env(tmp_path_factory):
         "apiVersion": "apiserver.config.k8s.io/v1beta1", "kind": "AuthenticationConfiguration",
         "jwt": [{"issuer": {"url": issuer.url, "audiences": ["cluster-b"],
                             "certificateAuthority": issuer.ca.pem.decode()},
-                 "claimMappings": {"username": {"claim": "email", "prefix": "corp:"}}}]}))
+                 "claimMappings": {"username": {"expression": "'corp:' + claims.email"},
+                                   "groups": {"expression": "claims.roles"}},
+                 "claimValidationRules": [{"expression": "claims.email.endsWith('@example.com')",
+                                           "message": "only example.com"}]}]}))
     group, second = ServerGroup(), ServerGroup()
     try:
         srv = group.start("--oidc-issuer-url", issuer.url, "--oidc-client-id", "kubernetes",
@@ -79,7 +82,10 @@ def test_forged_expired_and_foreign_tokens_are_401(env):
 
 def test_authentication_config_issuer(env):
     issuer, _, srv2, _ = env
-    status, body = whoami(srv2, issuer.token(aud="cluster-b", email="ann@example.com"))
+    status, body = whoami(srv2, issuer.token(aud="cluster-b", email="ann@example.com",
+                                             roles=["ops"]))
     assert status == 201
-    assert body["status"]["userInfo"]["username"] == "corp:ann@example.com"
-    assert whoami(srv2, issuer.token(email="ann@example.com"))[0] == 401   # aud kubernetes
+    assert body["status"]["userInfo"] == {"username": "corp:ann@example.com",
+                                          "groups": ["ops", "system:authenticated"]}
+    assert whoami(srv2, issuer.token(email="ann@example.com", roles=[]))[0] == 401  # aud
+    assert whoami(srv2, issuer.token(aud="cluster-b", email="ann@evil.com", roles=[]))[0] == 401

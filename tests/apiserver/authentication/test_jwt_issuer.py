@@ -154,7 +154,7 @@ def config(tmp_path, issuer, **extra) -> Options:
 
 
 def test_config_issuers_claim_mappings_and_rules(tmp_path, issuer):
-    from apiserver.authentication.jwt_issuer import from_options
+    from apiserver.authentication.jwt_config import from_options
     from apiserver.authentication.mechanisms import Dependencies
 
     auth = from_options(Dependencies(options=config(tmp_path, issuer)))
@@ -166,15 +166,46 @@ def test_config_issuers_claim_mappings_and_rules(tmp_path, issuer):
     assert auth.authenticate_token(issuer.token(iss="https://third.example"), ()) is None
 
 
-def test_config_refuses_what_it_cannot_do(tmp_path, issuer):
-    from apiserver.authentication.jwt_issuer import from_options
+def test_config_cel_mappings_and_rules(tmp_path, issuer):
+    from apiserver.authentication.jwt_config import from_options
     from apiserver.authentication.mechanisms import Dependencies
 
     options = config(tmp_path, issuer)
     doc = json.loads(open(options.authentication_config).read())
-    doc["jwt"][0]["claimMappings"]["username"] = {"expression": "claims.email"}
+    doc["jwt"][0]["claimMappings"] = {
+        "username": {"expression": "'corp:' + claims.email"},
+        "groups": {"expression": "claims.roles.map(r, 'corp:' + r)"},
+        "uid": {"claim": "sub"},
+        "extra": [{"key": "example.com/team", "valueExpression": "claims.team"}]}
+    doc["jwt"][0]["claimValidationRules"] = [
+        {"expression": "claims.exp - claims.iat <= 3600", "message": "token lives too long"}]
+    doc["jwt"][0]["userValidationRules"] = [
+        {"expression": "!user.username.startsWith('corp:system@')",
+         "message": "no system users"}]
     (tmp_path / "authn.yaml").write_text(json.dumps(doc))
-    with pytest.raises(ValueError, match="CEL claim mappings are not supported"):
+    auth = from_options(Dependencies(options=options))
+    got = auth.authenticate_token(issuer.token(email="jo@example.com", roles=["dev"], team="blue"),
+                                  ()).user
+    assert (got.name, got.uid, got.groups, got.extra) == (
+        "corp:jo@example.com", "user-1", ("corp:dev",), {"example.com/team": ["blue"]})
+    now = int(__import__("time").time())
+    with pytest.raises(AuthenticationError, match="token lives too long"):
+        auth.authenticate_token(issuer.token(email="jo@example.com", roles=[], team="x",
+                                             iat=now, exp=now + 7200), ())
+    with pytest.raises(AuthenticationError, match="no system users"):
+        auth.authenticate_token(issuer.token(email="system@example.com", roles=[], team="x"), ())
+
+
+def test_config_refuses_what_it_cannot_do(tmp_path, issuer):
+    from apiserver.authentication.jwt_config import from_options
+    from apiserver.authentication.mechanisms import Dependencies
+
+    options = config(tmp_path, issuer)
+    doc = json.loads(open(options.authentication_config).read())
+    doc["jwt"][0]["claimMappings"]["username"] = {"expression": "claims.("}
+    (tmp_path / "authn.yaml").write_text(json.dumps(doc))
+    with pytest.raises(ValueError, match=r"jwt\[0\]\.claimMappings\.username\.expression.*"
+                                         "compilation failed"):
         from_options(Dependencies(options=options))
     doc["jwt"][0]["claimMappings"]["username"] = {"claim": "email"}
     (tmp_path / "authn.yaml").write_text(json.dumps(doc))
