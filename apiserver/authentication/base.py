@@ -143,3 +143,19 @@ class TokenUnion(TokenAuthenticator):
         if errors:
             raise AuthenticationError(", ".join(errors))
         return None
+
+
+class FirstAnswer(TokenAuthenticator):
+    """Token authenticators that never claim the same token (their issuers differ): the
+    first that answers — a user or an error — decides."""
+
+    def __init__(self, authenticators, name: str = ""):
+        self.authenticators = list(authenticators)
+        self.name = name or self.name
+
+    def authenticate_token(self, token, audiences):
+        for authenticator in self.authenticators:
+            response = authenticator.authenticate_token(token, audiences)
+            if response is not None:
+                return response
+        return None

@@ -21,7 +21,7 @@ import ssl
 
 import yaml
 
-from apiserver.authentication.base import AuthenticationError, TokenAuthenticator
+from apiserver.authentication.base import AuthenticationError, FirstAnswer, TokenAuthenticator
 from apiserver.authentication.claim_cel import Expression, as_string, as_strings, check
 from apiserver.authentication.jwt_issuer import (Keys, OIDCAuthenticator, from_flags,
                                                  ssl_context_for)
@@ -148,23 +148,8 @@ class ConfiguredJWT(OIDCAuthenticator):
         return user
 
 
-class Issuers(TokenAuthenticator):
-    """Several issuers: a token goes to the one whose ``iss`` it names."""
-
-    name = "jwt"
-
-    def __init__(self, authenticators):
-        self.authenticators = list(authenticators)
-
-    def authenticate_token(self, token, audiences):
-        for authenticator in self.authenticators:
-            response = authenticator.authenticate_token(token, audiences)
-            if response is not None:
-                return response
-        return None
-
-
-def issuers(path: str) -> Issuers | None:
+def issuers(path: str) -> FirstAnswer | None:
+    """The config's issuers: a token goes to the one whose ``iss`` it names."""
     doc = load(path)
     entries = doc.get("jwt") or []
     urls = [(e.get("issuer") or {}).get("url") for e in entries]
@@ -176,7 +161,7 @@ def issuers(path: str) -> Issuers | None:
         built = [ConfiguredJWT(e, f"jwt[{i}]") for i, e in enumerate(entries)]
     except ValueError as exc:
         raise ValueError(f"--authentication-config {path!r}: {exc}") from None
-    return Issuers(built) if built else None
+    return FirstAnswer(built, name="jwt") if built else None
 
 
 def anonymous_paths(options) -> tuple | None:

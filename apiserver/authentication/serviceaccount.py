@@ -42,7 +42,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from apiserver.authentication.base import (AuthenticationError, TokenAuthenticator,
+from apiserver.authentication.base import (AuthenticationError, FirstAnswer, TokenAuthenticator,
                                            TokenResponse)
 from apiserver.authentication.serviceaccount_claims import (LEGACY_ISSUER, BoundValidator,
                                                             LegacyValidator)
@@ -267,21 +267,11 @@ class JWTTokenAuthenticator(TokenAuthenticator):
         return None, failures
 
 
-class ServiceAccountAuthenticator(TokenAuthenticator):
+class ServiceAccountAuthenticator(FirstAnswer):
     """The legacy and the bound authenticator; their issuers differ, so at most one of them
     claims a token, and its answer (or error) is the answer."""
 
     name = "ServiceAccount"
-
-    def __init__(self, authenticators):
-        self.authenticators = list(authenticators)
-
-    def authenticate_token(self, token, audiences):
-        for authenticator in self.authenticators:
-            response = authenticator.authenticate_token(token, audiences)
-            if response is not None:
-                return response
-        return None
 
 
 def from_options(deps) -> ServiceAccountAuthenticator | None:

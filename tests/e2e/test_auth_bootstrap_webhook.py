@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import base64
 import json
-import subprocess
 
 import pytest
 
-from conftest import KUBECTL
 from tests.apiserver.authentication.webhook_support import ReviewServer
+from auth_support import token_kubectl
 from watch_support import ServerGroup
 
 WHOAMI = "/apis/authentication.k8s.io/v1/selfsubjectreviews"
@@ -64,15 +63,7 @@ def whoami(srv, token):
 
 
 def kubectl_as(srv, d, token, *args):
-    path = d / f"kubeconfig-{abs(hash(token))}"
-    path.write_text(json.dumps({
-        "apiVersion": "v1", "kind": "Config", "current-context": "u",
-        "clusters": [{"name": "e2e", "cluster": {"server": srv.url,
-                                                  "certificate-authority": str(srv.ca)}}],
-        "users": [{"name": "u", "user": {"token": token}}],
-        "contexts": [{"name": "u", "context": {"cluster": "e2e", "user": "u"}}]}))
-    return subprocess.run([KUBECTL, "--kubeconfig", str(path), "--cache-dir", str(d / "cache"),
-                           *args], capture_output=True, text=True, timeout=60)
+    return token_kubectl(srv, d, token, *args)
 
 
 def test_bootstrap_token_authenticates_until_it_expires(env):

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import base64
 import json
-import subprocess
 
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from conftest import KUBECTL
+from auth_support import token_kubectl
 from watch_support import ServerGroup
 
 ISSUER = "https://kubernetes.default.svc.cluster.local"
@@ -40,19 +39,10 @@ def env(tmp_path_factory):
 
 
 def kubectl_as(srv, d, token, *args):
-    """kubectl with a kubeconfig of its own: the server's CA and ``token`` (remembered in
-    ``d/tokens`` for the log check)."""
+    """kubectl with ``token`` (remembered in ``d/tokens`` for the log check)."""
     with open(d / "tokens", "a") as fh:
         fh.write(token + "\n")
-    path = d / f"kubeconfig-{abs(hash(token))}"
-    path.write_text(json.dumps({
-        "apiVersion": "v1", "kind": "Config", "current-context": "sa",
-        "clusters": [{"name": "e2e", "cluster": {"server": srv.url,
-                                                  "certificate-authority": str(srv.ca)}}],
-        "users": [{"name": "sa", "user": {"token": token}}],
-        "contexts": [{"name": "sa", "context": {"cluster": "e2e", "user": "sa"}}]}))
-    return subprocess.run([KUBECTL, "--kubeconfig", str(path), "--cache-dir", str(d / "cache"),
-                           *args], capture_output=True, text=True, timeout=60)
+    return token_kubectl(srv, d, token, *args)
 
 
 def whoami(srv, d, token) -> dict:

@@ -12,7 +12,8 @@ import time
 
 import pytest
 
-from conftest import KUBECTL, REPO_ROOT
+from conftest import REPO_ROOT
+from auth_support import token_kubectl
 from watch_support import ServerGroup
 
 WHOAMI = "/apis/authentication.k8s.io/v1/selfsubjectreviews"
@@ -39,16 +40,7 @@ def env(tmp_path_factory):
 
 
 def kubectl_as(srv, d, token, *args):
-    """kubectl with a kubeconfig of its own: the server's CA and ``token``."""
-    path = d / f"kubeconfig-{abs(hash(token))}"
-    path.write_text(json.dumps({
-        "apiVersion": "v1", "kind": "Config", "current-context": "u",
-        "clusters": [{"name": "e2e", "cluster": {"server": srv.url,
-                                                  "certificate-authority": str(srv.ca)}}],
-        "users": [{"name": "u", "user": {"token": token}}],
-        "contexts": [{"name": "u", "context": {"cluster": "e2e", "user": "u"}}]}))
-    return subprocess.run([KUBECTL, "--kubeconfig", str(path), "--cache-dir", str(d / "cache"),
-                           *args], capture_output=True, text=True, timeout=60)
+    return token_kubectl(srv, d, token, *args)
 
 
 def whoami_basic(srv, user, password):
