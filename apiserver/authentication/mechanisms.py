@@ -32,7 +32,7 @@ MECHANISMS = (
     ("TokenFile", "token", "apiserver.authentication.token_file:from_options"),
     ("ServiceAccount", "token", "apiserver.authentication.serviceaccount:from_options"),
     ("BootstrapToken", "token", "apiserver.authentication.bootstrap:from_options"),
-    ("OIDC", "token", "apiserver.authentication.jwt_config:from_options"),
+    ("OIDC", "token", "apiserver.authentication.jwt:from_options"),
     ("Webhook", "token", "apiserver.authentication.webhook:from_options"),
 )
 AUDIENCE_AGNOSTIC = ("TokenFile", "BootstrapToken", "OIDC")
@@ -70,7 +70,7 @@ def _factory(path: str):
 def anonymous_for(options) -> AnonymousAuthenticator | None:
     """``--anonymous-auth``, or the ``anonymous`` section of ``--authentication-config``
     (enabled, with the paths of its conditions)."""
-    from apiserver.authentication.jwt_config import anonymous_paths
+    from apiserver.authentication.authn_config import anonymous_paths
 
     paths = anonymous_paths(options)
     if paths == () or not options.anonymous_auth:
