@@ -24,7 +24,13 @@ ROOT_URLCONF = "apiserver.urls"
 INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.auth",
+    # the Django admin (its site adds the RBAC "who can" page), served on the API's port by
+    # the admin bridge only (apiserver/server/admin_bridge.py)
+    "rbac.admin_site.AdminConfig",
+    "django.contrib.sessions",
+    "django.contrib.messages",
     "rest_framework",
+    "django_filters",
     "channels",
     "apiserver",
     "resources.appconfig.ResourcesConfig",   # resources/apps/ is the apps API group
@@ -34,6 +40,41 @@ INSTALLED_APPS = [
 
 # The API path carries no cookies or sessions: no middleware (each one costs every request).
 MIDDLEWARE = []
+
+# ---- the admin (apiserver/server/admin_bridge.py) ------------------------------------------
+# Its own middleware, used by the admin bridge's handler alone; API requests never meet it.
+ADMIN_MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+# The admin's checks look for its middleware in MIDDLEWARE; it is in ADMIN_MIDDLEWARE.
+SILENCED_SYSTEM_CHECKS = ["admin.E408", "admin.E409", "admin.E410"]
+TEMPLATES = [{
+    "BACKEND": "django.template.backends.django.DjangoTemplates",
+    "APP_DIRS": True,
+    "OPTIONS": {"context_processors": [
+        "django.template.context_processors.request",
+        "django.contrib.auth.context_processors.auth",
+        "django.contrib.messages.context_processors.messages",
+    ]},
+}]
+STATIC_URL = "/admin/static/"          # the admin bridge serves the admin's own static files
+# HTTPS only, and only ever sent to /admin/: a browser never offers the admin's cookies to
+# the API (which would ignore them anyway: its filters read no cookies)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+SESSION_COOKIE_PATH = CSRF_COOKIE_PATH = "/admin/"
+SESSION_COOKIE_NAME = "apiserver_admin_session"
+CSRF_COOKIE_NAME = "apiserver_admin_csrftoken"
+CSRF_COOKIE_HTTPONLY = True
+SESSION_COOKIE_AGE = 8 * 3600
+# messages in the (database-backed) session, not in a cookie signed with SECRET_KEY
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
+LOGIN_URL = "/admin/login/"
 
 
 def _database_from_url(url: str) -> dict:

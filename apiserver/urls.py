@@ -1,6 +1,11 @@
 """URL routes.  Resource URLs are parsed by the request-info filter; the patterns here only
 route to the right view (``APPEND_SLASH`` is off: kubectl never adds a slash)."""
-from django.urls import re_path
+from pathlib import Path
+
+from django.contrib import admin
+from django.urls import path, re_path
+from django.views.generic.base import RedirectView
+from django.views.static import serve
 
 from apiserver.endpoints import discovery, health, openapi_views
 from apiserver.endpoints.handlers import ResourceView
@@ -22,6 +27,12 @@ urlpatterns = [
     re_path(rf"^apis/(?P<group>{_SEG})/(?P<version>{_SEG})/?$", discovery.GroupView.as_view()),
     re_path(r"^api/v1/.+$", ResourceView.as_view()),
     re_path(rf"^apis/{_SEG}/{_SEG}/.+$", ResourceView.as_view()),
+    # The Django admin.  Only the admin bridge (apiserver/server/admin_bridge.py) is handed
+    # /admin paths, with its own middleware; no API path starts with admin/.
+    re_path(r"^admin$", RedirectView.as_view(url="/admin/")),
+    re_path(r"^admin/static/(?P<path>.+)$", serve,
+            {"document_root": Path(admin.__file__).parent / "static"}),
+    path("admin/", admin.site.urls),
 ]
 
 handler404 = "apiserver.endpoints.exceptions.not_found_view"

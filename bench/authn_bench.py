@@ -122,8 +122,10 @@ def setup(server: Server) -> str:
     return json.loads(body)["status"]["token"]
 
 
-def time_requests(server: Server, path: str, n: int, cert: bool, headers=None) -> float:
-    """Median seconds per request over ``n`` sequential GETs on one connection."""
+def time_requests(server: Server, path: str, n: int, cert: bool, headers=None,
+                  expect: int = 200) -> float:
+    """Median seconds per request over ``n`` sequential GETs on one connection, each
+    answered ``expect``."""
     conn = server.connection(cert)
     hdrs = {"Accept": "application/json", **(headers or {})}
     samples = []
@@ -134,8 +136,8 @@ def time_requests(server: Server, path: str, n: int, cert: bool, headers=None) -
             resp = conn.getresponse()
             resp.read()
             samples.append(time.perf_counter() - t0)
-            if resp.status != 200:
-                raise RuntimeError(f"GET {path} -> {resp.status}")
+            if resp.status != expect:
+                raise RuntimeError(f"GET {path} -> {resp.status}, expected {expect}")
     finally:
         conn.close()
     return statistics.median(samples)

@@ -3,16 +3,19 @@ the cluster (``kubectl create clusterrolebinding``).
 
 Upstream: ``pkg/registry/rbac/clusterrolebinding/strategy.go`` and
 ``ValidateClusterRoleBinding(Update)``: roleRef must be a ClusterRole and is immutable;
-ServiceAccount subjects need a namespace.
+ServiceAccount subjects need a namespace; ``pkg/registry/rbac/clusterrolebinding/policybased/
+storage.go``: binding a ClusterRole whose permissions the requester does not hold
+cluster-wide needs ``bind`` on it (``rbac.escalation``).
 """
 from __future__ import annotations
 
 from apiserver.registry.strategy import Strategy
 
 from . import policy
+from .escalation import EscalationChecks
 
 
-class ClusterRoleBindingStrategy(Strategy):
+class ClusterRoleBindingStrategy(EscalationChecks, Strategy):
     group = policy.GROUP
     kind = "ClusterRoleBinding"
     plural = "clusterrolebindings"
@@ -24,6 +27,16 @@ class ClusterRoleBindingStrategy(Strategy):
     def default(self, obj):
         """roleRef.apiGroup and User/Group subjects' apiGroup default to the RBAC group."""
         policy.default_binding(obj)
+
+    def prepare_for_create(self, ctx, obj):
+        """Refuses (403) a create that would escalate the requester's privileges."""
+        super().prepare_for_create(ctx, obj)
+        self.check_binding(ctx, obj, None)
+
+    def prepare_for_update(self, ctx, new, old):
+        """Refuses (403) an update that would escalate the requester's privileges."""
+        super().prepare_for_update(ctx, new, old)
+        self.check_binding(ctx, new, old)
 
     def validate(self, ctx, obj):
         """roleRef {apiGroup, kind ClusterRole, name}; subjects User|Group|ServiceAccount

@@ -3,16 +3,19 @@ one namespace (``kubectl create rolebinding``).
 
 Upstream: ``pkg/registry/rbac/rolebinding/strategy.go``, ``ValidateRoleBinding(Update)``
 (``roleRef`` is immutable) and ``SetDefaults_RoleBinding``/``SetDefaults_Subject``.
-The ``bind`` escalation check comes with the RBAC authorizer.
+A binding to a role whose permissions the requester does not hold in the namespace needs
+``bind`` on that role (``rbac.escalation``; upstream
+``pkg/registry/rbac/rolebinding/policybased/storage.go``).
 """
 from __future__ import annotations
 
 from apiserver.registry.strategy import Strategy
 
 from . import policy
+from .escalation import EscalationChecks
 
 
-class RoleBindingStrategy(Strategy):
+class RoleBindingStrategy(EscalationChecks, Strategy):
     group = policy.GROUP
     kind = "RoleBinding"
     plural = "rolebindings"
@@ -24,6 +27,16 @@ class RoleBindingStrategy(Strategy):
     def default(self, obj):
         """roleRef.apiGroup and User/Group subjects' apiGroup default to the RBAC group."""
         policy.default_binding(obj)
+
+    def prepare_for_create(self, ctx, obj):
+        """Refuses (403) a create that would escalate the requester's privileges."""
+        super().prepare_for_create(ctx, obj)
+        self.check_binding(ctx, obj, None)
+
+    def prepare_for_update(self, ctx, new, old):
+        """Refuses (403) an update that would escalate the requester's privileges."""
+        super().prepare_for_update(ctx, new, old)
+        self.check_binding(ctx, new, old)
 
     def validate(self, ctx, obj):
         """roleRef {apiGroup, kind Role|ClusterRole, name}; subjects User|Group|ServiceAccount."""

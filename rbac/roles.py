@@ -2,16 +2,19 @@
 
 Upstream: ``pkg/registry/rbac/role/strategy.go`` (no status, no generation) and
 ``ValidateRole`` (rules need verbs and apiGroups/resources; no nonResourceURLs).
-Escalation checks (``escalate`` verb) come with the RBAC authorizer.
+Writes are refused when they grant more than the requester holds in the namespace,
+unless they may ``escalate`` roles (``rbac.escalation``; upstream
+``pkg/registry/rbac/role/policybased/storage.go``).
 """
 from __future__ import annotations
 
 from apiserver.registry.strategy import Strategy
 
 from . import policy
+from .escalation import EscalationChecks
 
 
-class RoleStrategy(Strategy):
+class RoleStrategy(EscalationChecks, Strategy):
     group = policy.GROUP
     kind = "Role"
     plural = "roles"
@@ -19,6 +22,16 @@ class RoleStrategy(Strategy):
     name_rule = "path"
     schema_name = "io.k8s.api.rbac.v1.Role"
     columns = policy.ROLE_COLUMNS
+
+    def prepare_for_create(self, ctx, obj):
+        """Refuses (403) a create that would escalate the requester's privileges."""
+        super().prepare_for_create(ctx, obj)
+        self.check_role(ctx, obj, None)
+
+    def prepare_for_update(self, ctx, new, old):
+        """Refuses (403) an update that would escalate the requester's privileges."""
+        super().prepare_for_update(ctx, new, old)
+        self.check_role(ctx, new, old)
 
     def validate(self, ctx, obj):
         """Each rule: verbs, and apiGroups + resources; nonResourceURLs are refused."""

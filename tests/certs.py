@@ -34,6 +34,14 @@ class CA:
                                                   decipher_only=False), critical=True)
                      .sign(self.key, hashes.SHA256()))
 
+    @classmethod
+    def from_pki(cls, pki: Path) -> "CA":
+        """The CA of a server's data dir (DATA_DIR/pki), to issue certificates it trusts."""
+        ca = cls.__new__(cls)
+        ca.cert = x509.load_pem_x509_certificate((pki / "ca.crt").read_bytes())
+        ca.key = serialization.load_pem_private_key((pki / "ca.key").read_bytes(), None)
+        return ca
+
     @property
     def pem(self) -> bytes:
         return self.cert.public_bytes(serialization.Encoding.PEM)

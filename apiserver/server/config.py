@@ -34,6 +34,7 @@ from apiserver.server import hooks
 from apiserver.server.bridge import DjangoBridge
 from apiserver.server.generic import GenericAPIServer
 from apiserver.storage.cacher import Cacher
+from apiserver.storage.overrides import Overrides, registry as registered_storage
 from apiserver.storage.sql import SQLStorage
 from apiserver.storage.watch_cache import POLL_SECONDS
 
@@ -82,6 +83,8 @@ class Config:
     options: Options = field(default_factory=Options)
     scheme: Scheme = registered_kinds
     storage: object = None                 # the document Storage (default: SQLStorage)
+    # resources apps store themselves (rbac's relational rows), then per-Config overrides
+    storage_registry: Overrides = registered_storage
     storage_overrides: dict = field(default_factory=dict)
     authenticator: object = None           # default: the mechanisms the flags turn on
     # an Authorizer, else the union of ``authorization_modes`` built in complete(); neither
@@ -102,7 +105,8 @@ class Config:
     def complete(self) -> "CompletedConfig":
         o = self.options
         storage = self.storage if self.storage is not None else SQLStorage()
-        storage_for = StorageFactory(storage, self.storage_overrides)
+        storage_for = StorageFactory(storage, {**self.storage_registry.build(storage),
+                                               **self.storage_overrides})
         if self.admission_plugins is None:
             names, absent = resolve(o.enable_admission_plugins, o.disable_admission_plugins)
         else:

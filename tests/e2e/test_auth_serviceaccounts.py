@@ -106,7 +106,11 @@ def test_a_created_token_is_the_service_account_and_the_jwks_verifies_it(env):
                         issuer=ISSUER)
     assert claims["sub"] == "system:serviceaccount:default:demo"
     assert claims["kubernetes.io"]["serviceaccount"] == {"name": "demo", "uid": uid}
+    # RBAC's system:service-account-issuer-discovery grants get only, and authorization
+    # comes before the handler's method check, as upstream
     status, _, _ = srv.request("POST", "/openid/v1/jwks", headers=bearer, client_cert=False)
+    assert status == 403
+    status, _, _ = srv.request("POST", "/openid/v1/jwks")        # cluster-admin
     assert status == 405
 
 

@@ -6,11 +6,8 @@ import datetime
 import http.client
 import json
 import ssl
-from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 
 from tests.certs import CA
 from watch_support import ServerGroup
@@ -19,12 +16,6 @@ WHOAMI = "/apis/authentication.k8s.io/v1/selfsubjectreviews"
 REVIEW = {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
 
 
-class DataDirCA(CA):
-    """The server's own CA (DATA_DIR/pki), to issue client certificates it trusts."""
-
-    def __init__(self, pki: Path):
-        self.cert = x509.load_pem_x509_certificate((pki / "ca.crt").read_bytes())
-        self.key = serialization.load_pem_private_key((pki / "ca.key").read_bytes(), None)
 
 
 @pytest.fixture(scope="module")
@@ -89,16 +80,16 @@ def test_spoofed_proxy_headers_without_the_proxy_certificate_are_ignored(env):
     spoof = {"X-Remote-User": "system:admin", "X-Remote-Group": "system:masters"}
     status, body = call(srv, (srv.admin_cert, srv.admin_key), spoof)
     assert status == 201 and user_of(body)["username"] == "kubernetes-admin"
-    # with no certificate at all: anonymous, which AlwaysAllow limits to the health paths
+    # with no certificate at all: anonymous, which RBAC does not let create reviews
     status, body = call(srv, None, spoof)
-    assert status == 401 and body == {"kind": "Status", "apiVersion": "v1", "metadata": {},
-                                      "status": "Failure", "message": "Unauthorized",
-                                      "reason": "Unauthorized", "code": 401}
+    assert status == 403 and body["reason"] == "Forbidden"
+    assert body["message"].startswith('selfsubjectreviews.authentication.k8s.io is forbidden: '
+                                      'User "system:anonymous" cannot create resource')
 
 
 def test_client_certificate_of_the_server_ca(env):
     srv, _, d = env
-    cert = DataDirCA(srv.data_dir / "pki").write_pair(d, "alice", "alice", ("devs", "qa"))
+    cert = CA.from_pki(srv.data_dir / "pki").write_pair(d, "alice", "alice", ("devs", "qa"))
     status, body = call(srv, cert)
     assert status == 201
     assert user_of(body) == {"username": "alice",
@@ -117,7 +108,7 @@ def rejected(srv, cert) -> bool:
 def test_foreign_expired_and_future_certificates_are_rejected(env):
     srv, _, d = env
     now = datetime.datetime.now(datetime.timezone.utc)
-    own = DataDirCA(srv.data_dir / "pki")
+    own = CA.from_pki(srv.data_dir / "pki")
     foreign = CA("foreign").write_pair(d, "foreign", "mallory", ("system:masters",))
     expired = own.write_pair(d, "expired", "old", ("system:masters",),
                              not_before=now - datetime.timedelta(days=2),

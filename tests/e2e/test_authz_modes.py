@@ -3,31 +3,20 @@ client-certificate users (alice, bob, carol under an ABAC policy file; kubelets
 ``system:node:n1`` / ``n2`` in ``system:nodes``) through kubectl and raw HTTPS."""
 from __future__ import annotations
 
-import base64
 import http.client
 import json
 import ssl
-import subprocess
-import time
 import uuid
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 
-from conftest import KUBECTL
+from auth_support import cert_kubectl, eventually
 from tests.certs import CA
 from watch_support import ServerGroup
 
 V1BETA1 = "abac.authorization.kubernetes.io/v1beta1"
 
 
-class DataDirCA(CA):
-    """The server's own CA (DATA_DIR/pki), to issue client certificates it trusts."""
-
-    def __init__(self, pki):
-        self.cert = x509.load_pem_x509_certificate((pki / "ca.crt").read_bytes())
-        self.key = serialization.load_pem_private_key((pki / "ca.key").read_bytes(), None)
 
 
 def policy(**spec) -> str:
@@ -57,7 +46,7 @@ def env(tmp_path_factory):
         srv = group.start("--authorization-mode", "Node,ABAC",
                           "--authorization-policy-file", str(d / "policy.jsonl"),
                           "--enable-admission-plugins", "NodeRestriction")
-        ca = DataDirCA(srv.data_dir / "pki")
+        ca = CA.from_pki(srv.data_dir / "pki")
         users = {name: ca.write_pair(d, name.replace(":", "_"), name, orgs)
                  for name, orgs in (("alice", ("dev",)), ("bob", ()), ("carol", ()),
                                     ("system:node:n1", ("system:nodes",)),
@@ -67,22 +56,11 @@ def env(tmp_path_factory):
         group.stop()
 
 
+
+
 def kubectl_as(env, user, *args, input=None):
     srv, d, users = env
-    crt, key = users[user]
-    path = d / f"{user.replace(':', '_')}.kubeconfig"
-    if not path.exists():
-        b64 = lambda p: base64.b64encode(p.read_bytes()).decode()  # noqa: E731
-        path.write_text(json.dumps({
-            "apiVersion": "v1", "kind": "Config", "current-context": "u",
-            "clusters": [{"name": "e2e", "cluster": {
-                "server": srv.url, "certificate-authority-data": b64(srv.ca)}}],
-            "users": [{"name": "u", "user": {"client-certificate-data": b64(crt),
-                                             "client-key-data": b64(key)}}],
-            "contexts": [{"name": "u", "context": {"cluster": "e2e", "user": "u"}}]}))
-    return subprocess.run([KUBECTL, "--kubeconfig", str(path), "--cache-dir",
-                           str(d / f"cache-{user.replace(':', '_')}"), *args],
-                          capture_output=True, text=True, timeout=60, input=input)
+    return cert_kubectl(srv, d, user, users[user], *args, input=input)
 
 
 def https(env, user, method, path, body=None, content_type="application/json"):
@@ -117,14 +95,6 @@ def admin(env, method, path, body=None, content_type="application/json"):
     return json.loads(data)
 
 
-def eventually(check, timeout=15.0):
-    """The graph follows the change log: allow the server a moment to see a write."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result or time.monotonic() > deadline:
-            return result
-        time.sleep(0.1)
 
 
 def pod(name, node, secret, **extra):

@@ -160,10 +160,13 @@ def test_yaml_body_is_accepted(server, namespace):
 
 # --- authentication ---------------------------------------------------------------------------
 
-def test_no_client_cert_is_401(server):
+def test_no_client_cert_is_anonymous_and_forbidden(server):
+    # anonymous (system:unauthenticated) passes authentication; `up`'s RBAC grants it only
+    # the public-info paths, as upstream's bootstrap policy
     status, headers, data = server.request("GET", "/api/v1/namespaces", client_cert=False)
-    body = assert_status(status, headers, data, 401, "Unauthorized")
-    assert body["message"] == "Unauthorized"
+    body = assert_status(status, headers, data, 403, "Forbidden")
+    assert body["message"] == ('namespaces is forbidden: User "system:anonymous" cannot list '
+                               'resource "namespaces" in API group "" at the cluster scope')
 
 
 def test_bad_bearer_token_is_401(server):

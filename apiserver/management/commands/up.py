@@ -1,7 +1,8 @@
 """``manage.py up --data-dir DIR``: the all-in-one start, like ``k3s server``.
 
 Migrates, creates the PKI, reconciles bootstrap objects, writes DIR/admin.kubeconfig
-(cluster-admin by client certificate) and serves HTTPS until SIGTERM/SIGINT.
+(cluster-admin by client certificate) and serves HTTPS until SIGTERM/SIGINT, authorizing
+with Node,RBAC unless ``--authorization-mode`` says otherwise.
 ``--nodes`` and ``--no-workers`` are accepted for the scheduler/kubelet workers, which a
 later issue adds; until then they start nothing.
 """
@@ -22,6 +23,9 @@ class Command(ApiserverCommand):
         super().add_arguments(parser)
         parser.add_argument("--nodes", type=int, default=0, help="simulated nodes (workers issue)")
         parser.add_argument("--no-workers", action="store_true", help="start no workers")
+        # as k3s and kubeadm clusters: kubelets by the Node authorizer, everyone else by RBAC
+        # (``apiserver`` keeps kube-apiserver's flag default, AlwaysAllow)
+        parser.set_defaults(authorization_mode="Node,RBAC")
 
     def handle(self, *args, **o):
         options = self.options_from(o)
