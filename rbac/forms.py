@@ -45,9 +45,16 @@ class ListField(forms.CharField):
         return ["" if item.strip() == CORE_GROUP else item.strip() for item in text.split(",")]
 
 
+class MapField(forms.JSONField):
+    """A JSON object (labels, annotations); none shows as an empty box, not ``null``."""
+
+    def prepare_value(self, value):
+        return "" if value is None else super().prepare_value(value)
+
+
 def _json_field(help_text: str) -> forms.JSONField:
-    return forms.JSONField(required=False, help_text=help_text,
-                           widget=forms.Textarea(attrs={"rows": 2, "cols": 60}))
+    return MapField(required=False, help_text=help_text,
+                    widget=forms.Textarea(attrs={"rows": 2, "cols": 60}))
 
 
 class KubernetesObjectForm(forms.ModelForm):

@@ -351,6 +351,8 @@ def test_api_changes_show_in_the_admin_and_admin_deletes_go_through_the_api():
     page = browser.get(f"/admin/rbac/clusterrole/{row.pk}/change/")
     assert "/metrics" in page.text and "clusterRoleSelectors" in page.text
     assert "Bootstrap policy" in page.text
+    # no annotations: an empty box, not the JSON ``null`` (which would be saved back)
+    assert re.search(r'<textarea name="annotations"[^>]*>\s*</textarea>', page.text)
 
     # the API changes it: the admin shows the new state
     current = client.get(f"{API}/clusterroles/system:watcher").json()
