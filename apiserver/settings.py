@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "resources.appconfig.ResourcesConfig",   # resources/apps/ is the apps API group
     "rbac",
     "crds",
+    "aggregator",
 ]
 
 # The API path carries no cookies or sessions: no middleware (each one costs every request).

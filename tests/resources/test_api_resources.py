@@ -74,8 +74,7 @@ volumeattachments - storage.k8s.io/v1 false VolumeAttachment ALL
 """
 # served by the servers of other open issues: CustomResourceDefinitions (the
 # APIExtensionsServer), APIServices (the AggregatorServer)
-NOT_YET = {("customresourcedefinitions", "apiextensions.k8s.io/v1"),
-           ("apiservices", "apiregistration.k8s.io/v1")}
+NOT_YET = {("customresourcedefinitions", "apiextensions.k8s.io/v1")}
 
 
 def upstream() -> dict:
