@@ -24,18 +24,15 @@ class ResourcesConfig(AppConfig):
         from apiserver.runtime.scheme import scheme
         from apiserver.server.hooks import register_post_start
         from resources import bootstrap, bootstrap_scheduling
-        from resources.admission.default_toleration_seconds import DefaultTolerationSeconds
-        from resources.admission.namespace_lifecycle import NamespaceLifecycle
+        from resources.admission import PLUGINS
         from resources.controllers.namespace import start_namespace_controller
 
         import importlib
         for group in GROUPS:
             for path in getattr(importlib.import_module(group), "KINDS", ()):
                 scheme.register(import_string(path))
-        admission.register("NamespaceLifecycle", NamespaceLifecycle)
-        admission.register("DefaultTolerationSeconds", DefaultTolerationSeconds)
-        admission.register("NodeRestriction",
-                           import_string("resources.admission.node_restriction.NodeRestriction"))
+        for name, path in PLUGINS.items():
+            admission.register(name, import_string(path))
         import_string("resources.authorization.modes.register")()   # ABAC, Node
         register_post_start("bootstrap-namespaces", bootstrap.ensure_system_namespaces)
         register_post_start("bootstrap-kubernetes-service", bootstrap.ensure_kubernetes_service)
