@@ -235,6 +235,9 @@ class FieldError:
         if self.type in ("FieldValueInvalid", "FieldValueNotSupported", "FieldValueDuplicate",
                          "FieldValueNotFound", "FieldValueTypeInvalid") and self.has_value:
             text += ": " + self._value_text()
+        elif self.type == "FieldValueTooMany" and self.has_value and self.value is not None:
+            # upstream's TooMany carries the actual quantity as its value: "Too many: 3: …"
+            text += ": " + self._value_text()
         if self.detail:
             text += ": " + self.detail
         return text
