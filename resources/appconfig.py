@@ -42,3 +42,5 @@ class ResourcesConfig(AppConfig):
         register_post_start("bootstrap-flowcontrol", import_string("resources.flowcontrol.bootstrap.ensure_flowcontrol_objects"))
         register_post_start("start-namespace-controller", start_namespace_controller)
         register_post_start("start-csrsigning-controller", import_string("resources.controllers.csrsigning.start_csrsigning_controller"))
+        register_post_start("start-storage-protection-controller", import_string(
+            "resources.controllers.storage_protection.start_storage_protection_controller"))

@@ -2,11 +2,11 @@
 
 kubectl decides between aggregated and legacy mode from the response Content-Type alone,
 so the aggregated answer carries exactly ``application/json;g=apidiscovery.k8s.io;v=v2;
-as=APIGroupDiscoveryList`` (kubernetes/client-go:discovery/aggregated_discovery.go).  A
-server's kinds are fixed once the chain is built, so :class:`DiscoveryDocuments` builds each
-document once and keeps it as bytes; the views answer from the documents of the server that
-serves the request (``scope["k8s.server"]``): the head merges every server's groups, as
-upstream's aggregator does (kubernetes/kube-aggregator:pkg/apiserver/handler_discovery.go).
+as=APIGroupDiscoveryList`` (kubernetes/client-go:discovery/aggregated_discovery.go).
+:class:`DiscoveryDocuments` builds each document of one set of kinds once and keeps it as
+bytes (a server builds new ones when its kinds change: custom resources); the views answer
+from the documents of the server that serves the request (``scope["k8s.server"]``): the
+head merges every server's groups, as upstream's aggregator does (kubernetes/kube-aggregator:pkg/apiserver/handler_discovery.go).
 """
 from __future__ import annotations
 
@@ -45,11 +45,26 @@ def version_priority(version: str):
     return (stage, -int(m.group(1)), -int(m.group(3) or 0), version)
 
 
+def _memoized(method):
+    """Keep a document's answer on the instance (not in a process-wide cache: a server
+    builds new documents whenever its kinds change, and old ones must be freed)."""
+    @functools.wraps(method)
+    def wrapper(self, *args):
+        key = (method.__name__, *args)
+        try:
+            return self._memo[key]
+        except KeyError:
+            value = self._memo[key] = method(self, *args)
+            return value
+    return wrapper
+
+
 class DiscoveryDocuments:
     """Every discovery document of one set of kinds (a Scheme index of strategies)."""
 
     def __init__(self, index):
         self.index = index
+        self._memo: dict = {}
 
     def resource_list(self, group: str, version: str) -> dict:
         resources = []
@@ -101,7 +116,7 @@ class DiscoveryDocuments:
         meta = {"name": group} if group else {}
         return {"metadata": meta, "versions": versions}
 
-    @functools.lru_cache(maxsize=None)
+    @_memoized
     def aggregated(self, kind: str, version: str) -> tuple[bytes, str]:
         """(body, etag) of the aggregated document for /api (``kind`` "api") or /apis."""
         groups = [""] if kind == "api" else [g for g in self.index.groups() if g]
@@ -110,7 +125,7 @@ class DiscoveryDocuments:
                              "items": [self._aggregated_group(g) for g in groups]})
         return body, '"' + hashlib.sha512(body).hexdigest().upper() + '"'
 
-    @functools.lru_cache(maxsize=None)
+    @_memoized
     def legacy(self, kind: str) -> bytes:
         if kind == "api":
             return orjson.dumps({"kind": "APIVersions", "versions": ["v1"],
@@ -125,7 +140,7 @@ class DiscoveryDocuments:
             groups.append({"name": g, "versions": versions, "preferredVersion": versions[0]})
         return orjson.dumps({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
 
-    @functools.lru_cache(maxsize=None)
+    @_memoized
     def group(self, group: str) -> bytes | None:
         versions = self.index.versions(group)
         if not versions:
@@ -135,7 +150,7 @@ class DiscoveryDocuments:
         return orjson.dumps({"kind": "APIGroup", "apiVersion": "v1", "name": group,
                              "versions": vs, "preferredVersion": vs[0]})
 
-    @functools.lru_cache(maxsize=None)
+    @_memoized
     def resource_list_bytes(self, group: str, version: str) -> bytes | None:
         if not self.index.resources(group, version):
             return None

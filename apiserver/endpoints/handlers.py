@@ -78,6 +78,10 @@ class ResourceView(APIView):
         ctx = RequestContext(user=scope.get("k8s.user"), subresource=info.subresource,
                              verb=info.verb, namespace=info.namespace,
                              stores=server.config.stores)
+        # a deprecated version warns on every request (a kind's ``deprecation_warnings``:
+        # custom resources, kubernetes/apiextensions-apiserver customresource_handler.go)
+        for text in getattr(s, "deprecation_warnings", ()):
+            ctx.warn(text)
         return info, store, ctx
 
     def _write_options(self, request, ctx: RequestContext) -> None:
@@ -126,12 +130,14 @@ class ResourceView(APIView):
             doc = store.get(info.namespace, info.name, _q(request, "resourceVersion"))
             if info.subresource == "scale":
                 return negotiation.respond(scale.to_scale(store.strategy.scale_spec(),
-                                                          orjson.loads(doc)), accept=accept)
+                                                          orjson.loads(doc)), accept=accept,
+                                           warnings=ctx.warnings)
             if negotiation.wants_table(accept):
                 obj = orjson.loads(doc)
                 return negotiation.respond(negotiation.table(
-                    store.strategy, [obj], obj["metadata"].get("resourceVersion", "")))
-            return negotiation.respond(doc, accept=accept)
+                    store.strategy, [obj], obj["metadata"].get("resourceVersion", "")),
+                    warnings=ctx.warnings)
+            return negotiation.respond(doc, accept=accept, warnings=ctx.warnings)
         page = store.list(info.namespace or None,
                           label_selector=_q(request, "labelSelector"),
                           field_selector=_q(request, "fieldSelector"),
@@ -142,8 +148,10 @@ class ResourceView(APIView):
         if negotiation.wants_table(accept):
             objects = [orjson.loads(d) for d in page["items"]]
             return negotiation.respond(negotiation.table(
-                store.strategy, objects, str(page["resourceVersion"]), page["continue"]))
-        return negotiation.respond(negotiation.list_body(store.strategy, page), accept=accept)
+                store.strategy, objects, str(page["resourceVersion"]), page["continue"]),
+                warnings=ctx.warnings)
+        return negotiation.respond(negotiation.list_body(store.strategy, page), accept=accept,
+                                   warnings=ctx.warnings)
 
     def _get_virtual(self, request, info, store, ctx, accept):
         """Reads of a kind computed on request, not stored (``stored = False`` with "get" or
@@ -201,7 +209,7 @@ class ResourceView(APIView):
                 info.namespace, info.name, lambda cur: scale.apply_scale(spec, cur, obj),
                 ctx, precondition_rv=wanted)
             return negotiation.respond(scale.to_scale(spec, orjson.loads(doc)),
-                                       accept=self._accept(request))
+                                       accept=self._accept(request), warnings=ctx.warnings)
         doc, created = store.update(info.namespace, info.name, obj, ctx)
         return negotiation.respond(doc, status=201 if created else 200,
                                    accept=self._accept(request), warnings=ctx.warnings)
@@ -217,7 +225,7 @@ class ResourceView(APIView):
         force = parse_bool(_q(request, "force")) if _q(request, "force") else False
         if info.subresource == "scale":
             doc = self._patch_scale(request, info, store, ctx, content_type)
-            return negotiation.respond(doc, accept=self._accept(request))
+            return negotiation.respond(doc, accept=self._accept(request), warnings=ctx.warnings)
         doc, created = patching.patch(store, info.namespace, info.name, content_type,
                                       request.body, ctx, force=force)
         return negotiation.respond(doc, status=201 if created else 200,
@@ -260,17 +268,18 @@ class ResourceView(APIView):
             doc, gone = store.delete(info.namespace, info.name, options, ctx)
             obj = orjson.loads(doc)
             if not gone or store.strategy.return_deleted_object:
-                return negotiation.respond(doc, accept=self._accept(request))
+                return negotiation.respond(doc, accept=self._accept(request),
+                                           warnings=ctx.warnings)
             # upstream: a finished delete answers Status Success unless the kind sets
             # ReturnDeletedObject (pkg/registry/generic/registry/store.go)
             return negotiation.respond(_deleted_status(store.strategy, obj),
-                                       accept=self._accept(request))
+                                       accept=self._accept(request), warnings=ctx.warnings)
         docs = store.delete_collection(info.namespace or None, options, ctx,
                                        label_selector=_q(request, "labelSelector"),
                                        field_selector=_q(request, "fieldSelector"))
         page = {"items": docs, "resourceVersion": store.storage.current_revision(), "continue": ""}
         return negotiation.respond(negotiation.list_body(store.strategy, page),
-                                   accept=self._accept(request))
+                                   accept=self._accept(request), warnings=ctx.warnings)
 
 
 def _deleted_status(strategy, obj: dict) -> dict:

@@ -27,8 +27,11 @@ def patch(store, namespace, name, content_type: str, body: bytes, ctx, *, force:
           subresource: str = ""):
     """Apply a PATCH to ``store``; returns (document, created)."""
     media = content_type.split(";")[0].strip().lower()
-    if media not in SUPPORTED or (media == STRATEGIC and store.schema is None):
-        accepted = ", ".join(t for t in SUPPORTED if t != STRATEGIC or store.schema is not None)
+    # a kind opts out with ``strategic_merge_patch = False`` (custom resources: upstream's
+    # crdHandler accepts every patch type but strategic merge)
+    strategic = store.schema is not None and getattr(store.strategy, "strategic_merge_patch", True)
+    if media not in SUPPORTED or (media == STRATEGIC and not strategic):
+        accepted = ", ".join(t for t in SUPPORTED if t != STRATEGIC or strategic)
         raise errors.UnsupportedMediaType(
             f"the body of the request was in an unknown format - accepted media types include: {accepted}")
     if media == APPLY_YAML:

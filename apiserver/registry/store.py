@@ -77,11 +77,18 @@ class Store:
         ``schema``/``kind``/``version`` name another served version of the kind (a
         ConvertingStore checks a body against its own version before converting it)."""
         schema = schema if schema is not None else self.schema
-        if schema is None:
-            return
-        type_errors: list = []
-        removed = prune(obj, schema, type_errors=type_errors)
         kind, version = kind or self.strategy.kind, version or self.strategy.version
+        type_errors: list = []
+        if schema is not None:
+            removed = prune(obj, schema, type_errors=type_errors)
+        else:
+            # a kind without a built-in definition may prune by its own schema (custom
+            # resources: ``drop_unknown_fields(obj, version) -> removed paths``, where
+            # ``version`` is the one the body was sent in)
+            dropper = getattr(self.strategy, "drop_unknown_fields", None)
+            if dropper is None:
+                return
+            removed = dropper(obj, version)
         if type_errors:
             # upstream's transformDecodeError wording (kubernetes/apiserver:
             # pkg/endpoints/handlers/rest.go) around the decoder's own message
@@ -232,7 +239,8 @@ class Store:
         s.default(obj)
         self._admit("CREATE", obj, None, ctx)
         s.prepare_for_create(ctx, obj)
-        errs = validation.validate_object_meta(obj.get("metadata", {}), s.namespaced, s.name_rule)
+        errs = validation.validate_object_meta(obj.get("metadata", {}), s.namespaced, s.name_rule,
+                                               builtin=s.kube_finalizer_names)
         errs += s.validate(ctx, obj)
         if errs:
             raise self._invalid(m.get("name") or m.get("generateName", ""), errs)
@@ -382,8 +390,10 @@ class Store:
             s.prepare_for_update(ctx, new, old)
         metalib.carry_for_update(new, old, s.generation_ignores, s.tracks_generation,
                                  s.generation_changed)
-        errs = validation.validate_object_meta(m, s.namespaced, s.name_rule)
-        errs += validation.validate_object_meta_update(m, old.get("metadata", {}))
+        errs = validation.validate_object_meta(m, s.namespaced, s.name_rule,
+                                               builtin=s.kube_finalizer_names)
+        errs += validation.validate_object_meta_update(m, old.get("metadata", {}),
+                                                        builtin=s.kube_finalizer_names)
         errs += (s.validate_status_update(ctx, new, old) if ctx.subresource == "status"
                  else s.validate_update(ctx, new, old))
         if errs:
@@ -544,8 +554,18 @@ class StoreRegistry:
             resource = strategy.plural + (f".{strategy.group}" if strategy.group else "")
             store = Store(strategy, self.storage_for(resource), self, self.admission)
         self.index.add(strategy, group_priority=group_priority)
-        self._stores[(strategy.group, strategy.version, strategy.plural)] = store
+        # copy on write: kinds are installed and removed while requests read (custom resources)
+        self._stores = {**self._stores, (strategy.group, strategy.version, strategy.plural): store}
         return store
+
+    def uninstall(self, group: str, version: str, resource: str) -> None:
+        """Stop serving one kind (a custom resource whose definition changed or went away);
+        its objects stay in storage."""
+        store = self._stores.get((group, version, resource))
+        if store is None:
+            return
+        self._stores = {k: v for k, v in self._stores.items() if k != (group, version, resource)}
+        self.index.unregister(type(store.strategy))
 
     def store(self, group: str, version: str, resource: str) -> Store | None:
         return self._stores.get((group, version, resource))

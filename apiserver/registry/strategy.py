@@ -137,6 +137,10 @@ class Strategy:
     # "subdomain" (DNS-1123 subdomain), "label" (DNS-1123 label), "dns1035", "path" (any
     # path-segment-safe name): how metadata.name is validated
     name_rule: ClassVar[str] = "subdomain"
+    # kube-apiserver's kinds also refuse a finalizer name without '/' that is not a standard
+    # one (kubernetes/kubernetes:pkg/apis/core/validation); generic apimachinery validation
+    # (apiextensions-apiserver's kinds) does not
+    kube_finalizer_names: ClassVar[bool] = True
     # generation is bumped when anything outside these top-level keys changes
     generation_ignores: ClassVar[tuple] = ("metadata", "status", "apiVersion", "kind")
     # top-level keys a write to the main resource may not change (owned by /status)

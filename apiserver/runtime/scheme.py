@@ -27,10 +27,17 @@ class GroupVersionResource:
 
 
 class Scheme:
+    """Kinds by resource and by kind.  A server's index may change while serving (custom
+    resources come and go): every change replaces the dicts (copy on write, so readers on
+    other threads never see one mid-change) and bumps :attr:`generation`, which documents
+    built from the index (discovery, OpenAPI) compare to know they are stale."""
+
     def __init__(self):
         self._by_resource: dict[tuple[str, str, str], object] = {}
         self._by_kind: dict[tuple[str, str, str], object] = {}
         self._group_priority: dict[str, int] = {}
+        self._sources: dict[str, list] = {}
+        self.generation = 0
 
     def register(self, strategy_cls, *, group_priority: int = 0):
         """Register one kind.  ``group_priority`` orders groups in discovery (higher first)."""
@@ -51,19 +58,39 @@ class Scheme:
                 raise DuplicateRegistration(
                     f"{'/'.join(k)} is registered twice: by {old.__module__}.{old.__name__} "
                     f"and by {strategy_cls.__module__}.{strategy_cls.__name__}")
-        self._by_resource[key] = instance
-        self._by_kind[kkey] = instance
+        self._by_resource = {**self._by_resource, key: instance}
+        self._by_kind = {**self._by_kind, kkey: instance}
         if group_priority or strategy_cls.group not in self._group_priority:
-            self._group_priority[strategy_cls.group] = max(
-                group_priority, self._group_priority.get(strategy_cls.group, 0))
+            self._group_priority = {**self._group_priority, strategy_cls.group: max(
+                group_priority, self._group_priority.get(strategy_cls.group, 0))}
+        self.generation += 1
 
     def priority(self, group: str) -> int:
         return self._group_priority.get(group, 0)
 
     def unregister(self, strategy_cls) -> None:
-        """Remove a kind (used by tests that register throwaway kinds)."""
-        self._by_resource.pop((strategy_cls.group, strategy_cls.version, strategy_cls.plural), None)
-        self._by_kind.pop((strategy_cls.group, strategy_cls.version, strategy_cls.kind), None)
+        """Remove a kind (a deleted custom resource; tests' throwaway kinds)."""
+        key = (strategy_cls.group, strategy_cls.version, strategy_cls.plural)
+        kkey = (strategy_cls.group, strategy_cls.version, strategy_cls.kind)
+        if key in self._by_resource:
+            self._by_resource = {k: v for k, v in self._by_resource.items() if k != key}
+        if kkey in self._by_kind:
+            self._by_kind = {k: v for k, v in self._by_kind.items() if k != kkey}
+        self.generation += 1
+
+    # ---- dynamic kind sources ---------------------------------------------------------------
+    def register_source(self, server_name: str, factory) -> None:
+        """Declare a source of kinds that change while serving (the CRD installer):
+        ``factory(server)`` is called by each GenericAPIServer named ``server_name`` when it
+        is built and returns an object with the source protocol that
+        ``apiserver.server.generic`` documents.  Filled from ``ready()`` like kinds."""
+        known = self._sources.setdefault(server_name, [])
+        if factory in known:
+            raise DuplicateRegistration(f"source {factory!r} of {server_name} registered twice")
+        known.append(factory)
+
+    def sources(self, server_name: str) -> list:
+        return list(self._sources.get(server_name, ()))
 
     def strategy(self, group: str, version: str, resource: str):
         """The strategy serving ``resource`` in group/version, or None."""

@@ -11,10 +11,26 @@ and the one filter chain in front of the head.
 
 Routing here decides only *which server* answers; that server then hands the request to the
 shared handler (watch streams, else Django views) with itself in ``scope["k8s.server"]``.
+
+Kinds may also come and go while serving (custom resources, upstream's
+crdHandler/DiscoveryController): a *source* declared with ``Scheme.register_source(name,
+factory)`` is built by the server called ``name`` (``factory(server)``) and installs and
+removes kinds through :meth:`GenericAPIServer.install_api_groups` and
+:meth:`GenericAPIServer.remove_api_groups`.  The source protocol:
+
+``ensure_running()``      cheap; called on every request, may start listening the first time
+``stale(scope) -> bool``  cheap (memory only, on the event loop): may the answer to this
+                          request depend on a change the source has not applied yet?
+``async catch_up()``      apply what is new before the request is routed (blocking work on
+                          the request thread pool, never on the loop); must not raise
+
+Merged indexes, discovery and OpenAPI documents are rebuilt when any server's index changes
+(``Scheme.generation``).
 """
 from __future__ import annotations
 
 import functools
+import threading
 
 from apiserver.endpoints import openid
 from apiserver.endpoints.discovery import DiscoveryDocuments
@@ -47,6 +63,11 @@ class GenericAPIServer:
         self.config = config
         self.delegate = delegate
         self.index = Scheme()            # the kinds this server installed
+        self._documents_lock = threading.Lock()
+        self._documents = None           # (generation, merged index, discovery, openapi)
+        scheme = getattr(config, "scheme", None)
+        self.sources = [factory(self) for factory in
+                        (scheme.sources(name) if hasattr(scheme, "sources") else ())]
 
     # ---- installation ---------------------------------------------------------------------
     def install_api_groups(self, strategy_classes) -> None:
@@ -57,6 +78,13 @@ class GenericAPIServer:
             priority = self.config.scheme.priority(cls.group)
             store = self.config.stores.install(cls, group_priority=priority)
             self.index.add(store.strategy, group_priority=priority)
+
+    def remove_api_groups(self, strategy_classes) -> None:
+        """Stop serving these kinds (a source's kinds that changed or went away): versions
+        that convert through a storage version go first."""
+        for cls in sorted(strategy_classes, key=lambda c: c.storage_version is None):
+            self.config.stores.uninstall(cls.group, cls.version, cls.plural)
+            self.index.unregister(cls)
 
     # ---- the chain ------------------------------------------------------------------------
     def servers(self) -> list:
@@ -69,23 +97,40 @@ class GenericAPIServer:
             return None
         return self.config.stores.store(group, version, resource)
 
-    @functools.cached_property
+    def _generation(self) -> int:
+        return sum(server.index.generation for server in self.servers())
+
+    def _current_documents(self) -> tuple:
+        """(generation, merged index, discovery, OpenAPI), rebuilt after any server of the
+        chain installed or removed a kind (documents build lazily, on first request)."""
+        docs = self._documents
+        generation = self._generation()
+        if docs is not None and docs[0] == generation:
+            return docs
+        with self._documents_lock:
+            docs = self._documents
+            if docs is None or docs[0] != generation:
+                merged = Scheme()
+                for server in self.servers():
+                    for strategy in server.index.all():
+                        merged.add(strategy, group_priority=server.index.priority(strategy.group))
+                docs = (generation, merged, DiscoveryDocuments(merged), OpenAPIDocuments(merged))
+                self._documents = docs
+            return docs
+
+    @property
     def merged_index(self) -> Scheme:
         """The kinds of this server and its delegates, as discovery and OpenAPI list them
-        (the aggregator's merged discovery; the chain is fixed once built)."""
-        merged = Scheme()
-        for server in self.servers():
-            for strategy in server.index.all():
-                merged.add(strategy, group_priority=server.index.priority(strategy.group))
-        return merged
+        (the aggregator's merged discovery)."""
+        return self._current_documents()[1]
 
-    @functools.cached_property
+    @property
     def discovery(self) -> DiscoveryDocuments:
-        return DiscoveryDocuments(self.merged_index)
+        return self._current_documents()[2]
 
-    @functools.cached_property
+    @property
     def openapi(self) -> OpenAPIDocuments:
-        return OpenAPIDocuments(self.merged_index)
+        return self._current_documents()[3]
 
     @functools.cached_property
     def openid_metadata(self) -> openid.OpenIDMetadata:
@@ -109,7 +154,29 @@ class GenericAPIServer:
         version = info.api_version if info is not None else parts[2]
         return version in self.index.versions(group)
 
+    def _stale_sources(self, scope) -> list:
+        stale = []
+        for server in self.servers():
+            for source in server.sources:
+                source.ensure_running()
+                if source.stale(scope):
+                    stale.append(source)
+        return stale
+
+    async def _after_catch_up(self, stale, scope, receive, send):
+        for source in stale:
+            await source.catch_up()
+        return await self._route(scope, receive, send)
+
     def __call__(self, scope, receive, send):
+        if scope["type"] in ("http", "websocket") and "k8s.caught_up" not in scope:
+            scope["k8s.caught_up"] = True      # once per request, at the head of the chain
+            stale = self._stale_sources(scope)
+            if stale:
+                return self._after_catch_up(stale, scope, receive, send)
+        return self._route(scope, receive, send)
+
+    def _route(self, scope, receive, send):
         if scope["type"] in ("http", "websocket") and self.serves(scope):
             if scope["type"] == "http" and scope["path"] in openid.PATHS and \
                     self.openid_metadata.installed:

@@ -9,4 +9,33 @@ PLUGINS = {
     "DefaultTolerationSeconds":
         "resources.admission.default_toleration_seconds.DefaultTolerationSeconds",
     "NodeRestriction": "resources.admission.node_restriction.NodeRestriction",
+    # batch E: pods' service accounts, limits, priority and runtime; storage and ingress
+    "ServiceAccount": "resources.admission.service_account.ServiceAccount",
+    "LimitRanger": "resources.admission.limit_ranger.LimitRanger",
+    "Priority": "resources.admission.priority.Priority",
+    "DefaultStorageClass": "resources.admission.default_storage_class.DefaultStorageClass",
+    "StorageObjectInUseProtection":
+        "resources.admission.storage_object_in_use_protection.StorageObjectInUseProtection",
+    "PersistentVolumeClaimResize":
+        "resources.admission.persistent_volume_claim_resize.PersistentVolumeClaimResize",
+    "RuntimeClass": "resources.admission.runtime_class.RuntimeClass",
+    "DefaultIngressClass": "resources.admission.default_ingress_class.DefaultIngressClass",
+    # batch D: namespaces, images, node selection and tolerations, certificates, deny/admit
+    "AlwaysAdmit": "resources.admission.always_admit.AlwaysAdmit",
+    "AlwaysDeny": "resources.admission.always_deny.AlwaysDeny",
+    "AlwaysPullImages": "resources.admission.always_pull_images.AlwaysPullImages",
+    "CertificateApproval": "resources.admission.certificate_approval.CertificateApproval",
+    "CertificateSigning": "resources.admission.certificate_signing.CertificateSigning",
+    "CertificateSubjectRestriction":
+        "resources.admission.certificate_subject_restriction.CertificateSubjectRestriction",
+    "DenyServiceExternalIPs":
+        "resources.admission.deny_service_external_ips.DenyServiceExternalIPs",
+    "ExtendedResourceToleration":
+        "resources.admission.extended_resource_toleration.ExtendedResourceToleration",
+    "LimitPodHardAntiAffinityTopology":
+        "resources.admission.limit_pod_hard_anti_affinity_topology.LimitPodHardAntiAffinityTopology",
+    "NamespaceAutoProvision":
+        "resources.admission.namespace_auto_provision.NamespaceAutoProvision",
+    "NamespaceExists": "resources.admission.namespace_exists.NamespaceExists",
+    "TaintNodesByCondition": "resources.admission.taint_nodes_by_condition.TaintNodesByCondition",
 }

@@ -177,12 +177,15 @@ def test_aggregated_discovery_merges_the_groups_of_all_three_servers(built):
     groups = {item["metadata"]["name"]: item for item in resp.json()["items"]}
     assert {"apps", "apiextensions.k8s.io", "apiregistration.k8s.io"} <= set(groups)
     gadgets = groups["apiextensions.k8s.io"]["versions"][0]["resources"]
-    assert [r["resource"] for r in gadgets] == ["testgadgets"]
+    # beside the CustomResourceDefinition kind the crds app registers
+    assert [r["resource"] for r in gadgets] == ["customresourcedefinitions", "testgadgets"]
     legacy = ASGIClient(app).get("/apis", headers={"accept": "application/json"}).json()
     names = [g["name"] for g in legacy["groups"]]
     assert {"apps", "apiextensions.k8s.io", "apiregistration.k8s.io"} <= set(names)
     listed = ASGIClient(app).get("/apis/apiextensions.k8s.io/v1").json()
-    assert [r["name"] for r in listed["resources"]] == ["testgadgets"]
+    assert [r["name"] for r in listed["resources"]] == ["customresourcedefinitions",
+                                                         "customresourcedefinitions/status",
+                                                         "testgadgets"]
 
 
 # ---- admission plugin names (kubernetes/apiserver:pkg/admission/plugins.go) ---------------
@@ -196,8 +199,8 @@ def test_unknown_admission_plugin_is_refused():
 
 
 def test_known_but_unimplemented_plugin_is_refused_by_name():
-    with pytest.raises(ValueError, match="not implemented.*AlwaysPullImages"):
-        resolve(("AlwaysPullImages",), ())
+    with pytest.raises(ValueError, match="not implemented.*ImagePolicyWebhook"):
+        resolve(("ImagePolicyWebhook",), ())
 
 
 def test_config_refuses_unknown_plugins_from_the_flags(db):

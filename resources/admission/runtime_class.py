@@ -1,0 +1,167 @@
+"""RuntimeClass (upstream kubernetes/kubernetes:plugin/pkg/admission/runtimeclass/admission.go
+and ``MergeTolerations`` of pkg/util/tolerations/tolerations.go, kube-apiserver 1.32).
+
+On the CREATE of a Pod naming ``spec.runtimeClassName``:
+
+* the class must exist: ``pod rejected: RuntimeClass "x" not found``;
+* mutating: the class's ``overhead.podFixed`` becomes ``spec.overhead`` (a pod that already
+  sets a different one: ``pod rejected: Pod's Overhead doesn't match RuntimeClass's defined
+  Overhead``); the class's ``scheduling.nodeSelector`` is merged into the pod's (a key the
+  pod sets to another value: ``conflict: runtimeClass.scheduling.nodeSelector[k] = a;
+  pod.spec.nodeSelector[k] = b``) and its tolerations are merged with the pod's, a
+  toleration covered by a broader one being dropped;
+* validating: a pod overhead must equal the class's (``pod rejected: Pod Overhead set
+  without corresponding RuntimeClass defined Overhead`` when the class defines none or no
+  class is named).
+"""
+from __future__ import annotations
+
+import orjson
+
+from apiserver.admission.base import Plugin
+from apiserver.registry.initializer import WantsStores
+from apiserver.runtime import errors
+from apiserver.runtime.quantity import QuantityError, parse_quantity
+
+MISMATCH = "pod rejected: Pod's Overhead doesn't match RuntimeClass's defined Overhead"
+UNEXPECTED = "pod rejected: Pod Overhead set without corresponding RuntimeClass defined Overhead"
+
+
+def _forbidden(attrs, message: str) -> errors.Forbidden:
+    """Upstream ``admission.NewForbidden``: the group-qualified resource and the object's
+    name in front of the reason."""
+    name = attrs.name or ((attrs.obj or {}).get("metadata") or {}).get("name") or ""
+    qualified = attrs.resource + (f".{attrs.group}" if attrs.group else "")
+    details = {"name": name} if name else {}
+    details["kind"] = attrs.resource
+    if attrs.group:
+        details["group"] = attrs.group
+    subject = f'{qualified} "{name}"' if name else qualified
+    return errors.Forbidden(f"{subject} is forbidden: {message}", details=details)
+
+
+def _same_resources(a: dict, b: dict) -> bool:
+    """``apiequality.Semantic.DeepEqual`` of two ResourceLists: same names, equal amounts."""
+    if set(a) != set(b):
+        return False
+    try:
+        return all(parse_quantity(a[k]) == parse_quantity(b[k]) for k in a)
+    except QuantityError:
+        return a == b
+
+
+def _toleration(t: dict) -> tuple:
+    return (t.get("key") or "", t.get("operator") or "", t.get("value") or "",
+            t.get("effect") or "", t.get("tolerationSeconds"))
+
+
+def is_superset(ss: dict, t: dict) -> bool:
+    """Upstream ``isSuperset``: whether ``ss`` tolerates everything ``t`` does."""
+    ss_key, ss_op, ss_value, ss_effect, ss_seconds = _toleration(ss)
+    t_key, t_op, t_value, t_effect, t_seconds = _toleration(t)
+    if _toleration(ss) == _toleration(t):
+        return True
+    if t_key != ss_key and (ss_key != "" or ss_op != "Exists"):
+        return False
+    if t_effect != ss_effect and ss_effect != "":
+        return False
+    if ss_effect == "NoExecute" and ss_seconds is not None:
+        if t_seconds is None or t_seconds > ss_seconds:
+            return False
+    if ss_op in ("Equal", ""):
+        return t_op == "Equal" and t_value == ss_value
+    return ss_op == "Exists"
+
+
+def merge_tolerations(first: list, second: list) -> list:
+    """Upstream ``MergeTolerations``: both lists, without those another one covers (of two
+    equal tolerations the first is kept)."""
+    everything = [t for t in list(first) + list(second) if isinstance(t, dict)]
+    merged: list = []
+    for i, t in enumerate(everything):
+        if any(is_superset(kept, t) for kept in merged):
+            continue
+        if any(_toleration(t) != _toleration(later) and is_superset(later, t)
+               for later in everything[i + 1:]):
+            continue
+        merged.append(t)
+    return merged
+
+
+class RuntimeClass(Plugin, WantsStores):
+    name = "RuntimeClass"
+    mutating = True
+    validating = True
+    stores = None
+
+    def set_stores(self, stores) -> None:
+        self.stores = stores
+
+    def handles(self, operation: str) -> bool:
+        return operation == "CREATE"
+
+    def _prepare(self, attrs):
+        """(pod spec, RuntimeClass or None), or None for requests this plugin ignores."""
+        if (attrs.resource != "pods" or attrs.group != "" or attrs.subresource
+                or not isinstance(attrs.obj, dict)):
+            return None
+        spec = attrs.obj.setdefault("spec", {})
+        name = spec.get("runtimeClassName")
+        if name is None:
+            return spec, None
+        store = self.stores.store("node.k8s.io", "v1", "runtimeclasses")
+        try:
+            return spec, orjson.loads(store.get(None, name))
+        except errors.NotFound:
+            raise _forbidden(attrs, f'pod rejected: RuntimeClass "{name}" not found') from None
+
+    def admit(self, attrs):
+        prepared = self._prepare(attrs)
+        if prepared is None or prepared[1] is None:
+            return
+        spec, runtime_class = prepared
+        overhead = runtime_class.get("overhead")
+        if isinstance(overhead, dict):
+            fixed = overhead.get("podFixed") or {}
+            if spec.get("overhead") and not _same_resources(fixed, spec["overhead"]):
+                raise _forbidden(attrs, MISMATCH)
+            if fixed:
+                spec["overhead"] = dict(fixed)
+            else:
+                spec.pop("overhead", None)
+        scheduling = runtime_class.get("scheduling")
+        if isinstance(scheduling, dict):
+            self._schedule(attrs, spec, scheduling)
+
+    @staticmethod
+    def _schedule(attrs, spec: dict, scheduling: dict) -> None:
+        wanted = scheduling.get("nodeSelector") or {}
+        selector = spec.get("nodeSelector")
+        if selector is None:
+            selector = dict(wanted) if wanted else None
+        else:
+            for key, value in wanted.items():
+                if key in selector and selector[key] != value:
+                    raise _forbidden(attrs, f"conflict: runtimeClass.scheduling.nodeSelector"
+                                            f"[{key}] = {value}; pod.spec.nodeSelector[{key}] "
+                                            f"= {selector[key]}")
+                selector[key] = value
+        if selector is not None:
+            spec["nodeSelector"] = selector
+        merged = merge_tolerations(spec.get("tolerations") or [],
+                                   scheduling.get("tolerations") or [])
+        if merged:
+            spec["tolerations"] = merged
+
+    def validate(self, attrs):
+        prepared = self._prepare(attrs)
+        if prepared is None:
+            return
+        spec, runtime_class = prepared
+        if not spec.get("overhead"):
+            return
+        overhead = (runtime_class or {}).get("overhead")
+        if not isinstance(overhead, dict):
+            raise _forbidden(attrs, UNEXPECTED)
+        if not _same_resources(overhead.get("podFixed") or {}, spec["overhead"]):
+            raise _forbidden(attrs, MISMATCH)
