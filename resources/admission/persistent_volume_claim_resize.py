@@ -16,22 +16,18 @@ import orjson
 from apiserver.admission.base import Plugin
 from apiserver.registry.initializer import WantsStores
 from apiserver.runtime import errors
+
+from resources.admission.refusals import forbidden
 from apiserver.runtime.quantity import QuantityError, parse_quantity
 
 BETA_CLASS_ANNOTATION = "volume.beta.kubernetes.io/storage-class"
 
 
 def _forbidden(attrs, message: str) -> errors.Forbidden:
-    """Upstream ``admission.NewForbidden``: the group-qualified resource and the object's
-    name in front of the reason."""
+    """Upstream ``admission.NewForbidden`` with the request's or the object's name (no
+    generateName fallback: these plugins name what they were given)."""
     name = attrs.name or ((attrs.obj or {}).get("metadata") or {}).get("name") or ""
-    qualified = attrs.resource + (f".{attrs.group}" if attrs.group else "")
-    details = {"name": name} if name else {}
-    details["kind"] = attrs.resource
-    if attrs.group:
-        details["group"] = attrs.group
-    subject = f'{qualified} "{name}"' if name else qualified
-    return errors.Forbidden(f"{subject} is forbidden: {message}", details=details)
+    return forbidden(attrs.resource, attrs.group, name, message)
 
 
 def requested_storage(pvc: dict):

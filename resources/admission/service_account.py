@@ -39,6 +39,8 @@ from apiserver.admission.base import Plugin
 from apiserver.registry.initializer import WantsStores
 from apiserver.registry.meta import generate_name
 from apiserver.runtime import errors
+
+from resources.admission.refusals import forbidden
 from resources.authorization.node_graph import MIRROR_ANNOTATION, pod_secret_names
 
 DEFAULT_NAME = "default"
@@ -65,16 +67,10 @@ def token_volume_source() -> dict:
 
 
 def _forbidden(attrs, message: str) -> errors.Forbidden:
-    """Upstream ``admission.NewForbidden``: the group-qualified resource and the object's
-    name in front of the reason."""
+    """Upstream ``admission.NewForbidden`` with the request's or the object's name (no
+    generateName fallback: these plugins name what they were given)."""
     name = attrs.name or ((attrs.obj or {}).get("metadata") or {}).get("name") or ""
-    qualified = attrs.resource + (f".{attrs.group}" if attrs.group else "")
-    details = {"name": name} if name else {}
-    details["kind"] = attrs.resource
-    if attrs.group:
-        details["group"] = attrs.group
-    subject = f'{qualified} "{name}"' if name else qualified
-    return errors.Forbidden(f"{subject} is forbidden: {message}", details=details)
+    return forbidden(attrs.resource, attrs.group, name, message)
 
 
 def _dicts(value) -> list:
