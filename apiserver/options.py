@@ -32,6 +32,7 @@ class Options:
     authorization_modes: tuple = ("AlwaysAllow",)
     enable_admission_plugins: tuple = ()
     disable_admission_plugins: tuple = ()
+    admission_control_config_file: str = ""
     request_timeout: float = 60.0
     min_request_timeout: float = 1800.0      # watches end after a random [1x, 2x) of this
     max_requests_inflight: int = 400
@@ -113,6 +114,8 @@ def add_arguments(parser) -> None:
       help="how long denied webhook answers are cached")
     a("--enable-admission-plugins", default="", help="admission plugins on top of the defaults")
     a("--disable-admission-plugins", default="", help="default admission plugins to turn off")
+    a("--admission-control-config-file", default="",
+      help="AdmissionConfiguration file with the plugins' own configuration")
     a("--request-timeout", default="1m0s", help="timeout of non-long-running requests")
     a("--min-request-timeout", type=int, default=1800,
       help="seconds; a watch without timeoutSeconds ends after a random time in [this, 2x this)")
@@ -280,6 +283,7 @@ def from_arguments(o: dict) -> Options:
         authorization_modes=tuple(_split(o["authorization_mode"])),
         enable_admission_plugins=tuple(_split(o["enable_admission_plugins"])),
         disable_admission_plugins=tuple(_split(o["disable_admission_plugins"])),
+        admission_control_config_file=o["admission_control_config_file"],
         request_timeout=timeout,
         min_request_timeout=float(o["min_request_timeout"]),
         max_requests_inflight=o["max_requests_inflight"],

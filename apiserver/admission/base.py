@@ -6,7 +6,7 @@ the validating phase (``validate``) runs inside the Store just before the write.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 # kube-apiserver 1.32's fixed execution order (pkg/kubeapiserver/options/plugins.go); a
@@ -41,6 +41,17 @@ class Attributes:
     old: dict | None
     user: object = None
     dry_run: bool = False
+    # the operation's options (CreateOptions, UpdateOptions, DeleteOptions) as sent
+    options: dict | None = None
+    # shared with the request: text appended here reaches the client as Warning headers
+    warnings: list = field(default_factory=list)
+    # audit annotations a plugin records ("pod-security.kubernetes.io/enforce-policy" …)
+    annotations: dict = field(default_factory=dict)
+    uid: str = ""             # the request's UID (AdmissionReview.request.uid)
+
+    def warn(self, text: str) -> None:
+        if text not in self.warnings:
+            self.warnings.append(text)
 
 
 class Plugin:
@@ -49,6 +60,11 @@ class Plugin:
     name = ""
     mutating = False
     validating = False
+
+    def configure(self, config: dict | None) -> None:
+        """Called once, before the initializer: the plugin's document from
+        ``--admission-control-config-file`` (``None`` when none was given).  Raise
+        ``ValueError`` to refuse a bad one; the server then does not start."""
 
     def handles(self, operation: str) -> bool:
         return True
@@ -112,13 +128,15 @@ class Chain:
 
     ``initializer`` hands each plugin what it declares it wants (stores, authorizer …)."""
 
-    def __init__(self, names=(), initializer=None):
+    def __init__(self, names=(), initializer=None, configs=None):
         unknown = [n for n in names if n not in _factories]
         if unknown:
             raise ValueError("admission plugins not registered: " + ", ".join(unknown))
         wanted = set(names)
         self.names = tuple(n for n in ORDER if n in wanted)
         self.plugins = [_factories[n]() for n in self.names]
+        for name, plugin in zip(self.names, self.plugins):
+            plugin.configure((configs or {}).get(name))
         if initializer is not None:
             for plugin in self.plugins:
                 initializer.initialize(plugin)

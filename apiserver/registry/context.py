@@ -4,6 +4,7 @@ user, the request info and the dry-run/field-manager options;
 kubernetes/apiserver:pkg/endpoints/request/context.go)."""
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field, replace
 
 from apiserver.authentication.user import UserInfo
@@ -25,6 +26,8 @@ class RequestContext:
     applying: bool = False               # server-side apply: the apply engine owns managedFields
     warnings: list = field(default_factory=list)
     stores: object = None                # the serving StoreRegistry (set by the Store)
+    # the request's UID, the same in both admission phases (AdmissionReview.request.uid)
+    uid: str = field(default_factory=lambda: str(uuid.uuid4()))
 
     def warn(self, text: str) -> None:
         if text not in self.warnings:

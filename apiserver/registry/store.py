@@ -498,7 +498,8 @@ class Store:
         return Attributes(
             operation=operation, group=s.group, version=s.version, kind=s.kind,
             resource=s.plural, subresource=ctx.subresource, namespace=m.get("namespace", ""),
-            name=m.get("name", ""), obj=obj, old=old, user=ctx.user, dry_run=ctx.dry_run)
+            name=m.get("name", ""), obj=obj, old=old, user=ctx.user, dry_run=ctx.dry_run,
+            warnings=ctx.warnings, uid=ctx.uid)
 
     def _admit(self, operation, obj, old, ctx):
         self.admission.admit(self._attrs(operation, obj, old, ctx))

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
-from apiserver.admission.base import Chain, resolve
+from apiserver.admission import config as admission_config
+from apiserver.admission.base import ORDER, Chain, resolve
 from apiserver.authentication import mechanisms
 from apiserver.authentication.serviceaccount_tokens import Issuer
 from apiserver.authorization.base import Dependencies as AuthorizerDependencies
@@ -123,7 +124,8 @@ class Config:
         initializer = Initializer(stores=stores, authorizer=authorizer, options=o,
                                   token_issuer=issuer, authenticator=authenticator)
         stores.initializer = initializer
-        stores.admission = Chain(names, initializer)
+        stores.admission = Chain(names, initializer, admission_config.read(
+            o.admission_control_config_file, known=ORDER))
         cacher = Cacher(storage, poll_seconds=self.watch_poll_seconds,
                         database=settings.DATABASES["default"])
         watch = WatchSettings(min_request_timeout=o.min_request_timeout,
