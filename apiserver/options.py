@@ -67,6 +67,9 @@ class Options:
     requestheader_group_headers: tuple = ()
     requestheader_extra_headers_prefix: tuple = ()
     requestheader_uid_headers: tuple = ()
+    proxy_client_cert_file: str = ""
+    proxy_client_key_file: str = ""
+    enable_aggregator_routing: bool = True
     authentication_token_webhook_config_file: str = ""
     authentication_token_webhook_cache_ttl: float = 120.0
     authentication_token_webhook_version: str = "v1beta1"
@@ -172,6 +175,11 @@ def add_authentication_arguments(parser) -> None:
     a("--requestheader-group-headers", action="append", help="e.g. X-Remote-Group")
     a("--requestheader-extra-headers-prefix", action="append", help="e.g. X-Remote-Extra-")
     a("--requestheader-uid-headers", action="append", help="e.g. X-Remote-Uid")
+    a("--proxy-client-cert-file", default="",
+      help="client certificate the aggregator presents to extension API servers")
+    a("--proxy-client-key-file", default="", help="its private key")
+    a("--enable-aggregator-routing", default="true",
+      help="route to endpoints, not cluster IPs (always true here: there is no cluster network)")
     a("--authentication-token-webhook-config-file", default="",
       help="kubeconfig of the TokenReview webhook")
     a("--authentication-token-webhook-cache-ttl", default="2m0s",
@@ -274,6 +282,9 @@ def from_arguments(o: dict) -> Options:
         raise ValueError("cannot specify --authorization-policy-file without mode ABAC")
     if "Webhook" in modes and not o["authorization_webhook_config_file"]:
         raise ValueError("authorization-mode Webhook's authorization config file not passed")
+    if str(o["enable_aggregator_routing"]).lower() == "false":
+        raise ValueError("--enable-aggregator-routing=false needs a cluster network to reach "
+                         "service IPs through; this server routes to endpoints only")
     if bool(o["oidc_issuer_url"]) != bool(o["oidc_client_id"]):
         raise ValueError("oidc-issuer-url and oidc-client-id must be specified together")
     return Options(
@@ -319,6 +330,8 @@ def authentication_options(o: dict, webhook_ttl: float, token_ttl: float) -> dic
         requestheader_group_headers=tuple(_split(o["requestheader_group_headers"])),
         requestheader_extra_headers_prefix=tuple(_split(o["requestheader_extra_headers_prefix"])),
         requestheader_uid_headers=tuple(_split(o["requestheader_uid_headers"])),
+        proxy_client_cert_file=o["proxy_client_cert_file"],
+        proxy_client_key_file=o["proxy_client_key_file"],
         authentication_token_webhook_config_file=o["authentication_token_webhook_config_file"],
         authentication_token_webhook_cache_ttl=webhook_ttl,
         authentication_token_webhook_version=o["authentication_token_webhook_version"],

@@ -59,18 +59,24 @@ class PKI:
         self.sa_key = self.dir / "sa.key"
         self.sa_pub = self.dir / "sa.pub"
 
+    def _ensure_ca(self, cn: str) -> bool:
+        """Create the CA files when absent; True when it did."""
+        if self.ca_cert.exists() and self.ca_key.exists():
+            return False
+        key = _key()
+        name = _name(cn)
+        cert = (_builder(name, name, key.public_key())
+                .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+                .add_extension(x509.KeyUsage(True, False, False, False, False, True, True,
+                                             False, False), critical=True)
+                .sign(key, hashes.SHA256()))
+        _write_private(self.ca_key, _pem_key(key))
+        self.ca_cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        return True
+
     def ensure(self, hosts=("127.0.0.1", "localhost")) -> "PKI":
         self.dir.mkdir(parents=True, exist_ok=True)
-        if not (self.ca_cert.exists() and self.ca_key.exists()):
-            key = _key()
-            name = _name("kubernetes-ca")
-            cert = (_builder(name, name, key.public_key())
-                    .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-                    .add_extension(x509.KeyUsage(True, False, False, False, False, True, True,
-                                                 False, False), critical=True)
-                    .sign(key, hashes.SHA256()))
-            _write_private(self.ca_key, _pem_key(key))
-            self.ca_cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        self._ensure_ca("kubernetes-ca")
         if not self.serving_cert.exists():
             self._issue(self.serving_cert, self.serving_key, _name("kube-apiserver"),
                         server=True, hosts=hosts)

@@ -14,6 +14,7 @@ import base64
 import functools
 import hashlib
 import re
+from dataclasses import dataclass
 
 import orjson
 from django.http import HttpResponse
@@ -59,12 +60,62 @@ def _memoized(method):
     return wrapper
 
 
-class DiscoveryDocuments:
-    """Every discovery document of one set of kinds (a Scheme index of strategies)."""
+@dataclass(frozen=True)
+class RemoteVersion:
+    """A group/version served by another server (an aggregated APIService's backend):
+    its APIResourceList ``resources`` as the backend published them, or None while they
+    could not be fetched (aggregated discovery then marks the version Stale)."""
 
-    def __init__(self, index):
+    group: str
+    version: str
+    group_priority: int = 0
+    resources: tuple | None = None
+
+
+def _aggregated_remote(entries: list) -> list:
+    """An APIResourceList's entries in aggregated form (subresources folded in)."""
+    top, subs = {}, []
+    for r in entries:
+        name = r.get("name") or ""
+        if "/" in name:
+            subs.append(r)
+            continue
+        entry = {"resource": name, "singularResource": r.get("singularName") or "",
+                 "scope": "Namespaced" if r.get("namespaced") else "Cluster",
+                 "responseKind": {"group": r.get("group") or "", "version": r.get("version") or "",
+                                  "kind": r.get("kind") or ""},
+                 "verbs": list(r.get("verbs") or [])}
+        for key in ("shortNames", "categories"):
+            if r.get(key):
+                entry[key] = list(r[key])
+        top[name] = entry
+    for r in subs:
+        parent, _, sub = r["name"].partition("/")
+        if parent in top:
+            top[parent].setdefault("subresources", []).append({
+                "subresource": sub, "responseKind": {"group": r.get("group") or "",
+                                                     "version": r.get("version") or "",
+                                                     "kind": r.get("kind") or ""},
+                "verbs": list(r.get("verbs") or [])})
+    return list(top.values())
+
+
+class DiscoveryDocuments:
+    """Every discovery document of one set of kinds (a Scheme index of strategies), plus
+    the group/versions other servers serve behind the aggregator (``remote``)."""
+
+    def __init__(self, index, remote=()):
         self.index = index
+        self.remote = tuple(remote)
         self._memo: dict = {}
+
+    def _remote_groups(self) -> dict:
+        """group → its remote versions, in priority order then name (local groups win)."""
+        out: dict = {}
+        for r in sorted(self.remote, key=lambda r: (-r.group_priority, r.group)):
+            if not self.index.versions(r.group):
+                out.setdefault(r.group, []).append(r)
+        return out
 
     def resource_list(self, group: str, version: str) -> dict:
         resources = []
@@ -120,9 +171,17 @@ class DiscoveryDocuments:
     def aggregated(self, kind: str, version: str) -> tuple[bytes, str]:
         """(body, etag) of the aggregated document for /api (``kind`` "api") or /apis."""
         groups = [""] if kind == "api" else [g for g in self.index.groups() if g]
+        items = [self._aggregated_group(g) for g in groups]
+        if kind != "api":
+            for group, remote in self._remote_groups().items():
+                versions = [{"version": r.version,
+                             "resources": _aggregated_remote(r.resources or ()),
+                             "freshness": "Current" if r.resources is not None else "Stale"}
+                            for r in sorted(remote, key=lambda r: version_priority(r.version))]
+                items.append({"metadata": {"name": group}, "versions": versions})
         body = orjson.dumps({"kind": "APIGroupDiscoveryList",
                              "apiVersion": f"apidiscovery.k8s.io/{version}", "metadata": {},
-                             "items": [self._aggregated_group(g) for g in groups]})
+                             "items": items})
         return body, '"' + hashlib.sha512(body).hexdigest().upper() + '"'
 
     @_memoized
@@ -138,11 +197,16 @@ class DiscoveryDocuments:
             versions = [{"groupVersion": f"{g}/{v}", "version": v}
                         for v in sorted(self.index.versions(g), key=version_priority)]
             groups.append({"name": g, "versions": versions, "preferredVersion": versions[0]})
+        for g, remote in self._remote_groups().items():
+            versions = [{"groupVersion": f"{g}/{r.version}", "version": r.version}
+                        for r in sorted(remote, key=lambda r: version_priority(r.version))]
+            groups.append({"name": g, "versions": versions, "preferredVersion": versions[0]})
         return orjson.dumps({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
 
     @_memoized
     def group(self, group: str) -> bytes | None:
-        versions = self.index.versions(group)
+        versions = self.index.versions(group) or \
+            [r.version for r in self._remote_groups().get(group, ())]
         if not versions:
             return None
         vs = [{"groupVersion": f"{group}/{v}", "version": v}

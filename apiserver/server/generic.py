@@ -24,6 +24,14 @@ removes kinds through :meth:`GenericAPIServer.install_api_groups` and
 ``async catch_up()``      apply what is new before the request is routed (blocking work on
                           the request thread pool, never on the loop); must not raise
 
+A source may also claim requests and add to discovery (the AggregatorServer's proxied
+APIServices, upstream's ``proxyHandler`` and aggregated discovery manager):
+
+``handler_for(scope)``    an ASGI app that answers this request instead of this server's
+                          handler, or None
+``generation``            an int that changes whenever ``remote_discovery()`` would
+``remote_discovery()``    the group/versions served elsewhere, for discovery documents
+
 Merged indexes, discovery and OpenAPI documents are rebuilt when any server's index changes
 (``Scheme.generation``).
 """
@@ -98,7 +106,14 @@ class GenericAPIServer:
         return self.config.stores.store(group, version, resource)
 
     def _generation(self) -> int:
-        return sum(server.index.generation for server in self.servers())
+        return sum(server.index.generation + sum(getattr(src, "generation", 0)
+                                                 for src in server.sources)
+                   for server in self.servers())
+
+    def _remote_discovery(self) -> tuple:
+        return tuple(entry for server in self.servers() for src in server.sources
+                     for entry in (src.remote_discovery() if hasattr(src, "remote_discovery")
+                                   else ()))
 
     def _current_documents(self) -> tuple:
         """(generation, merged index, discovery, OpenAPI), rebuilt after any server of the
@@ -114,7 +129,9 @@ class GenericAPIServer:
                 for server in self.servers():
                     for strategy in server.index.all():
                         merged.add(strategy, group_priority=server.index.priority(strategy.group))
-                docs = (generation, merged, DiscoveryDocuments(merged), OpenAPIDocuments(merged))
+                docs = (generation, merged,
+                        DiscoveryDocuments(merged, remote=self._remote_discovery()),
+                        OpenAPIDocuments(merged))
                 self._documents = docs
             return docs
 
@@ -177,6 +194,11 @@ class GenericAPIServer:
         return self._route(scope, receive, send)
 
     def _route(self, scope, receive, send):
+        for source in self.sources:
+            claim = getattr(source, "handler_for", None)
+            handler = claim(scope) if claim is not None else None
+            if handler is not None:
+                return handler(scope, receive, send)
         if scope["type"] in ("http", "websocket") and self.serves(scope):
             if scope["type"] == "http" and scope["path"] in openid.PATHS and \
                     self.openid_metadata.installed:

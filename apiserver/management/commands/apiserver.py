@@ -14,6 +14,7 @@ from apiserver import options as opts
 from apiserver.admission import base as admission
 from apiserver.authorization import base as authorization
 from apiserver.pki import PKI
+from apiserver.pki_front_proxy import FrontProxyPKI
 from apiserver.server import lifecycle, processes
 
 
@@ -66,7 +67,8 @@ def with_data_dir_defaults(options: opts.Options, directory) -> opts.Options:
     """Flags left empty that default to files in the data dir: the service-account signing
     key is DATA_DIR/pki/sa.key, the CSR signer's CA DATA_DIR/pki/ca.crt and ca.key (all
     created with the PKI); without serving certificate flags, client certificates are
-    those of DATA_DIR/pki/ca.crt (the admin kubeconfig's)."""
+    those of DATA_DIR/pki/ca.crt (the admin kubeconfig's); without front-proxy flags, the
+    front-proxy CA and client of DATA_DIR/pki/front-proxy-* (``apiserver.pki_front_proxy``)."""
     pki = PKI(directory)
     changes = {}
     own_tls = options.tls_cert_file and options.tls_private_key_file
@@ -77,6 +79,10 @@ def with_data_dir_defaults(options: opts.Options, directory) -> opts.Options:
     if not options.cluster_signing_cert_file and not options.cluster_signing_key_file:
         changes["cluster_signing_cert_file"] = str(pki.ca_cert)
         changes["cluster_signing_key_file"] = str(pki.ca_key)
+    if not (options.requestheader_client_ca_file or options.proxy_client_cert_file or
+            options.proxy_client_key_file):
+        # the aggregator's identity towards extension API servers, as kubeadm sets it up
+        changes.update(FrontProxyPKI(directory).ensure().option_defaults())
     return dataclasses.replace(options, **changes) if changes else options
 
 
