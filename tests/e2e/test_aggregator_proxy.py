@@ -5,91 +5,15 @@ resources; it turns unavailable (503) when its endpoints go away."""
 from __future__ import annotations
 
 import base64
+import http.client
 import json
-import socket
 import ssl
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from tests.certs import CA
-
-GROUP, VERSION = "demo.example.com", "v1"
-RESOURCES = {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": f"{GROUP}/{VERSION}",
-             "resources": [{"name": "widgets", "singularName": "widget", "namespaced": True,
-                            "kind": "Widget", "verbs": ["get", "list"], "shortNames": ["wd"]}]}
-
-
-def host_address() -> str:
-    """A non-loopback IPv4 address of this machine: Endpoints may not name loopback ones
-    (upstream's validation), so a backend made by the test listens here."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        try:
-            s.connect(("10.254.254.254", 9))       # no packet is sent for a UDP connect
-            address = s.getsockname()[0]
-        except OSError:
-            address = ""
-    if not address or address.startswith("127."):
-        for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET):
-            if not info[4][0].startswith("127."):
-                return info[4][0]
-        pytest.fail("this machine has no non-loopback IPv4 address for a test backend")
-    return address
-
-
-class Backend:
-    """A minimal extension API server: discovery, and an echo of what it was sent."""
-
-    def __init__(self, tmp, front_proxy_ca):
-        self.ca = CA("backend-ca")
-        crt, key = self.ca.write_pair(tmp, "backend", "demo-api.default.svc", client=False,
-                                      hosts=["demo-api.default.svc"])
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(str(crt), str(key))
-        ctx.verify_mode = ssl.CERT_REQUIRED          # only the aggregator may call
-        ctx.load_verify_locations(cafile=str(front_proxy_ca))
-        self.seen = []
-        backend = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
-                peer = self.connection.getpeercert()
-                cn = dict(x[0] for x in peer["subject"])["commonName"]
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                backend.seen.append((self.path, cn, headers,
-                                     self.headers.get_all("X-Remote-Group") or []))
-                if self.path.startswith(f"/apis/{GROUP}/{VERSION}/namespaces/"):
-                    body = json.dumps({"cn": cn, "path": self.path, "headers": headers,
-                                       "groups": self.headers.get_all("X-Remote-Group") or []})
-                elif self.path.split("?")[0] == f"/apis/{GROUP}/{VERSION}":
-                    body = json.dumps(RESOURCES)
-                else:
-                    self.send_response(404)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                data = body.encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.address = host_address()
-        self.httpd = ThreadingHTTPServer((self.address, 0), Handler)
-        self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
-        self.port = self.httpd.server_address[1]
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.httpd.shutdown()
+from tests.e2e.extension_backend import GROUP, VERSION, Backend
 
 
 def _apply(server, doc):
@@ -162,6 +86,23 @@ def test_requests_reach_the_backend_with_the_callers_identity_only(server, backe
     assert echo["headers"]["host"] == f"demo-api.default.svc:{backend.port}"
 
 
+def test_a_watch_streams_through_as_it_comes(server, backend):
+    _wait(lambda: (c := _available(server, f"{VERSION}.{GROUP}")) and c["status"] == "True")
+    conn = server.connection()
+    try:
+        conn.request("GET", f"/apis/{GROUP}/{VERSION}/namespaces/default/widgets?watch=true")
+        resp = conn.getresponse()
+        assert resp.status == 200
+        started = time.monotonic()
+        first = json.loads(resp.readline())
+        took_first = time.monotonic() - started
+        second = json.loads(resp.readline())
+        assert first["object"] == {"n": 0} and second["object"] == {"n": 1}
+        assert took_first < 0.4          # relayed before the backend finished its answer
+    finally:
+        conn.close()
+
+
 def test_discovery_lists_the_backends_resources(server, backend):
     _wait(lambda: (c := _available(server, f"{VERSION}.{GROUP}")) and c["status"] == "True")
     groups = server.get_json("/apis")["groups"]
@@ -200,3 +141,28 @@ def test_the_extension_apiserver_authentication_configmap(server):
     assert json.loads(data["requestheader-group-headers"]) == ["X-Remote-Group"]
     assert json.loads(data["requestheader-extra-headers-prefix"]) == ["X-Remote-Extra-"]
     assert json.loads(data["requestheader-allowed-names"]) == ["front-proxy-client"]
+
+
+def test_a_caller_rbac_forbids_is_stopped_before_the_proxy(server, backend, tmp_path):
+    _wait(lambda: (c := _available(server, f"{VERSION}.{GROUP}")) and c["status"] == "True")
+    crt, key = CA.from_pki(server.data_dir / "pki").write_pair(tmp_path, "bob", "bob", ["dev"])
+    ctx = ssl.create_default_context(cafile=str(server.ca))
+    ctx.load_cert_chain(str(crt), str(key))
+    seen = len(backend.seen)
+    conn = http.client.HTTPSConnection(server.host, server.port, context=ctx, timeout=10)
+    try:
+        conn.request("GET", f"/apis/{GROUP}/{VERSION}/namespaces/default/widgets")
+        resp = conn.getresponse()
+        doc = json.loads(resp.read())
+    finally:
+        conn.close()
+    assert resp.status == 403 and doc["reason"] == "Forbidden", doc
+    assert doc["message"] == (f'widgets.{GROUP} is forbidden: User "bob" cannot list resource '
+                              f'"widgets" in API group "{GROUP}" in the namespace "default"')
+    assert [p for p, *_ in backend.seen[seen:] if "widgets" in p] == []
+
+
+def test_an_unregistered_group_is_404(server):
+    status, _, body = server.request("GET", "/apis/nothing.example.com/v1/things")
+    assert status == 404, body
+    assert json.loads(body)["reason"] == "NotFound"
