@@ -67,7 +67,7 @@ class ServiceProxies:
                                       getattr(o, "proxy_client_key_file", ""))
         self.table: dict = {}              # (group, version) -> APIService dict
         self.generation = 0
-        self._remote: dict = {}            # name -> (rv, fetched_at, resources | None)
+        self._remote: dict = {}            # name -> (rv, fetched_at, resources | None, openapi url)
         self._contexts: dict = {}          # name -> (rv, ssl context)
         self._dirty = True
         self._last_pass = 0.0
@@ -106,6 +106,12 @@ class ServiceProxies:
         if scope["type"] not in ("http", "websocket"):
             return None
         parts = [p for p in scope.get("path", "").split("/") if p]
+        if parts[:3] == ["openapi", "v3", "apis"] and len(parts) == 5:
+            # a backend's own OpenAPI v3 document, as the root lists it
+            entry = self.table.get((parts[3], parts[4]))
+            if entry is None or self._local(parts[3]):
+                return None
+            return lambda scope, receive, send: self._proxy(entry, scope, receive, send)
         if len(parts) < 2 or parts[0] != "apis" or self._local(parts[1]):
             return None
         group = parts[1]
@@ -118,6 +124,14 @@ class ServiceProxies:
         if entry is None:
             return None
         return lambda scope, receive, send: self._proxy(entry, scope, receive, send)
+
+    def remote_openapi(self) -> dict:
+        out = {}
+        for (group, version), obj in self.table.items():
+            cached = self._remote.get(obj["metadata"]["name"])
+            if cached and cached[3] and is_available(obj):
+                out[f"apis/{group}/{version}"] = cached[3]
+        return out
 
     def remote_discovery(self) -> tuple:
         out = []
@@ -157,8 +171,22 @@ class ServiceProxies:
         if cached and cached[0] == rv and time.monotonic() - cached[1] < DISCOVERY_TTL:
             return False
         resources = self._fetch_resources(obj)
-        self._remote[name] = (rv, time.monotonic(), resources)
-        return cached is None or cached[2] != resources
+        openapi = self._fetch_openapi_url(obj)
+        self._remote[name] = (rv, time.monotonic(), resources, openapi)
+        return cached is None or cached[2:] != (resources, openapi)
+
+    def _fetch_openapi_url(self, obj: dict) -> str | None:
+        """Where the backend's /openapi/v3 root says its group/version document is."""
+        key = f"apis/{obj['spec']['group']}/{obj['spec']['version']}"
+        try:
+            status, body = self.get_from_backend(obj, "/openapi/v3")
+            if status != 200:
+                return None
+            url = ((orjson.loads(body).get("paths") or {}).get(key) or {}).get("serverRelativeURL")
+        except (OSError, ResolveError, ValueError, http.client.HTTPException, AttributeError):
+            return None
+        # only a URL this server proxies to that backend, never one elsewhere
+        return url if isinstance(url, str) and url.startswith(f"/openapi/v3/{key}") else None
 
     def _fetch_resources(self, obj: dict):
         spec = obj["spec"]

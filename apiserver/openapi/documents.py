@@ -392,8 +392,11 @@ class OpenAPIDocuments:
     """Builds each document once, on first request, and keeps it (the scheme is fixed
     after start).  Safe to share between threads."""
 
-    def __init__(self, scheme):
+    def __init__(self, scheme, remote: dict | None = None):
         self._scheme = scheme
+        # "apis/GROUP/VERSION" -> serverRelativeURL of documents other servers publish
+        # (aggregated APIServices; the aggregator proxies those URLs to their backends)
+        self._remote = dict(remote or {})
         self._lock = threading.Lock()
         self._docs: dict[str, tuple[bytes, str] | None] = {}
         self._root: bytes | None = None
@@ -425,5 +428,8 @@ class OpenAPIDocuments:
     def root(self) -> bytes:
         if self._root is None:
             hashes = {key: self.document(key)[1] for key in self._index()}
-            self._root = root_document(self._scheme, hashes)
+            root = orjson.loads(root_document(self._scheme, hashes))
+            for key, url in self._remote.items():
+                root["paths"].setdefault(key, {"serverRelativeURL": url})
+            self._root = _dumps(root)
         return self._root

@@ -31,6 +31,7 @@ APIServices, upstream's ``proxyHandler`` and aggregated discovery manager):
                           handler, or None
 ``generation``            an int that changes whenever ``remote_discovery()`` would
 ``remote_discovery()``    the group/versions served elsewhere, for discovery documents
+``remote_openapi()``      their OpenAPI v3 documents: {"apis/G/V": serverRelativeURL}
 
 Merged indexes, discovery and OpenAPI documents are rebuilt when any server's index changes
 (``Scheme.generation``).
@@ -110,6 +111,14 @@ class GenericAPIServer:
                                                  for src in server.sources)
                    for server in self.servers())
 
+    def _remote_openapi(self) -> dict:
+        out: dict = {}
+        for server in self.servers():
+            for src in server.sources:
+                if hasattr(src, "remote_openapi"):
+                    out.update(src.remote_openapi())
+        return out
+
     def _remote_discovery(self) -> tuple:
         return tuple(entry for server in self.servers() for src in server.sources
                      for entry in (src.remote_discovery() if hasattr(src, "remote_discovery")
@@ -131,7 +140,7 @@ class GenericAPIServer:
                         merged.add(strategy, group_priority=server.index.priority(strategy.group))
                 docs = (generation, merged,
                         DiscoveryDocuments(merged, remote=self._remote_discovery()),
-                        OpenAPIDocuments(merged))
+                        OpenAPIDocuments(merged, remote=self._remote_openapi()))
                 self._documents = docs
             return docs
 

@@ -38,6 +38,26 @@ def host_address() -> str:
     return address
 
 
+OPENAPI_KEY = f"apis/{GROUP}/{VERSION}"
+OPENAPI_ROOT = {"paths": {OPENAPI_KEY: {
+    "serverRelativeURL": f"/openapi/v3/{OPENAPI_KEY}?hash=0123ABCD"}}}
+WIDGET_SCHEMA = {
+    "description": "A Widget is a demo object the test backend serves.",
+    "type": "object",
+    "properties": {"apiVersion": {"type": "string"}, "kind": {"type": "string"},
+                   "metadata": {"type": "object"},
+                   "size": {"type": "integer", "description": "How big the widget is."}},
+    "x-kubernetes-group-version-kind": [{"group": GROUP, "version": VERSION, "kind": "Widget"}]}
+OPENAPI_DOC = {"openapi": "3.0.0", "info": {"title": "demo", "version": VERSION},
+               # kubectl explain finds the kind through a path's GVK extension, then its schema
+               "paths": {f"/apis/{GROUP}/{VERSION}/namespaces/{{namespace}}/widgets/{{name}}": {
+                   "get": {"x-kubernetes-group-version-kind":
+                           {"group": GROUP, "version": VERSION, "kind": "Widget"},
+                           "responses": {"200": {"content": {"application/json": {"schema": {
+                               "$ref": "#/components/schemas/com.example.demo.v1.Widget"}}}}}}}},
+               "components": {"schemas": {"com.example.demo.v1.Widget": WIDGET_SCHEMA}}}
+
+
 class Backend:
     """A minimal extension API server: discovery, and an echo of what it was sent."""
 
@@ -72,6 +92,10 @@ class Backend:
                                        "groups": self.headers.get_all("X-Remote-Group") or []})
                 elif self.path.split("?")[0] == f"/apis/{GROUP}/{VERSION}":
                     body = json.dumps(RESOURCES)
+                elif self.path == "/openapi/v3":
+                    body = json.dumps(OPENAPI_ROOT)
+                elif self.path.split("?")[0] == f"/openapi/v3/{OPENAPI_KEY}":
+                    body = json.dumps(OPENAPI_DOC)
                 else:
                     self.send_response(404)
                     self.send_header("Content-Length", "0")

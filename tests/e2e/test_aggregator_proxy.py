@@ -116,6 +116,16 @@ def test_discovery_lists_the_backends_resources(server, backend):
     assert row == ["widgets", "wd", f"{GROUP}/{VERSION}", "true", "Widget"]
 
 
+def test_kubectl_explain_reads_the_backends_openapi(server, backend):
+    _wait(lambda: (c := _available(server, f"{VERSION}.{GROUP}")) and c["status"] == "True")
+    root = _wait(lambda: f"apis/{GROUP}/{VERSION}" in (r := server.get_json("/openapi/v3"))["paths"]
+                 and r)
+    assert root, "the backend's document is not listed in /openapi/v3"
+    out = server.kubectl("explain", f"widgets.{GROUP}").stdout
+    assert "A Widget is a demo object the test backend serves." in out, out
+    assert "size\t<integer>" in out and "How big the widget is." in out, out
+
+
 def test_without_endpoints_the_group_is_unavailable_and_503(server, backend):
     _wait(lambda: (c := _available(server, f"{VERSION}.{GROUP}")) and c["status"] == "True")
     server.kubectl("delete", "endpoints", "demo-api")
