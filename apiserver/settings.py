@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "rbac",
     "crds",
     "aggregator",
+    "workers.apps.WorkersConfig",            # manage.py kubelet / scheduler (API clients)
 ]
 
 # The API path carries no cookies or sessions: no middleware (each one costs every request).

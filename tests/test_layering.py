@@ -1,7 +1,9 @@
 """Imports point one way (ARCHITECTURE.md, "Layers").
 
 * Apps (rbac, resources, crds, workers) depend on apiserver, never the reverse.
-* ``apiserver.client`` and workers import no Django, storage or kind modules.
+* ``apiserver.client`` and workers import no Django, storage or kind modules; workers import
+  only ``apiserver.client``, the standard library and themselves (their management commands
+  also Django's management base, ``workers/apps.py`` Django's AppConfig).
 * Inside apiserver, each package sits in a layer and imports only from its own layer or
   below; every import counts — module level, function-local and relative ones.
 * No import cycle between apiserver modules, hidden in a function or not.
@@ -19,7 +21,8 @@ APPS = ("rbac", "resources", "crds", "workers")
 # apiserver's layers, lowest first; ARCHITECTURE.md draws the same order.
 LAYERS = (
     ("runtime",),
-    ("openapi", "fieldmanager", "authentication", "authorization", "options", "pki"),
+    ("openapi", "fieldmanager", "authentication", "authorization", "options", "pki",
+     "pki_front_proxy"),
     ("storage", "admission"),
     ("registry",),
     ("endpoints",),
@@ -105,13 +108,68 @@ CLIENT_FORBIDDEN = ("django", "rest_framework", "channels", "apiserver.storage",
                     "apiserver.registry", "resources", "rbac", "crds")
 
 
-@pytest.mark.parametrize("path", python_files("apiserver/client") + python_files("workers"),
+@pytest.mark.parametrize("path", python_files("apiserver/client"),
                          ids=lambda p: str(p.relative_to(ROOT)))
-def test_client_and_workers_stay_clients(path):
+def test_client_stays_a_client(path):
     mods = imported_modules(path)
     bad = {m for m in mods if any(m == f or m.startswith(f + ".") for f in CLIENT_FORBIDDEN)}
     bad |= {m for m in mods if m.startswith("apiserver") and not m.startswith("apiserver.client")}
     assert not bad, f"{path.relative_to(ROOT)} imports {sorted(bad)}"
+
+
+def _within(module: str, prefixes) -> bool:
+    return any(module == p or module.startswith(p + ".") for p in prefixes)
+
+
+def client_third_party() -> set[str]:
+    """The third-party packages ``apiserver.client`` itself is built on (orjson, websockets,
+    PyYAML): a worker may use those too, since it cannot run without them anyway."""
+    import sys
+
+    return {m.split(".")[0] for p in python_files("apiserver/client") for m in imported_modules(p)
+            if m and m.split(".")[0] not in sys.stdlib_module_names
+            and m.split(".")[0] not in ("apiserver", "__future__")}
+
+
+def worker_import_violations(path: Path, root: Path = ROOT) -> list[str]:
+    """Workers are API clients: they may import ``apiserver.client`` (and the third-party
+    packages it is built on), the standard library and ``workers`` itself;
+    ``workers/management/`` may also import Django's management base (its commands are thin
+    shells) and ``workers/apps.py`` Django's AppConfig."""
+    import sys
+
+    rel = path.relative_to(root).parts
+    allowed = ["apiserver.client", "workers", *sorted(client_third_party())]
+    if rel[:2] == ("workers", "management"):
+        allowed.append("django.core.management")
+    if rel == ("workers", "apps.py"):
+        allowed.append("django.apps")
+    return sorted(m for m in imported_modules(path, root)
+                  if m and m.split(".")[0] not in sys.stdlib_module_names
+                  and m != "__future__" and not _within(m, allowed))
+
+
+@pytest.mark.parametrize("path", python_files("workers"), ids=lambda p: str(p.relative_to(ROOT)))
+def test_workers_stay_clients(path):
+    bad = worker_import_violations(path)
+    assert not bad, f"{path.relative_to(ROOT)} imports {bad}"
+
+
+def test_worker_rule_catches_a_violation(tmp_path):
+    """The ORM, storage, kinds and Django outside the management shell are all refused."""
+    (tmp_path / "workers" / "kubelet").mkdir(parents=True)
+    (tmp_path / "workers" / "management" / "commands").mkdir(parents=True)
+    bad = tmp_path / "workers" / "kubelet" / "bad.py"
+    bad.write_text("import asyncio\nfrom apiserver.client import AsyncClient\n"
+                   "from django.db import models\nimport apiserver.storage.sql\n"
+                   "def f():\n    from resources.core import pods\n"
+                   "    from django.core.management.base import BaseCommand\n")
+    assert worker_import_violations(bad, tmp_path) == [
+        "apiserver.storage.sql", "django.core.management.base", "django.db", "resources.core"]
+    cmd = tmp_path / "workers" / "management" / "commands" / "x.py"
+    cmd.write_text("from django.core.management.base import BaseCommand\n"
+                   "from django.db import connection\n")
+    assert worker_import_violations(cmd, tmp_path) == ["django.db"]
 
 
 def import_graph(packages=("apiserver", "resources", "rbac", "crds")) -> dict[str, set[str]]:

@@ -1,0 +1,154 @@
+"""`manage.py controller-manager` against a real server: Deployments roll out through
+ReplicaSets, ReplicaSets and ReplicationControllers keep their pod counts, as kubectl sees
+it.  No kubelet runs here: a loop in the test marks new pods Running and Ready, as a node
+would."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def manager(server):
+    log = open(server.data_dir / "controller-manager.log", "wb")
+    proc = subprocess.Popen([sys.executable, "manage.py", "controller-manager", "--kubeconfig",
+                             str(server.kubeconfig)], cwd=REPO_ROOT, stdout=log,
+                            stderr=subprocess.STDOUT, env=dict(os.environ))
+    yield proc
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise AssertionError("the controller manager did not stop on SIGTERM") from None
+    finally:
+        log.close()
+
+
+@pytest.fixture
+def nodes(server, namespace):
+    """Make every Pending pod of the namespace Running and Ready, like a kubelet."""
+    stop = threading.Event()
+
+    def loop():
+        while not stop.is_set():
+            status, _, body = server.request("GET", f"/api/v1/namespaces/{namespace}/pods")
+            if status == 200:
+                for p in json.loads(body)["items"]:
+                    if p["status"].get("phase") != "Pending" or p["metadata"].get(
+                            "deletionTimestamp"):
+                        continue
+                    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+                    server.request("PATCH", f"/api/v1/namespaces/{namespace}/pods/"
+                                   f"{p['metadata']['name']}/status",
+                                   body=json.dumps({"status": {"phase": "Running", "conditions": [
+                                       {"type": "Ready", "status": "True",
+                                        "lastTransitionTime": now}]}}).encode(),
+                                   headers={"Content-Type": "application/merge-patch+json"})
+            stop.wait(0.3)
+    t = threading.Thread(target=loop, daemon=True)
+    t.start()
+    yield
+    stop.set()
+    t.join(5)
+
+
+def _get(kubectl, namespace, *args):
+    return json.loads(kubectl("-n", namespace, "get", *args, "-o", "json").stdout)
+
+
+def _wait(predicate, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.3)
+    return predicate()
+
+
+def test_a_deployment_rolls_out_updates_and_rolls_back(kubectl, namespace, manager, nodes):
+    kubectl("-n", namespace, "create", "deployment", "web", "--image=nginx", "--replicas=3")
+    out = kubectl("-n", namespace, "rollout", "status", "deploy/web", "--timeout=60s").stdout
+    assert 'deployment "web" successfully rolled out' in out
+    d = _get(kubectl, namespace, "deploy", "web")
+    assert d["status"]["availableReplicas"] == 3 and d["status"]["updatedReplicas"] == 3
+    conds = {c["type"]: c for c in d["status"]["conditions"]}
+    assert conds["Available"]["reason"] == "MinimumReplicasAvailable"
+    assert conds["Progressing"]["reason"] == "NewReplicaSetAvailable"
+    first = _get(kubectl, namespace, "rs", "-l", "app=web")["items"]
+    assert len(first) == 1 and first[0]["metadata"]["name"].startswith("web-")
+    assert first[0]["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "1"
+    pods = _get(kubectl, namespace, "pods", "-l", "app=web")["items"]
+    assert len(pods) == 3
+    assert all(p["metadata"]["ownerReferences"][0]["name"] == first[0]["metadata"]["name"]
+               for p in pods)
+
+    kubectl("-n", namespace, "set", "image", "deploy/web", "nginx=nginx:1.27")
+    kubectl("-n", namespace, "rollout", "status", "deploy/web", "--timeout=60s")
+    rs = {r["metadata"]["name"]: r for r in _get(kubectl, namespace, "rs", "-l", "app=web")["items"]}
+    assert sorted(r["spec"]["replicas"] for r in rs.values()) == [0, 3]
+    images = {p["spec"]["containers"][0]["image"] for p in
+              _get(kubectl, namespace, "pods", "-l", "app=web")["items"]
+              if not p["metadata"].get("deletionTimestamp")}
+    assert images == {"nginx:1.27"}
+    history = kubectl("-n", namespace, "rollout", "history", "deploy/web").stdout
+    assert [line.split()[0] for line in history.splitlines()[2:] if line.strip()] == ["1", "2"]
+
+    kubectl("-n", namespace, "rollout", "undo", "deploy/web")
+    kubectl("-n", namespace, "rollout", "status", "deploy/web", "--timeout=60s")
+    back = _get(kubectl, namespace, "rs", first[0]["metadata"]["name"])
+    assert back["spec"]["replicas"] == 3
+    assert back["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "3"
+    events = kubectl("-n", namespace, "get", "events", "--field-selector",
+                     "reason=ScalingReplicaSet").stdout
+    assert "Scaled up replica set" in events and "Scaled down replica set" in events
+
+
+def test_a_recreate_deployment_stops_old_pods_before_new_ones(kubectl, namespace, manager,
+                                                              nodes):
+    kubectl("-n", namespace, "apply", "-f", "-", input=json.dumps({
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "db"},
+        "spec": {"replicas": 2, "strategy": {"type": "Recreate"},
+                 "selector": {"matchLabels": {"app": "db"}},
+                 "template": {"metadata": {"labels": {"app": "db"}},
+                              "spec": {"containers": [{"name": "db", "image": "db:1"}]}}}}))
+    kubectl("-n", namespace, "rollout", "status", "deploy/db", "--timeout=60s")
+    kubectl("-n", namespace, "set", "image", "deploy/db", "db=db:2")
+    kubectl("-n", namespace, "rollout", "status", "deploy/db", "--timeout=60s")
+    rs = _get(kubectl, namespace, "rs", "-l", "app=db")["items"]
+    assert sorted(r["spec"]["replicas"] for r in rs) == [0, 2]
+
+
+def test_replica_sets_and_controllers_keep_their_pod_count(kubectl, namespace, manager):
+    kubectl("-n", namespace, "apply", "-f", "-", input=json.dumps({
+        "apiVersion": "v1", "kind": "ReplicationController", "metadata": {"name": "rc"},
+        "spec": {"replicas": 2, "selector": {"app": "rc"},
+                 "template": {"metadata": {"labels": {"app": "rc"}},
+                              "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}}))
+    pods = lambda: _get(kubectl, namespace, "pods", "-l", "app=rc")["items"]  # noqa: E731
+    assert len(_wait(lambda: len(pods()) == 2 and pods())) == 2
+    kubectl("-n", namespace, "delete", "pod", pods()[0]["metadata"]["name"])
+    assert _wait(lambda: len(pods()) == 2)                      # replaced
+    kubectl("-n", namespace, "scale", "rc", "rc", "--replicas=4")
+    assert _wait(lambda: len(pods()) == 4)
+    kubectl("-n", namespace, "scale", "rc", "rc", "--replicas=1")
+    assert _wait(lambda: len(pods()) == 1)
+    rc = _wait(lambda: (r := _get(kubectl, namespace, "rc", "rc"))["status"].get("replicas") == 1
+               and r)
+    assert rc["status"]["observedGeneration"] == rc["metadata"]["generation"]
+
+    # an orphan pod the selector matches is adopted, so one too many is deleted
+    kubectl("-n", namespace, "run", "stray", "--image=nginx", "--labels=app=rc")
+    assert _wait(lambda: len(pods()) == 1)
+    remaining = pods()[0]
+    assert remaining["metadata"]["ownerReferences"][0]["kind"] == "ReplicationController"
