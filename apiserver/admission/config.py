@@ -5,7 +5,11 @@ Upstream: k8s.io/apiserver ``pkg/admission/config.go`` (``ReadAdmissionConfigura
 ``pkg/apis/apiserver/types.go``.  A plugin entry carries its configuration inline
 (``configuration``) or names a file (``path``, relative to the AdmissionConfiguration's own
 directory); inline wins, as upstream's ``GetAdmissionPluginConfigurationFor``.  Each plugin
-receives the decoded document (a dict) or ``None`` when nothing was given for it.
+receives the decoded document (a dict) or ``None`` when nothing was given for it.  A file
+that is no AdmissionConfiguration but has the legacy top-level ``podNodeSelectorPluginConfig``
+or ``imagePolicy`` key is, as upstream, the whole configuration of PodNodeSelector and
+ImagePolicyWebhook.  Stricter than upstream (which ignores them): an entry naming an unknown
+plugin, or a plugin twice, refuses the start.
 """
 from __future__ import annotations
 
@@ -33,6 +37,21 @@ def _load(path: str, what: str):
         raise AdmissionConfigError(f"unable to decode {what} from {path!r}: {exc}") from None
 
 
+# plugins whose configuration once was the whole unversioned file (upstream
+# ``legacyPluginsWithUnversionedConfig``), recognised by these top-level keys
+LEGACY_PLUGINS = ("ImagePolicyWebhook", "PodNodeSelector")
+LEGACY_KEYS = ("imagePolicy", "podNodeSelectorPluginConfig")
+
+
+def _legacy(doc: dict, known) -> dict[str, dict] | None:
+    """Upstream ``ReadAdmissionConfiguration``'s fallback: a file that is no
+    AdmissionConfiguration but carries one of the legacy keys is handed whole to both
+    legacy plugins, for backward compatibility."""
+    if not any(key in doc for key in LEGACY_KEYS):
+        return None
+    return {name: doc for name in LEGACY_PLUGINS if not known or name in known}
+
+
 def read(path: str, known=()) -> dict[str, dict]:
     """Plugin name → its configuration document, from the AdmissionConfiguration at
     ``path`` ("" means none: every plugin gets ``None``).  ``known`` (plugin names) lets a
@@ -43,6 +62,9 @@ def read(path: str, known=()) -> dict[str, dict]:
     if not isinstance(doc, dict):
         raise AdmissionConfigError(f"{path}: not an AdmissionConfiguration object")
     if (doc.get("apiVersion"), doc.get("kind")) not in ACCEPTED:
+        legacy = _legacy(doc, known)
+        if legacy is not None:
+            return legacy
         raise AdmissionConfigError(
             f'{path}: unsupported kind "{doc.get("kind")}" in version "{doc.get("apiVersion")}"; '
             "want AdmissionConfiguration in apiserver.config.k8s.io/v1")

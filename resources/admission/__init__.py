@@ -38,4 +38,12 @@ PLUGINS = {
         "resources.admission.namespace_auto_provision.NamespaceAutoProvision",
     "NamespaceExists": "resources.admission.namespace_exists.NamespaceExists",
     "TaintNodesByCondition": "resources.admission.taint_nodes_by_condition.TaintNodesByCondition",
+    # batch F: events, owner references, node selectors and toleration restrictions
+    "EventRateLimit": "resources.admission.event_rate_limit.EventRateLimit",
+    "OwnerReferencesPermissionEnforcement":
+        "resources.admission.owner_references_permission_enforcement."
+        "OwnerReferencesPermissionEnforcement",
+    "PodNodeSelector": "resources.admission.pod_node_selector.PodNodeSelector",
+    "PodTolerationRestriction":
+        "resources.admission.pod_toleration_restriction.PodTolerationRestriction",
 }
