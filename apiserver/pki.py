@@ -2,6 +2,10 @@
 127.0.0.1/localhost/kubernetes.default.svc, the admin client certificate
 (CN=kubernetes-admin, O=system:masters), a service-account signing key, and
 ``admin.kubeconfig`` with the CA embedded.  Existing files are reused, never overwritten.
+
+For the workers ``up`` starts: ``ensure_client`` issues a named client certificate (a kubelet's
+CN=system:node:NAME O=system:nodes, the scheduler's CN=system:kube-scheduler) and
+``write_kubeconfig`` writes a kubeconfig for it.
 """
 from __future__ import annotations
 
@@ -114,7 +118,25 @@ class PKI:
         _write_private(key_path, _pem_key(key))
         cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
 
-    def write_kubeconfig(self, path: Path, server: str) -> None:
+    def ensure_client(self, name: str, cn: str, orgs=()) -> tuple[Path, Path]:
+        """pki/NAME.crt and pki/NAME.key for a client identity, issued once and reused while
+        the subject matches; returns (certificate, key)."""
+        cert_path, key_path = self.dir / f"{name}.crt", self.dir / f"{name}.key"
+        subject = _name(cn, orgs)
+        if cert_path.exists() and key_path.exists():
+            try:
+                if x509.load_pem_x509_certificate(cert_path.read_bytes()).subject == subject:
+                    return cert_path, key_path
+            except ValueError:
+                pass
+        self._issue(cert_path, key_path, subject, server=False)
+        return cert_path, key_path
+
+    def write_kubeconfig(self, path: Path, server: str, cert: Path | None = None,
+                         key: Path | None = None, user: str = "kubernetes-admin") -> None:
+        """A kubeconfig for ``server`` as the client certificate ``cert``/``key`` (the
+        admin's by default), the CA and credentials embedded, mode 0600."""
+        cert, key = cert or self.admin_cert, key or self.admin_key
         b64 = lambda p: base64.b64encode(Path(p).read_bytes()).decode()  # noqa: E731
         text = f"""apiVersion: v1
 kind: Config
@@ -124,15 +146,15 @@ clusters:
     server: {server}
     certificate-authority-data: {b64(self.ca_cert)}
 users:
-- name: kubernetes-admin
+- name: {user}
   user:
-    client-certificate-data: {b64(self.admin_cert)}
-    client-key-data: {b64(self.admin_key)}
+    client-certificate-data: {b64(cert)}
+    client-key-data: {b64(key)}
 contexts:
 - name: default
   context:
     cluster: default
-    user: kubernetes-admin
+    user: {user}
     namespace: default
 current-context: default
 preferences: {{}}

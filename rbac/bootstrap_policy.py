@@ -9,8 +9,8 @@ that directory's testdata/*.yaml.  Every object carries the label
 aggregated roles filled from the ``system:aggregate-to-*`` roles by the aggregation
 controller (``rbac.aggregation``).
 
-Not here: the ``system:controller:*`` roles of kube-controller-manager's per-controller
-service accounts (this server's controllers act as system:kube-controller-manager), and
+The ``system:controller:*`` roles of the controllers this project runs are in
+``bootstrap_controllers`` (merged in below).  Not here: the other controllers' roles, and
 ``leasecandidates`` (coordination.k8s.io/v1alpha2, not served).
 """
 from __future__ import annotations
@@ -345,8 +345,9 @@ def _meta(name: str, namespace: str = "", labels=None) -> dict:
 
 
 def cluster_roles() -> list[dict]:
+    from .bootstrap_controllers import CLUSTER_ROLES as controllers   # it builds on this module
     out = []
-    for name, (rules, labels, aggregation) in _CLUSTER_ROLES.items():
+    for name, (rules, labels, aggregation) in {**_CLUSTER_ROLES, **controllers}.items():
         obj = {"apiVersion": f"{GROUP}/v1", "kind": "ClusterRole",
                "metadata": _meta(name, labels=labels), "rules": [dict(r) for r in rules]}
         if aggregation is not None:
@@ -358,11 +359,12 @@ def cluster_roles() -> list[dict]:
 def cluster_role_bindings() -> list[dict]:
     """Bindings carry the autoupdate annotation too (upstream's ``ensureRBACPolicy`` sets it
     on every reconciled binding)."""
+    from .bootstrap_controllers import CLUSTER_ROLE_BINDINGS as controllers
     return [{"apiVersion": f"{GROUP}/v1", "kind": "ClusterRoleBinding",
              "metadata": _meta(name),
              "roleRef": {"apiGroup": GROUP, "kind": "ClusterRole", "name": name},
              "subjects": [dict(s) for s in subjects]}
-            for name, subjects in _CLUSTER_ROLE_BINDINGS.items()]
+            for name, subjects in {**_CLUSTER_ROLE_BINDINGS, **controllers}.items()]
 
 
 def roles() -> list[dict]:

@@ -21,7 +21,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 def manager(server):
     log = open(server.data_dir / "controller-manager.log", "wb")
     proc = subprocess.Popen([sys.executable, "manage.py", "controller-manager", "--kubeconfig",
-                             str(server.kubeconfig)], cwd=REPO_ROOT, stdout=log,
+                             str(server.kubeconfig), "--node-monitor-grace-period", "3",
+                             "--node-monitor-period", "1"], cwd=REPO_ROOT, stdout=log,
                             stderr=subprocess.STDOUT, env=dict(os.environ))
     yield proc
     proc.terminate()
@@ -152,3 +153,47 @@ def test_replica_sets_and_controllers_keep_their_pod_count(kubectl, namespace, m
     assert _wait(lambda: len(pods()) == 1)
     remaining = pods()[0]
     assert remaining["metadata"]["ownerReferences"][0]["kind"] == "ReplicationController"
+
+
+def test_node_lifecycle_lifts_not_ready_then_marks_a_silent_node_and_evicts(kubectl, server,
+                                                                            namespace, manager):
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "silent-node"}}
+    kubectl("create", "-f", "-", input=json.dumps(node))
+    try:
+        status, _, body = server.request(
+            "PATCH", "/api/v1/nodes/silent-node/status",
+            body=json.dumps({"status": {"conditions": [
+                {"type": "Ready", "status": "True", "reason": "KubeletReady",
+                 "message": "kubelet is posting ready status", "lastHeartbeatTime": now,
+                 "lastTransitionTime": now}]}}).encode(),
+            headers={"Content-Type": "application/merge-patch+json"})
+        assert status == 200, body
+        taints = lambda: json.loads(kubectl("get", "node", "silent-node", "-o",  # noqa: E731
+                                            "json").stdout)["spec"].get("taints") or []
+        # TaintNodesByCondition put not-ready on the new node; Ready lifts it
+        assert _wait(lambda: taints() == [], timeout=15), taints()
+        # DefaultTolerationSeconds gives every pod 300 s; this one asks for 1 s
+        kubectl("-n", namespace, "run", "doomed", "--image=nginx", "--overrides", json.dumps(
+            {"spec": {"nodeName": "silent-node", "tolerations": [
+                {"key": "node.kubernetes.io/unreachable", "operator": "Exists",
+                 "effect": "NoExecute", "tolerationSeconds": 1}]}}))
+        kubectl("-n", namespace, "run", "patient", "--image=nginx", "--overrides", json.dumps(
+            {"spec": {"nodeName": "silent-node", "tolerations": [
+                {"key": "node.kubernetes.io/unreachable", "operator": "Exists",
+                 "effect": "NoExecute"}]}}))
+        # no heartbeat for the grace period (3 s here): Unknown, unreachable, evicted
+        ready = lambda: next(c for c in json.loads(kubectl(  # noqa: E731
+            "get", "node", "silent-node", "-o", "json").stdout)["status"]["conditions"]
+            if c["type"] == "Ready")
+        cond = _wait(lambda: (c := ready())["status"] == "Unknown" and c, timeout=20)
+        assert cond["reason"] == "NodeStatusUnknown"
+        assert cond["message"] == "Kubelet stopped posting node status."
+        assert _wait(lambda: {(t["key"], t["effect"]) for t in taints()} == {
+            ("node.kubernetes.io/unreachable", "NoSchedule"),
+            ("node.kubernetes.io/unreachable", "NoExecute")}, timeout=10), taints()
+        pod = lambda name: _get(kubectl, namespace, "pod", name)  # noqa: E731
+        assert _wait(lambda: pod("doomed")["metadata"].get("deletionTimestamp"), timeout=10)
+        assert not pod("patient")["metadata"].get("deletionTimestamp")
+    finally:
+        kubectl("delete", "node", "silent-node", "--ignore-not-found")

@@ -9,23 +9,29 @@ import argparse
 import asyncio
 import logging
 import signal
+import socket
+import uuid
 
-from apiserver.client import AsyncClient, load_kubeconfig
+from apiserver.client import AsyncClient, leaderelection, load_kubeconfig
 from apiserver.client.events import EventRecorder
 
 from .deployment import DeploymentController
 from .informers import SharedInformers
+from .nodelifecycle import NodeLifecycleController
 from .replicaset import REPLICA_SETS, REPLICATION_CONTROLLERS, ReplicaSetController
 
 log = logging.getLogger("workers.controllers")
 
 # upstream's controller names (--controllers), in the order they start
 CONTROLLERS = {
-    "deployment": lambda c, i, r: DeploymentController(c, i, r),
-    "replicaset": lambda c, i, r: ReplicaSetController(c, i, r, REPLICA_SETS),
-    "replicationcontroller": lambda c, i, r: ReplicaSetController(c, i, r,
-                                                                   REPLICATION_CONTROLLERS),
+    "deployment": lambda c, i, r, a: DeploymentController(c, i, r),
+    "replicaset": lambda c, i, r, a: ReplicaSetController(c, i, r, REPLICA_SETS),
+    "replicationcontroller": lambda c, i, r, a: ReplicaSetController(c, i, r,
+                                                                      REPLICATION_CONTROLLERS),
+    "node-lifecycle": lambda c, i, r, a: NodeLifecycleController(
+        c, i, r, grace_period=a.node_monitor_grace_period, monitor_period=a.node_monitor_period),
 }
+RECORDER_NAMES = {"node-lifecycle": "node-controller"}
 
 
 def parse_args(argv=None):
@@ -33,7 +39,24 @@ def parse_args(argv=None):
     p.add_argument("--kubeconfig", required=True)
     p.add_argument("--controllers", default="*",
                    help="comma-separated controller names; * means all (upstream's flag)")
+    add_lifecycle_arguments(p)
     return p.parse_args(argv)
+
+
+def add_lifecycle_arguments(p) -> None:
+    """Flags shared with ``manage.py controller-manager`` (upstream's names and defaults)."""
+    p.add_argument("--node-monitor-grace-period", type=float, default=40.0,
+                   help="seconds without a kubelet heartbeat before its node is Unknown")
+    p.add_argument("--node-monitor-period", type=float, default=5.0,
+                   help="seconds between node health checks")
+    p.add_argument("--leader-elect", action="store_true",
+                   help="run only while holding the kube-system/kube-controller-manager Lease")
+    p.add_argument("--leader-elect-lease-duration", type=float,
+                   default=leaderelection.LEASE_DURATION)
+    p.add_argument("--leader-elect-renew-deadline", type=float,
+                   default=leaderelection.RENEW_DEADLINE)
+    p.add_argument("--leader-elect-retry-period", type=float,
+                   default=leaderelection.RETRY_PERIOD)
 
 
 def selected(spec: str) -> list[str]:
@@ -53,20 +76,43 @@ def selected(spec: str) -> list[str]:
     return [n for n in CONTROLLERS if n in on]
 
 
-async def run(kubeconfig: str, names: list[str], stop: asyncio.Event) -> None:
-    async with AsyncClient(load_kubeconfig(kubeconfig)) as client:
+async def run(args, names: list[str], stop: asyncio.Event) -> int:
+    """Run until ``stop``; 1 when leadership was lost (the process must exit, as upstream)."""
+    async with AsyncClient(load_kubeconfig(args.kubeconfig)) as client:
+        elector = None
+        if args.leader_elect:
+            elector = leaderelection.LeaderElector(
+                client, f"{socket.gethostname()}_{uuid.uuid4()}", "kube-system",
+                "kube-controller-manager", args.leader_elect_lease_duration,
+                args.leader_elect_renew_deadline, args.leader_elect_retry_period)
+            acquiring = asyncio.ensure_future(elector.acquire())
+            stopping = asyncio.ensure_future(stop.wait())
+            await asyncio.wait([acquiring, stopping], return_when=asyncio.FIRST_COMPLETED)
+            if not acquiring.done():
+                acquiring.cancel()
+                return 0
+            stopping.cancel()
         informers = SharedInformers(client)
-        recorder_for = {n: EventRecorder(client, f"{n}-controller") for n in names}
-        controllers = [CONTROLLERS[n](client, informers, recorder_for[n]) for n in names]
+        controllers = [CONTROLLERS[n](client, informers, EventRecorder(
+            client, RECORDER_NAMES.get(n, f"{n}-controller")), args) for n in names]
         informers.start()
         await informers.wait_synced()
         for c in controllers:
             c.start()
         log.info("controller-manager: running %s", ", ".join(names))
-        await stop.wait()
+        waits = [asyncio.ensure_future(stop.wait())]
+        if elector is not None:
+            waits.append(asyncio.ensure_future(elector.hold()))
+        done, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        lost = elector is not None and waits[1] in done
         for c in controllers:
             await c.stop()
         await informers.close()
+        if elector is not None and not lost:
+            await elector.release()
+        return 1 if lost else 0
 
 
 def main(argv=None) -> None:
@@ -79,5 +125,7 @@ def main(argv=None) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await run(args.kubeconfig, names, stop)
-    asyncio.run(go())
+        return await run(args, names, stop)
+    code = asyncio.run(go())
+    if code:
+        raise SystemExit(code)

@@ -1,33 +1,193 @@
-"""``manage.py up --data-dir DIR``: the all-in-one start, like ``k3s server``.
+"""``manage.py up --data-dir DIR [--nodes N]``: the all-in-one start, like ``k3s server``.
 
 Migrates, creates the PKI, reconciles bootstrap objects, writes DIR/admin.kubeconfig
 (cluster-admin by client certificate) and serves HTTPS until SIGTERM/SIGINT, authorizing
 with Node,RBAC unless ``--authorization-mode`` says otherwise.
-``--nodes`` and ``--no-workers`` are accepted for the scheduler/kubelet workers, which a
-later issue adds; until then they start nothing.
+
+With ``--nodes N`` it also runs the workers, as supervised child processes once the server
+listens: N simulated kubelets named node-1 … node-N (``python -m workers.kubelet``, up to
+``--kubelets-per-process`` of them sharing one process, as kwok does; each with its own
+client certificate CN=system:node:NAME O=system:nodes, DIR/kubelets/NAME.kubeconfig and the
+podCIDR 10.244.<i>.0/24), ``manage.py scheduler --kubeconfig DIR/scheduler.kubeconfig
+--leader-elect`` (CN=system:kube-scheduler) and ``manage.py controller-manager`` likewise
+(CN=system:kube-controller-manager).  A child that dies is
+started again (1 s back-off doubling to 30 s); SIGTERM/SIGINT stop the children first, then
+the server.  Their logs go to DIR/logs/.  ``--no-workers`` starts none.
 """
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
 import sys
+import threading
+import time
+from pathlib import Path
+
+from django.core.management.base import CommandError
 
 from apiserver.management.commands.apiserver import Command as ApiserverCommand
 from apiserver.management.commands.apiserver import start, with_data_dir_defaults
 from apiserver.pki import PKI
 from apiserver.server import lifecycle
 
+REPO_ROOT = Path(__file__).resolve().parents[3]
+RESTART_BACKOFF = (1.0, 30.0)
+STOP_TIMEOUT = 5.0
+MAX_NODES = 256                     # one /24 of 10.244.0.0/16 each
+
+
+class Child:
+    """One supervised worker process."""
+
+    def __init__(self, name: str, argv: list[str], log_path: Path):
+        self.name, self.argv, self.log_path = name, argv, log_path
+        self.proc: subprocess.Popen | None = None
+        self.started = 0.0
+        self.restarts = 0
+        self.delay = RESTART_BACKOFF[0]
+        self.next_start = 0.0
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGTERM when the supervising thread's process dies
+    (Linux PR_SET_PDEATHSIG), so a SIGKILLed ``up`` leaves no orphans."""
+    try:
+        import ctypes
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
+
+
+class Supervisor:
+    """Starts the children, restarts those that exit, stops them all on ``stop()``.  All
+    processes are spawned from its one thread (PR_SET_PDEATHSIG is per thread)."""
+
+    def __init__(self, children: list[Child], env: dict, log=print):
+        self.children, self.env, self.log = children, env, log
+        self.stopping = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="worker supervisor",
+                                        daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _spawn(self, child: Child) -> None:
+        child.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(child.log_path, "ab") as out:
+            child.proc = subprocess.Popen(
+                child.argv, cwd=REPO_ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=_die_with_parent)
+        child.started = time.monotonic()
+
+    def _loop(self) -> None:
+        for child in self.children:
+            self._spawn(child)
+        while not self.stopping.wait(0.2):
+            now = time.monotonic()
+            for child in self.children:
+                proc = child.proc
+                if proc is not None and proc.poll() is None:
+                    continue
+                if proc is not None:                     # it just exited: schedule a restart
+                    if now - child.started > 60:
+                        child.delay = RESTART_BACKOFF[0]
+                    self.log(f"{child.name} exited with {proc.returncode}; restarting in "
+                             f"{child.delay:.0f}s (log: {child.log_path})")
+                    child.proc, child.next_start = None, now + child.delay
+                    child.delay = min(child.delay * 2, RESTART_BACKOFF[1])
+                elif now >= child.next_start and not self.stopping.is_set():
+                    child.restarts += 1
+                    self._spawn(child)
+
+    def signal_all(self) -> None:
+        """Begin stopping (safe from a signal handler): no restarts, SIGTERM to each."""
+        self.stopping.set()
+        for child in self.children:
+            if child.proc is not None and child.proc.poll() is None:
+                try:
+                    child.proc.send_signal(signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+
+    def stop(self, timeout: float = STOP_TIMEOUT) -> None:
+        """SIGTERM every child, wait up to ``timeout`` s, then SIGKILL what remains."""
+        self.signal_all()
+        self._thread.join(timeout=2)
+        deadline = time.monotonic() + timeout
+        for child in self.children:
+            proc = child.proc
+            if proc is None:
+                continue
+            try:
+                proc.wait(max(deadline - time.monotonic(), 0.01))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def worker_children(directory: Path, pki: PKI, server: str, nodes: int, per_process: int,
+                    runtime: str, kubelet_args: list[str]) -> list[Child]:
+    """The kubelet processes, the scheduler's and the controller manager's, with their
+    certificates and kubeconfigs written."""
+    logs = directory / "logs"
+    kube_dir = directory / "kubelets"
+    kube_dir.mkdir(parents=True, exist_ok=True)
+    names = [f"node-{i}" for i in range(1, nodes + 1)]
+    for name in names:
+        cert, key = pki.ensure_client(f"kubelet-{name}", f"system:node:{name}", ["system:nodes"])
+        pki.write_kubeconfig(kube_dir / f"{name}.kubeconfig", server, cert, key,
+                             f"system:node:{name}")
+    children = []
+    for start_at in range(0, len(names), per_process):
+        group = names[start_at:start_at + per_process]
+        argv = [sys.executable, "-m", "workers.kubelet", "--runtime", runtime,
+                "--kubeconfig", str(kube_dir / "{node}.kubeconfig"),
+                "--port", str(10250 + start_at)]
+        for offset, name in enumerate(group):
+            argv += ["--node-name", name, "--pod-cidr", f"10.244.{start_at + offset}.0/24"]
+        label = group[0] if len(group) == 1 else f"{group[0]}..{group[-1]}"
+        children.append(Child(f"kubelet {label}", argv + list(kubelet_args),
+                              logs / f"kubelet-{group[0]}.log"))
+    for command, user in (("scheduler", "system:kube-scheduler"),
+                          ("controller-manager", "system:kube-controller-manager")):
+        cert, key = pki.ensure_client(command, user)
+        kubeconfig = directory / f"{command}.kubeconfig"
+        pki.write_kubeconfig(kubeconfig, server, cert, key, user)
+        children.append(Child(command, [sys.executable, "manage.py", command,
+                                        "--kubeconfig", str(kubeconfig), "--leader-elect"],
+                              logs / f"{command}.log"))
+    return children
+
 
 class Command(ApiserverCommand):
-    help = "Start everything: API server (and, later, scheduler and kubelets)."
+    help = "Start everything: the API server, and with --nodes the scheduler and kubelets."
 
     def add_arguments(self, parser):
         super().add_arguments(parser)
-        parser.add_argument("--nodes", type=int, default=0, help="simulated nodes (workers issue)")
+        parser.add_argument("--nodes", type=int, default=0,
+                            help="simulated nodes to run (kubelets), with the scheduler")
+        parser.add_argument("--node-runtime", choices=("simulated", "process"),
+                            default="simulated", help="the kubelets' container runtime")
+        parser.add_argument("--kubelets-per-process", type=int, default=10,
+                            help="simulated kubelets sharing one process (kwok-style)")
+        parser.add_argument("--kubelet-arg", action="append", default=[],
+                            help="an extra flag for every kubelet (e.g. "
+                                 "--kubelet-arg=--lease-renew-interval=2)")
         parser.add_argument("--no-workers", action="store_true", help="start no workers")
         # as k3s and kubeadm clusters: kubelets by the Node authorizer, everyone else by RBAC
         # (``apiserver`` keeps kube-apiserver's flag default, AlwaysAllow)
         parser.set_defaults(authorization_mode="Node,RBAC")
 
     def handle(self, *args, **o):
+        nodes = 0 if o["no_workers"] else o["nodes"]
+        if not 0 <= nodes <= MAX_NODES:
+            raise CommandError(f"--nodes must be between 0 and {MAX_NODES}")
+        if o["kubelets_per_process"] < 1:
+            raise CommandError("--kubelets-per-process must be at least 1")
+        if nodes and o["node_runtime"] == "process":
+            raise CommandError("--node-runtime process is not available yet (it arrives with "
+                               "the streaming issue); use --node-runtime simulated")
         options = self.options_from(o)
         directory = lifecycle.data_dir(o["data_dir"])
         options = with_data_dir_defaults(options, directory)
@@ -35,11 +195,51 @@ class Command(ApiserverCommand):
         pki = PKI(directory).ensure(hosts=["127.0.0.1", "localhost"])
         cert, key, ca = self.tls_files(options, directory)
         host = "127.0.0.1" if options.bind_address in ("0.0.0.0", "::") else options.bind_address
+        server = f"https://{host}:{options.secure_port}"
         kubeconfig = directory / "admin.kubeconfig"
-        pki.write_kubeconfig(kubeconfig, f"https://{host}:{options.secure_port}")
+        pki.write_kubeconfig(kubeconfig, server)
+        supervisor = None
+        if nodes:
+            env = dict(os.environ, PYTHONUNBUFFERED="1")
+            supervisor = Supervisor(
+                worker_children(directory, pki, server, nodes, o["kubelets_per_process"],
+                                o["node_runtime"], o["kubelet_arg"]),
+                env, log=lambda m: (self.stderr.write(m), sys.stderr.flush()))
 
         def started():
             self.stdout.write(f"serving on https://{host}:{options.secure_port}\n"
                               f"export KUBECONFIG={kubeconfig}")
+            if supervisor is not None:
+                _stop_workers_first(supervisor)
+                supervisor.start()
+                self.stdout.write(f"started {nodes} node(s): kubelet logs in "
+                                  f"{directory / 'logs'}")
             sys.stdout.flush()
-        start(options, cert, key, ca, on_started=started)
+        if supervisor is not None:
+            # uvicorn re-raises a captured SIGTERM once it has drained, under the handler
+            # that was there before it: make that an orderly exit, so the workers are
+            # waited for below instead of orphaned by an immediate death
+            signal.signal(signal.SIGTERM, _exit_quietly)
+        try:
+            start(options, cert, key, ca, on_started=started)
+        finally:
+            if supervisor is not None:
+                supervisor.stop()
+
+
+def _exit_quietly(signum, frame):
+    raise SystemExit(0)
+
+
+def _stop_workers_first(supervisor: Supervisor) -> None:
+    """Chain the server's SIGTERM/SIGINT handlers so the workers are told to stop first:
+    they close their watches before the server drains, and no restart races the shutdown."""
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        previous = signal.getsignal(sig)
+        if not callable(previous):
+            continue
+
+        def handler(signum, frame, previous=previous):
+            supervisor.signal_all()
+            previous(signum, frame)
+        signal.signal(sig, handler)

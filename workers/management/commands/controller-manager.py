@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
-from workers.controllers.manager import main
+from workers.controllers.manager import add_lifecycle_arguments, main
 
 
 class Command(BaseCommand):
@@ -13,6 +13,14 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--kubeconfig", required=True)
         parser.add_argument("--controllers", default="*")
+        add_lifecycle_arguments(parser)
 
     def handle(self, *args, **o):
-        main(["--kubeconfig", o["kubeconfig"], "--controllers", o["controllers"]])
+        argv = ["--kubeconfig", o["kubeconfig"], "--controllers", o["controllers"]]
+        for flag in ("node_monitor_grace_period", "node_monitor_period",
+                     "leader_elect_lease_duration", "leader_elect_renew_deadline",
+                     "leader_elect_retry_period"):
+            argv += ["--" + flag.replace("_", "-"), str(o[flag])]
+        if o["leader_elect"]:
+            argv.append("--leader-elect")
+        main(argv)

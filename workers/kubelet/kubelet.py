@@ -1,0 +1,176 @@
+"""One kubelet: the composition of node status, lease, pod watch and pod workers.
+
+``Kubelet(cfg).run(stop)``:
+
+1. builds its ``AsyncClient`` from ``cfg.kubeconfig`` (the node's identity,
+   system:node:NAME) and its runtime;
+2. registers the Node, retrying with back-off until the server answers (a refusal such as a
+   Forbidden label is logged with the server's message and retried too, as upstream);
+3. runs the Lease renewer, the node status loop and an ``Informer`` on pods with
+   ``fieldSelector=spec.nodeName=NAME`` over the websocket watch (the only pods the Node
+   authorizer lets it list), handing each pod to its ``PodWorker`` (keyed by uid);
+4. on ``stop``: ends its tasks and closes its connections; pods keep running as far as the
+   API is concerned (a restarted kubelet adopts them), as upstream's kubelet does.
+
+``run_kubelets(configs)`` runs several in one process on one event loop (kwok's model) until
+SIGTERM/SIGINT.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import signal
+
+from apiserver.client import ApiError, AsyncClient, Informer, load_kubeconfig
+
+from .config import KubeletConfig
+from .events import EventRecorder
+from .ipam import PodIPs
+from .lease import LeaseController
+from .node import NodeStatusManager, now_rfc3339
+from .pods import PodWorker
+from .runtime import Runtime
+from .simulated import SimulatedRuntime
+
+log = logging.getLogger("workers.kubelet")
+
+REGISTER_BACKOFF = (0.2, 7.0)
+
+
+def make_runtime(cfg: KubeletConfig) -> Runtime:
+    if cfg.runtime == "simulated":
+        return SimulatedRuntime(cfg.pull_delay, cfg.start_delay)
+    raise ValueError(f"runtime {cfg.runtime!r} is not available yet (the streaming issue)")
+
+
+class Kubelet:
+    """See the module docstring.  Attributes used by ``PodWorker`` (its ``host``):
+    ``client``, ``runtime``, ``events``, ``node_name``, ``node_ip``, ``ips``, ``now``."""
+
+    def __init__(self, cfg: KubeletConfig, client: AsyncClient | None = None,
+                 runtime: Runtime | None = None):
+        self.cfg = cfg
+        self.client = client
+        self.runtime = runtime or make_runtime(cfg)
+        self.node_name, self.node_ip = cfg.node_name, cfg.node_ip
+        self.now = now_rfc3339
+        self.workers: dict[str, PodWorker] = {}
+        self.events: EventRecorder | None = None
+        self.ips: PodIPs | None = None
+        self.node: NodeStatusManager | None = None
+        self.lease: LeaseController | None = None
+        self.informer: Informer | None = None
+        self.registered = asyncio.Event()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        own_client = self.client is None
+        if own_client:
+            self.client = AsyncClient(load_kubeconfig(self.cfg.kubeconfig))
+        self.events = EventRecorder(self.client, self.node_name, self.now)
+        self.node = NodeStatusManager(self.client, self.cfg)
+        tasks: list[asyncio.Task] = []
+        try:
+            if not await self._register(stop):
+                return
+            self.ips = PodIPs(self.node.pod_cidr)
+            self.lease = LeaseController(self.client, self.node_name, self.cfg.lease_duration,
+                                         self.cfg.renew_interval, lambda: self.node.uid)
+            self.informer = Informer(
+                self.client, "/api/v1/pods", {"fieldSelector": f"spec.nodeName={self.node_name}"},
+                self._on_pod, transport=self.cfg.watch_transport, name=f"pods@{self.node_name}")
+            tasks = [asyncio.create_task(self.lease.run(), name=f"lease {self.node_name}"),
+                     asyncio.create_task(self.node.run(), name=f"status {self.node_name}"),
+                     self.informer.start()]
+            log.info("kubelet %s running (podCIDR %s)", self.node_name, self.node.pod_cidr)
+            await stop.wait()
+        finally:
+            for t in tasks:
+                t.cancel()
+            for w in list(self.workers.values()):
+                if w.task:
+                    w.task.cancel()
+            pending = tasks + [w.task for w in self.workers.values() if w.task]
+            if pending:
+                await asyncio.gather(*pending, return_exceptions=True)
+            if self.events:
+                await self.events.flush(1.0)
+            if own_client:
+                await self.client.close()
+
+    async def _register(self, stop: asyncio.Event) -> bool:
+        delay, ceiling = REGISTER_BACKOFF
+        while not stop.is_set():
+            try:
+                await self.node.register()
+                self.registered.set()
+                return True
+            except asyncio.CancelledError:
+                raise
+            except ApiError as exc:
+                log.warning("node %s: unable to register: %s", self.node_name, exc)
+            except (OSError, asyncio.TimeoutError) as exc:
+                log.info("node %s: API server not reachable (%s); retrying", self.node_name,
+                         type(exc).__name__)
+            try:
+                await asyncio.wait_for(stop.wait(), delay * random.uniform(0.8, 1.2))
+            except asyncio.TimeoutError:
+                pass
+            delay = min(delay * 2, ceiling)
+        return False
+
+    async def _on_pod(self, kind: str, pod: dict, old: dict | None) -> None:
+        uid = (pod.get("metadata") or {}).get("uid")
+        if not uid:
+            return
+        worker = self.workers.get(uid)
+        if kind == "DELETED":
+            if worker is not None:
+                del self.workers[uid]
+                await worker.forget()
+            return
+        if worker is None:
+            worker = self.workers[uid] = PodWorker(self, pod)
+            worker.start()
+        else:
+            worker.update(pod)
+
+
+async def run_kubelets(configs: list[KubeletConfig], stop: asyncio.Event | None = None) -> None:
+    """Run every kubelet until ``stop`` (default: SIGTERM or SIGINT)."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass
+    kubelets = [Kubelet(cfg) for cfg in configs]
+    results = await asyncio.gather(*(k.run(stop) for k in kubelets), return_exceptions=True)
+    for k, r in zip(kubelets, results):
+        if isinstance(r, BaseException) and not isinstance(r, asyncio.CancelledError):
+            log.error("kubelet %s failed: %s: %s", k.node_name, type(r).__name__, r)
+
+
+def main(argv=None) -> int:
+    """``python -m workers.kubelet``: the same flags as ``manage.py kubelet``, no Django."""
+    import argparse
+
+    from .config import add_arguments, configs_from
+
+    parser = argparse.ArgumentParser(prog="kubelet", description="a simulated kubelet")
+    add_arguments(parser)
+    parser.add_argument("-v", "--verbosity", type=int, default=1)
+    args = parser.parse_args(argv)
+    try:
+        configs = configs_from(args)
+    except ValueError as exc:
+        parser.error(str(exc))
+    setup_logging(args.verbosity)
+    asyncio.run(run_kubelets(configs))
+    return 0
+
+
+def setup_logging(verbosity: int = 1) -> None:
+    level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -1,0 +1,117 @@
+"""The simulated container runtime: no processes, only time (as kwok's fake kubelet).
+
+* An image pull takes ``pull_delay`` seconds; images are then present on this node.
+* Creating a container takes ``start_delay`` seconds.
+* A started container runs until stopped, unless its pod carries the annotation
+  ``sim.kubelet/exit-after-seconds: "N"``: it then exits N seconds after starting with
+  ``sim.kubelet/exit-code`` (default 0).  Stopping exits 0 (a process that handles SIGTERM).
+* Init containers exit 0 after ``init_run`` seconds (they always succeed here).
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import itertools
+
+from .runtime import ImageNeverPull, PullResult, Runtime, normalize_image
+
+EXIT_AFTER = "sim.kubelet/exit-after-seconds"
+EXIT_CODE = "sim.kubelet/exit-code"
+
+
+def exit_plan(pod: dict) -> tuple[float | None, int]:
+    """(seconds until exit or None, exit code) from the pod's annotations; bad values are
+    ignored (the container runs until stopped, exit code 0)."""
+    ann = (pod.get("metadata") or {}).get("annotations") or {}
+    try:
+        after = float(ann[EXIT_AFTER]) if EXIT_AFTER in ann else None
+        if after is not None and after < 0:
+            after = None
+    except ValueError:
+        after = None
+    try:
+        code = int(ann.get(EXIT_CODE, 0))
+    except ValueError:
+        code = 0
+    return after, code
+
+
+class _Container:
+    __slots__ = ("uid", "exit_after", "exit_code", "stopped", "done", "task")
+
+    def __init__(self, uid: str, exit_after: float | None, exit_code: int):
+        self.uid, self.exit_after, self.exit_code = uid, exit_after, exit_code
+        self.stopped = asyncio.Event()
+        self.done: int | None = None
+
+
+class SimulatedRuntime(Runtime):
+    name = "simulated"
+
+    def __init__(self, pull_delay: float = 0.2, start_delay: float = 0.1,
+                 init_run: float = 0.1):
+        self.pull_delay, self.start_delay, self.init_run = pull_delay, start_delay, init_run
+        self.images: set[str] = set()
+        self.containers: dict[str, _Container] = {}
+        self._ids = itertools.count(1)
+
+    def has_image(self, image: str) -> bool:
+        return normalize_image(image) in self.images
+
+    async def pull_image(self, image: str, policy: str) -> PullResult:
+        ref = normalize_image(image)
+        digest = "sha256:" + hashlib.sha256(ref.encode()).hexdigest()
+        image_id = ref.rsplit(":", 1)[0] + "@" + digest if "@" not in ref else ref
+        size = 1_000_000 + int(digest[7:13], 16) % 100_000_000
+        present = ref in self.images
+        if policy == "Never" and not present:
+            raise ImageNeverPull(image)
+        if present and policy != "Always":
+            return PullResult(image_id, size, 0.0, True)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await asyncio.sleep(self.pull_delay)
+        self.images.add(ref)
+        return PullResult(image_id, size, loop.time() - started, False)
+
+    async def create_container(self, pod: dict, container: dict, attempt: int, *,
+                               init: bool = False) -> str:
+        await asyncio.sleep(self.start_delay)
+        uid = (pod.get("metadata") or {}).get("uid", "")
+        seed = f"{uid}/{container.get('name')}/{attempt}/{next(self._ids)}"
+        cid = hashlib.sha256(seed.encode()).hexdigest()
+        if init:
+            after, code = self.init_run, 0
+        else:
+            after, code = exit_plan(pod)
+        self.containers[cid] = _Container(uid, after, code)
+        return cid
+
+    async def start_container(self, cid: str) -> None:
+        if cid not in self.containers:
+            raise KeyError(cid)
+
+    async def wait_container(self, cid: str) -> int:
+        c = self.containers[cid]
+        if c.done is not None:
+            return c.done
+        try:
+            await asyncio.wait_for(c.stopped.wait(), c.exit_after)
+        except asyncio.TimeoutError:
+            if c.done is None:
+                c.done = c.exit_code
+        return c.done if c.done is not None else 0
+
+    async def stop_container(self, cid: str, grace: float) -> int:
+        c = self.containers.get(cid)
+        if c is None:
+            return 0
+        if c.done is None:
+            c.done = 0
+        c.stopped.set()
+        return c.done
+
+    async def remove_pod(self, uid: str) -> None:
+        for cid in [k for k, c in self.containers.items() if c.uid == uid]:
+            c = self.containers.pop(cid)
+            c.stopped.set()
