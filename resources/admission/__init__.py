@@ -46,4 +46,12 @@ PLUGINS = {
     "PodNodeSelector": "resources.admission.pod_node_selector.PodNodeSelector",
     "PodTolerationRestriction":
         "resources.admission.pod_toleration_restriction.PodTolerationRestriction",
+    "ResourceQuota": "resources.admission.resource_quota.ResourceQuota",
+    "ValidatingAdmissionPolicy":
+        "resources.admission.validating_admission_policy.ValidatingAdmissionPolicy",
+    # webhooks (issue 12)
+    "MutatingAdmissionWebhook":
+        "resources.admission.mutating_admission_webhook.MutatingAdmissionWebhook",
+    "ValidatingAdmissionWebhook":
+        "resources.admission.validating_admission_webhook.ValidatingAdmissionWebhook",
 }

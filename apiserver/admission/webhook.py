@@ -1,0 +1,292 @@
+"""Generic admission webhooks: matching, AdmissionReview v1, the HTTPS call and the answer.
+
+Upstream: k8s.io/apiserver ``pkg/admission/plugin/webhook/`` (generic/webhook.go,
+predicates/{rules,namespace,object}, request/admissionreview.go, errors/, and the
+mutating/validating dispatchers).  Kind-agnostic: the configurations are plain dicts read
+from the stores by the plugins in resources/admission/.
+
+There is no cluster network, so a ``clientConfig.service`` is resolved through its Service
+and Endpoints to a ready address that is dialled directly (as upstream's
+``--enable-aggregator-routing``), with TLS server name ``NAME.NAMESPACE.svc``.
+"""
+from __future__ import annotations
+
+import base64
+import copy
+import http.client
+import json
+import socket
+import ssl
+import urllib.parse
+import uuid
+
+from apiserver.endpoints.patch.jsonpatch import apply_json_patch
+from apiserver.runtime import errors
+from apiserver.runtime.selectors import label_selector_from_dict
+
+# upstream rules.IsExemptAdmissionConfigurationResource
+EXEMPT = {"validatingwebhookconfigurations", "mutatingwebhookconfigurations",
+          "validatingadmissionpolicies", "validatingadmissionpolicybindings",
+          "mutatingadmissionpolicies", "mutatingadmissionpolicybindings"}
+OPTIONS_KIND = {"CREATE": "CreateOptions", "UPDATE": "UpdateOptions", "DELETE": "DeleteOptions"}
+
+
+class CallError(Exception):
+    """The webhook could not be called or answered badly: failurePolicy decides."""
+
+
+def _any(values, value) -> bool:
+    return "*" in (values or []) or value in (values or [])
+
+
+def _resource_matches(patterns, resource: str, sub: str) -> bool:
+    # upstream predicates/rules/rules.go resource(): "*", "*/*", "r/*", "*/s", "r/s"
+    for p in patterns or []:
+        r, _, s = p.partition("/")
+        if not s and not sub and r in ("*", resource):
+            return True
+        if s and sub and r in ("*", resource) and s in ("*", sub):
+            return True
+    return False
+
+
+def rule_matches(rule: dict, attrs) -> bool:
+    """One ``RuleWithOperations`` against the request (upstream rules.Matcher)."""
+    scope = rule.get("scope") or "*"
+    if scope == "Cluster" and attrs.namespace:
+        return False
+    if scope == "Namespaced" and not attrs.namespace:
+        return False
+    return (_any(rule.get("operations"), attrs.operation)
+            and _any(rule.get("apiGroups"), attrs.group)
+            and _any(rule.get("apiVersions"), attrs.version)
+            and _resource_matches(rule.get("resources"), attrs.resource, attrs.subresource))
+
+
+def _stored(stores, resource: str, namespace: str, name: str) -> dict | None:
+    """The stored core/v1 object, read straight from storage (``(json text, revision)``)."""
+    store = stores.store("", "v1", resource)
+    row = store.storage.get(store.resource, namespace, name)
+    if row is None:
+        return None
+    text = row[0] if isinstance(row, tuple) else row
+    return json.loads(text) if isinstance(text, (str, bytes)) else text
+
+
+def _labels(obj) -> dict:
+    return ((obj or {}).get("metadata") or {}).get("labels") or {}
+
+
+def namespace_matches(hook: dict, attrs, stores) -> bool:
+    """upstream predicates/namespace: cluster-scoped objects match; a Namespace's own
+    labels are used for Namespace objects; otherwise the namespace's labels."""
+    selector = hook.get("namespaceSelector")
+    if selector is None:
+        selector = {}
+    if not selector.get("matchLabels") and not selector.get("matchExpressions"):
+        return True
+    if attrs.resource == "namespaces" and attrs.group == "":
+        labels = _labels(attrs.obj if attrs.operation != "DELETE" else attrs.old)
+    elif not attrs.namespace:
+        return True
+    else:
+        labels = _labels(_stored(stores, "namespaces", "", attrs.namespace))
+    return label_selector_from_dict(selector).matches(labels)
+
+
+def object_matches(hook: dict, attrs) -> bool:
+    """upstream predicates/object: either the old or the new object's labels match."""
+    selector = hook.get("objectSelector")
+    if not selector or (not selector.get("matchLabels") and not selector.get("matchExpressions")):
+        return True
+    sel = label_selector_from_dict(selector)
+    return any(sel.matches(_labels(o)) for o in (attrs.obj, attrs.old) if o is not None)
+
+
+def matches(hook: dict, attrs, stores) -> bool:
+    if attrs.group == "admissionregistration.k8s.io" and attrs.resource in EXEMPT:
+        return False
+    if not any(rule_matches(r, attrs) for r in hook.get("rules") or []):
+        return False
+    return namespace_matches(hook, attrs, stores) and object_matches(hook, attrs)
+
+
+def build_review(attrs) -> dict:
+    """The AdmissionReview v1 request (upstream request/admissionreview.go)."""
+    user = attrs.user
+    user_info = {}
+    if user is not None:
+        user_info = {"username": getattr(user, "name", ""), "uid": getattr(user, "uid", ""),
+                     "groups": list(getattr(user, "groups", ()) or ())}
+        if getattr(user, "extra", None):
+            user_info["extra"] = {k: list(v) for k, v in user.extra.items()}
+    options = dict(attrs.options or {})
+    if attrs.operation in OPTIONS_KIND:
+        options.setdefault("kind", OPTIONS_KIND[attrs.operation])
+        options.setdefault("apiVersion", "meta.k8s.io/v1")
+    kind = {"group": attrs.group, "version": attrs.version, "kind": attrs.kind}
+    resource = {"group": attrs.group, "version": attrs.version, "resource": attrs.resource}
+    request = {"uid": attrs.uid or str(uuid.uuid4()), "kind": kind, "resource": resource,
+               "requestKind": kind, "requestResource": resource,
+               "name": attrs.name, "namespace": attrs.namespace, "operation": attrs.operation,
+               "userInfo": user_info,
+               "object": attrs.obj if attrs.operation != "DELETE" else None,
+               "oldObject": attrs.old if attrs.operation != "CREATE" else None,
+               "dryRun": bool(attrs.dry_run), "options": options or None}
+    if attrs.subresource:
+        request["subResource"] = attrs.subresource
+    return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request}
+
+
+def _resolve_service(ref: dict, stores) -> tuple[str, int]:
+    """A ready endpoint address for the Service (dialled directly: no cluster network)."""
+    ns, name, port = ref.get("namespace", ""), ref.get("name", ""), int(ref.get("port") or 443)
+
+    svc = _stored(stores, "services", ns, name)
+    if not svc:
+        raise CallError(f'service "{name}" not found')
+    port_name = None
+    for p in (svc.get("spec") or {}).get("ports") or []:
+        if int(p.get("port") or 0) == port:
+            port_name = p.get("name") or ""
+            break
+    else:
+        raise CallError(f"no service port {port} found for service \"{name}\"")
+    ep = _stored(stores, "endpoints", ns, name) or {}
+    for subset in ep.get("subsets") or []:
+        for p in subset.get("ports") or []:
+            if (p.get("name") or "") == port_name and subset.get("addresses"):
+                return subset["addresses"][0]["ip"], int(p["port"])
+    raise CallError(f'no endpoints available for service "{name}"')
+
+
+def call(hook: dict, review: dict, stores) -> dict:
+    """POST the review, return the response's ``response``; never follows redirects."""
+    cfg = hook.get("clientConfig") or {}
+    timeout = min(int(hook.get("timeoutSeconds") or 10), 30)
+    ca = cfg.get("caBundle")
+    ctx = ssl.create_default_context()
+    if ca:
+        ctx = ssl.create_default_context(cadata=base64.b64decode(ca).decode())
+    if cfg.get("url"):
+        url = urllib.parse.urlsplit(cfg["url"])
+        if url.scheme != "https":
+            raise CallError(f'Post "{cfg["url"]}": webhook URL must use https')
+        host, port, server = url.hostname, url.port or 443, url.hostname
+        path, shown = (url.path or "/") + (f"?{url.query}" if url.query else ""), cfg["url"]
+    else:
+        ref = cfg.get("service") or {}
+        server = f"{ref.get('name')}.{ref.get('namespace')}.svc"
+        path = ref.get("path") or "/"
+        shown = f"https://{server}:{int(ref.get('port') or 443)}{path}"
+        if not ca:
+            # system roots are for url only: a service without caBundle trusts nothing
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        try:
+            host, port = _resolve_service(ref, stores)
+        except CallError as exc:
+            raise CallError(f'Post "{shown}": {exc}') from None
+    body = json.dumps(review).encode()
+    try:
+        sock = socket.create_connection((host, port), timeout=timeout)
+        conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=ctx)
+        conn.sock = ctx.wrap_socket(sock, server_hostname=server)
+        conn.request("POST", path, body=body, headers={
+            "Host": server, "Content-Type": "application/json", "Accept": "application/json"})
+        resp = conn.getresponse()
+        data = resp.read()
+        conn.close()
+    except (OSError, ssl.SSLError, http.client.HTTPException) as exc:
+        text = "context deadline exceeded" if isinstance(exc, (socket.timeout, TimeoutError)) else str(exc)
+        raise CallError(f'failed to call webhook: Post "{shown}": {text}') from None
+    if resp.status != 200:
+        raise CallError(f"received invalid webhook response: status code {resp.status}")
+    try:
+        answer = json.loads(data)
+    except ValueError as exc:
+        raise CallError(f"failed to decode webhook response: {exc}") from None
+    if not isinstance(answer, dict) or answer.get("kind") != "AdmissionReview" \
+            or answer.get("apiVersion") != "admission.k8s.io/v1":
+        raise CallError("expected webhook response of admission.k8s.io/v1, Kind=AdmissionReview")
+    response = answer.get("response")
+    if not isinstance(response, dict):
+        raise CallError("webhook response was absent")
+    if response.get("uid") != review["request"]["uid"]:
+        raise CallError(f"expected response.uid=\"{review['request']['uid']}\", "
+                        f"got \"{response.get('uid', '')}\"")
+    return response
+
+
+class WebhookStatusError(errors.APIError):
+    """A refusal carrying the webhook's own status (upstream errors.ToStatusErr)."""
+
+    def __init__(self, message, code, reason, details=None):
+        super().__init__(message, details=details)
+        self.code, self.reason = code, reason
+
+
+def denied(name: str, status: dict | None) -> errors.APIError:
+    status = status or {}
+    code = int(status.get("code") or 0)
+    code = code if code >= 400 else 400
+    prefix = f'admission webhook "{name}" denied the request'
+    text = status.get("message") or status.get("reason")
+    message = f"{prefix}: {text}" if text else f"{prefix} without explanation"
+    return WebhookStatusError(message, code, status.get("reason") or "", status.get("details"))
+
+
+def dry_run_check(hook: dict, attrs) -> None:
+    if attrs.dry_run and hook.get("sideEffects") not in ("None", "NoneOnDryRun"):
+        raise errors.BadRequest(f'admission webhook "{hook.get("name")}" does not support dry run')
+
+
+def invoke(hook: dict, attrs, stores, mutate: bool) -> bool:
+    """Call one matching webhook; refuse, or (mutating) apply its patch.  True when the
+    object was changed.  failurePolicy (default Fail) decides on call errors."""
+    name = hook.get("name", "")
+    dry_run_check(hook, attrs)
+    review = build_review(attrs)
+    try:
+        response = call(hook, review, stores)
+    except CallError as exc:
+        if (hook.get("failurePolicy") or "Fail") == "Ignore":
+            attrs.annotations[f"failed-open.{'mutation' if mutate else 'validation'}"
+                              f".webhook.admission.k8s.io/{name}"] = "true"
+            return False
+        raise errors.InternalError(
+            f'Internal error occurred: failed calling webhook "{name}": {exc}') from None
+    for warning in response.get("warnings") or []:
+        attrs.warn(str(warning))
+    for key, value in (response.get("auditAnnotations") or {}).items():
+        attrs.annotations[f"{name}/{key}"] = value
+    if not response.get("allowed"):
+        raise denied(name, response.get("status"))
+    patch = response.get("patch")
+    if not patch or not mutate:
+        return False
+    if response.get("patchType") != "JSONPatch":
+        raise errors.InternalError(
+            f'Internal error occurred: failed calling webhook "{name}": '
+            f'unsupported patch type "{response.get("patchType", "")}"')
+    try:
+        ops = json.loads(base64.b64decode(patch))
+        new = apply_json_patch(copy.deepcopy(attrs.obj), ops)
+    except (ValueError, errors.APIError) as exc:
+        raise errors.InternalError(f'Internal error occurred: JSON Patch: {exc}') from None
+    if new == attrs.obj:
+        return False
+    attrs.obj.clear()
+    attrs.obj.update(new)
+    return True
+
+
+def hooks_of(stores, resource: str) -> list[dict]:
+    """Every webhook of every configuration of ``resource``, read on each request (so
+    changes take effect at once), sorted by configuration name as upstream."""
+    store = stores.store("admissionregistration.k8s.io", "v1", resource)
+    if store is None:
+        return []
+    items = [json.loads(t) if isinstance(t, (str, bytes)) else t
+             for t in store.list(None)["items"]]
+    items.sort(key=lambda c: c.get("metadata", {}).get("name", ""))
+    return [h for c in items for h in c.get("webhooks") or []]

@@ -1,0 +1,95 @@
+"""The shared CEL environment (upstream k8s.io/apiserver ``pkg/cel/`` and ``pkg/cel/library/``).
+
+:func:`compile_expression` compiles one expression over declared variables with the
+Kubernetes library functions (strings, regex, sets from ``oidc_cel``; lists ``isSorted``,
+``sum``, ``min``, ``max``) and returns a :class:`Program`.  Not yet here: url/ip/cidr/
+quantity libraries and the cost budget (cel-python has no cost tracking).
+
+May import: celpy, ``apiserver.authentication.oidc_cel``.
+"""
+from __future__ import annotations
+
+import celpy
+from celpy import celtypes
+
+from apiserver.authentication.oidc_cel import FUNCTIONS as _STRING_FUNCTIONS
+from apiserver.authentication.oidc_cel import KNOWN_FUNCTIONS as _KNOWN
+from apiserver.authentication.oidc_cel import _Sets
+
+COST_LIMIT_MESSAGE = "operation cancelled: actual cost limit exceeded"
+
+
+class CompileError(ValueError):
+    """An expression that does not parse or names an undeclared function."""
+
+
+class EvaluationError(Exception):
+    """An expression that failed at run time."""
+
+
+def _is_sorted(items):
+    values = list(items)
+    return celtypes.BoolType(all(a <= b for a, b in zip(values, values[1:])))
+
+
+def _sum(items):
+    values = list(items)
+    if not values:
+        return celtypes.IntType(0)
+    total = values[0]
+    for v in values[1:]:
+        total = total + v
+    return total
+
+
+def _extreme(pick):
+    def fn(items, *more):
+        values = list(items) if not more else [items, *more]
+        if not values:
+            raise ValueError("min/max of an empty list")
+        return pick(values)
+    return fn
+
+
+FUNCTIONS = dict(_STRING_FUNCTIONS, isSorted=_is_sorted, sum=_sum,
+                 min=_extreme(min), max=_extreme(max))
+KNOWN_FUNCTIONS = frozenset(_KNOWN) | frozenset(FUNCTIONS)
+_environment = celpy.Environment()
+
+
+class Program:
+    """One compiled expression; ``evaluate`` takes plain JSON-like values per variable."""
+
+    def __init__(self, text: str):
+        self.text = text
+        try:
+            tree = _environment.compile(text)
+        except celpy.CELParseError as exc:
+            line, column = getattr(exc, "line", 1) or 1, getattr(exc, "column", 1) or 1
+            raise CompileError(f"compilation failed: ERROR: <input>:{line}:{column}: Syntax "
+                               f"error: unexpected input\n | {text}\n | {'.' * (column - 1)}^"
+                               ) from None
+        for sub in tree.iter_subtrees():
+            if sub.data in ("ident_arg", "member_dot_arg"):
+                name = sub.children[0 if sub.data == "ident_arg" else 1]
+                if str(name) not in KNOWN_FUNCTIONS:
+                    raise CompileError(
+                        f"compilation failed: ERROR: <input>:{name.line}:{name.column}: "
+                        f"undeclared reference to '{name}' (in container '')")
+        self.program = _environment.program(tree, functions=FUNCTIONS)
+
+    def evaluate(self, variables: dict):
+        activation = {k: (v if isinstance(v, celtypes.MapType) else celpy.json_to_cel(v))
+                      for k, v in variables.items()}
+        activation["sets"] = _Sets()
+        try:
+            result = self.program.evaluate(activation)
+        except Exception as exc:   # CELEvalError or a library function's error
+            raise EvaluationError(str(exc.args[0]) if exc.args else type(exc).__name__) from None
+        if isinstance(result, Exception):
+            raise EvaluationError(str(result.args[0]) if result.args else str(result))
+        return result
+
+
+def compile_expression(text: str) -> Program:
+    return Program(text)

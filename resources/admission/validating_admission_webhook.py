@@ -1,0 +1,28 @@
+"""ValidatingAdmissionWebhook (upstream k8s.io/apiserver pkg/admission/plugin/webhook/validating/).
+
+Validating phase (in the Store, after schema validation and the mutating webhooks): every
+matching webhook of every ValidatingWebhookConfiguration is called; any refusal refuses
+the request.  Upstream calls them in parallel; here they run in order of name.
+"""
+from __future__ import annotations
+
+from apiserver.admission import webhook
+from apiserver.admission.base import Plugin
+from apiserver.registry.initializer import WantsStores
+
+
+class ValidatingAdmissionWebhook(Plugin, WantsStores):
+    name = "ValidatingAdmissionWebhook"
+    validating = True
+    stores = None
+
+    def set_stores(self, stores) -> None:
+        self.stores = stores
+
+    def handles(self, operation: str) -> bool:
+        return operation in ("CREATE", "UPDATE", "DELETE", "CONNECT")
+
+    def validate(self, attrs) -> None:
+        for hook in webhook.hooks_of(self.stores, "validatingwebhookconfigurations"):
+            if webhook.matches(hook, attrs, self.stores):
+                webhook.invoke(hook, attrs, self.stores, mutate=False)

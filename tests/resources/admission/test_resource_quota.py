@@ -1,0 +1,88 @@
+"""ResourceQuota admission with the quota controller: refusals with upstream's messages,
+usage raised on create, freed by the controller after a delete, dryRun writes nothing,
+and two concurrent creates cannot both take the last slot."""
+from __future__ import annotations
+
+import threading
+
+import orjson
+import pytest
+from django.db import connection
+
+from apiserver.runtime import errors
+from resources.controllers.resourcequota import ResourceQuotaController
+from tests.apiserver.storage.support import ensure_revision_row
+from tests.conftest import build_server
+
+
+def setup(ctx, hard):
+    ensure_revision_row()
+    stores = build_server(admission_plugins=("ResourceQuota",))[0].stores
+    quotas = stores.store("", "v1", "resourcequotas")
+    quotas.create("default", {"metadata": {"name": "q"}, "spec": {"hard": hard}}, ctx)
+    ResourceQuotaController(stores).sync()
+    return stores, quotas
+
+
+def pod(name, cpu=None):
+    res = {"requests": {"cpu": cpu}} if cpu else {}
+    return {"metadata": {"name": name},
+            "spec": {"containers": [{"name": "c", "image": "busybox", "resources": res}]}}
+
+
+def used(quotas):
+    return orjson.loads(quotas.get("default", "q"))["status"]["used"]
+
+
+def test_pods_are_refused_past_hard_and_a_delete_frees_a_slot(db, ctx):
+    stores, quotas = setup(ctx, {"pods": "2", "requests.cpu": "1"})
+    pods = stores.store("", "v1", "pods")
+    pods.create("default", pod("a", "100m"), ctx)
+    pods.create("default", pod("b", "100m"), ctx)
+    assert used(quotas) == {"pods": "2", "requests.cpu": "200m"}
+    with pytest.raises(errors.Forbidden) as err:
+        pods.create("default", pod("c", "100m"), ctx)
+    assert str(err.value.message) == ('pods "c" is forbidden: exceeded quota: q, requested: '
+                                      'pods=1, used: pods=2, limited: pods=2')
+    pods.delete("default", "a", {"gracePeriodSeconds": 0}, ctx)
+    ResourceQuotaController(stores).sync()
+    assert used(quotas)["pods"] == "1"
+    pods.create("default", pod("c", "100m"), ctx)
+
+
+def test_missing_request_is_refused(db, ctx):
+    stores, _ = setup(ctx, {"requests.cpu": "1"})
+    with pytest.raises(errors.Forbidden) as err:
+        stores.store("", "v1", "pods").create("default", pod("x"), ctx)
+    assert "failed quota: q: must specify requests.cpu for: c" in err.value.message
+
+
+def test_dry_run_checks_without_writing(db, ctx):
+    stores, quotas = setup(ctx, {"configmaps": "1"})
+    ctx.dry_run = True
+    stores.store("", "v1", "configmaps").create("default", {"metadata": {"name": "m"}}, ctx)
+    assert used(quotas) == {"configmaps": "0"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_creates_cannot_both_take_the_last_slot(ctx):
+    stores, quotas = setup(ctx, {"configmaps": "1"})
+    cms = stores.store("", "v1", "configmaps")
+    results = []
+
+    def make(name):
+        try:
+            cms.create("default", {"metadata": {"name": name}}, ctx)
+            results.append("ok")
+        except errors.APIError as exc:
+            results.append(exc.code)
+        finally:
+            connection.close()
+    threads = [threading.Thread(target=make, args=(n,)) for n in ("m1", "m2")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results, key=str) == sorted(["ok", 403], key=str) or \
+        sorted(results, key=str) == sorted(["ok", 409], key=str)
+    assert used(quotas) == {"configmaps": "1"}
