@@ -10,7 +10,7 @@ upstream's, so no controller can do more than upstream's would.
 """
 from __future__ import annotations
 
-from .bootstrap_policy import events_rule, rule, service_account, user
+from .bootstrap_rules import events_rule, rule, service_account, user
 
 _CONTROLLER_ROLES = {
     "deployment-controller": [

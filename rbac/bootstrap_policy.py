@@ -15,33 +15,13 @@ The ``system:controller:*`` roles of the controllers this project runs are in
 """
 from __future__ import annotations
 
-GROUP = "rbac.authorization.k8s.io"
+from .bootstrap_controllers import CLUSTER_ROLE_BINDINGS as _CONTROLLER_BINDINGS
+from .bootstrap_controllers import CLUSTER_ROLES as _CONTROLLER_ROLES
+from .bootstrap_rules import (EVENTS_WRITE, GROUP, READ, READ_WRITE, WRITE,  # noqa: F401
+                              events_rule, group, rule, service_account, urls, user)
+
 BOOTSTRAP_LABELS = {"kubernetes.io/bootstrapping": "rbac-defaults"}
 AUTOUPDATE = "rbac.authorization.kubernetes.io/autoupdate"
-
-READ = ("get", "list", "watch")
-WRITE = ("create", "delete", "deletecollection", "patch", "update")
-READ_WRITE = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
-EVENTS_WRITE = ("create", "patch", "update")
-
-
-def rule(verbs, groups, resources, names=()) -> dict:
-    """A resource PolicyRule (verbs, apiGroups, resources, optional resourceNames)."""
-    out = {"verbs": list(verbs), "apiGroups": list(groups), "resources": list(resources)}
-    if names:
-        out["resourceNames"] = list(names)
-    return out
-
-
-def urls(verbs, paths) -> dict:
-    """A non-resource PolicyRule."""
-    return {"verbs": list(verbs), "nonResourceURLs": list(paths)}
-
-
-def events_rule() -> dict:
-    """Upstream's ``eventsRule()``: write events in both event groups."""
-    return rule(EVENTS_WRITE, ("", "events.k8s.io"), ("events",))
-
 
 def _aggregate_to(name: str) -> dict:
     return {f"rbac.authorization.k8s.io/aggregate-to-{name}": "true"}
@@ -248,24 +228,6 @@ _CLUSTER_ROLES = {
 }
 
 
-def _subject(kind: str, name: str, namespace: str = "") -> dict:
-    if kind == "ServiceAccount":
-        return {"kind": kind, "name": name, "namespace": namespace}
-    return {"apiGroup": GROUP, "kind": kind, "name": name}
-
-
-def group(name):
-    return _subject("Group", name)
-
-
-def user(name):
-    return _subject("User", name)
-
-
-def service_account(namespace, name):
-    return _subject("ServiceAccount", name, namespace)
-
-
 # ---- ClusterRoleBindings: name (= the ClusterRole's) → subjects ------------------------------
 _CLUSTER_ROLE_BINDINGS = {
     "cluster-admin": [group("system:masters")],
@@ -345,9 +307,8 @@ def _meta(name: str, namespace: str = "", labels=None) -> dict:
 
 
 def cluster_roles() -> list[dict]:
-    from .bootstrap_controllers import CLUSTER_ROLES as controllers   # it builds on this module
     out = []
-    for name, (rules, labels, aggregation) in {**_CLUSTER_ROLES, **controllers}.items():
+    for name, (rules, labels, aggregation) in {**_CLUSTER_ROLES, **_CONTROLLER_ROLES}.items():
         obj = {"apiVersion": f"{GROUP}/v1", "kind": "ClusterRole",
                "metadata": _meta(name, labels=labels), "rules": [dict(r) for r in rules]}
         if aggregation is not None:
@@ -359,12 +320,11 @@ def cluster_roles() -> list[dict]:
 def cluster_role_bindings() -> list[dict]:
     """Bindings carry the autoupdate annotation too (upstream's ``ensureRBACPolicy`` sets it
     on every reconciled binding)."""
-    from .bootstrap_controllers import CLUSTER_ROLE_BINDINGS as controllers
     return [{"apiVersion": f"{GROUP}/v1", "kind": "ClusterRoleBinding",
              "metadata": _meta(name),
              "roleRef": {"apiGroup": GROUP, "kind": "ClusterRole", "name": name},
              "subjects": [dict(s) for s in subjects]}
-            for name, subjects in {**_CLUSTER_ROLE_BINDINGS, **controllers}.items()]
+            for name, subjects in {**_CLUSTER_ROLE_BINDINGS, **_CONTROLLER_BINDINGS}.items()]
 
 
 def roles() -> list[dict]:

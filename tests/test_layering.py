@@ -21,7 +21,7 @@ APPS = ("rbac", "resources", "crds", "workers")
 # apiserver's layers, lowest first; ARCHITECTURE.md draws the same order.
 LAYERS = (
     ("runtime",),
-    ("openapi", "fieldmanager", "authentication", "authorization", "options", "pki",
+    ("openapi", "fieldmanager", "authentication", "authorization", "options", "pki", "cel",
      "pki_front_proxy"),
     ("storage", "admission"),
     ("registry",),

@@ -7,7 +7,7 @@ of configuration name; a JSONPatch answer changes the object.  A webhook with
 """
 from __future__ import annotations
 
-from apiserver.admission import webhook
+from resources.admission import webhook_dispatch as webhook
 from apiserver.admission.base import Plugin
 from apiserver.registry.initializer import WantsStores
 

@@ -6,7 +6,7 @@ the request.  Upstream calls them in parallel; here they run in order of name.
 """
 from __future__ import annotations
 
-from apiserver.admission import webhook
+from resources.admission import webhook_dispatch as webhook
 from apiserver.admission.base import Plugin
 from apiserver.registry.initializer import WantsStores
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from tests.apiserver.admission.test_webhook import server as webhook_server  # noqa: F401
+from tests.resources.admission.test_webhook_dispatch import server as webhook_server  # noqa: F401
 
 
 def configuration(kind, name, namespace, client_config, **extra):

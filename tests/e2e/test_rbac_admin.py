@@ -146,7 +146,8 @@ def test_a_role_added_in_the_admin_is_served_by_the_api_and_watched(env):
         assert len(mine) == 1 and "readers" in json.dumps(mine[0])
         assert {g["subject"]["name"] for g in grants} - {"bob"} <= {
             "system:masters", "system:kube-scheduler", "system:kube-controller-manager",
-            "kube-dns", "system:nodes"}
+            "kube-dns", "system:nodes", "deployment-controller", "replicaset-controller",
+            "replication-controller", "node-controller"}
     finally:
         watch.close()
 

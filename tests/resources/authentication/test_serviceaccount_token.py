@@ -192,5 +192,9 @@ def test_data_dir_default_for_the_signing_key(tmp_path):
         str(tmp_path / "pki" / "ca.crt"), str(tmp_path / "pki" / "ca.key"))
     assert filled.client_ca_file == str(tmp_path / "pki" / "ca.crt")
     given = opts.Options(service_account_signing_key_file="/k", cluster_signing_cert_file="/c",
-                         cluster_signing_key_file="/ck", client_ca_file="/ca")
+                         cluster_signing_key_file="/ck", client_ca_file="/ca",
+                         requestheader_client_ca_file="/fp")
     assert with_data_dir_defaults(given, tmp_path) is given
+    # without front-proxy flags, up's front-proxy PKI is used, as kubeadm sets it up
+    assert filled.requestheader_client_ca_file == str(tmp_path / "pki" / "front-proxy-ca.crt")
+    assert filled.proxy_client_cert_file == str(tmp_path / "pki" / "front-proxy-client.crt")

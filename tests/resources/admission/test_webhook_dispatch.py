@@ -140,7 +140,7 @@ def test_failure_policy(client, server):
 def test_dry_run_with_side_effects_refused():
     # v1 accepts only None/NoneOnDryRun; "Some"/"Unknown" survive from older versions
     from apiserver.admission.base import Attributes
-    from apiserver.admission.webhook import dry_run_check
+    from resources.admission.webhook_dispatch import dry_run_check
     from apiserver.runtime import errors
     attrs = Attributes(operation="CREATE", group="", version="v1", kind="ConfigMap",
                        resource="configmaps", subresource="", namespace="default", name="d",
@@ -152,7 +152,7 @@ def test_dry_run_with_side_effects_refused():
 
 
 def test_rules_match_subresources_and_scope():
-    from apiserver.admission.webhook import rule_matches
+    from resources.admission.webhook_dispatch import rule_matches
     from apiserver.admission.base import Attributes
 
     def a(resource, sub="", ns="default"):
