@@ -114,7 +114,13 @@ def run(app, options, cert_file, key_file, client_ca_file, on_started=None,
             await asyncio.sleep(0.02)
         if server.started and on_started:
             on_started()
-        await task
+        try:
+            await task
+        except asyncio.CancelledError:
+            # uvicorn cancels what is still open when the graceful-shutdown window ends
+            # (long-lived client watches of the workers): that is still a clean stop
+            if not server.should_exit:
+                raise
     asyncio.run(main()) if not _uvloop() else _uvloop().run(main())
 
 
