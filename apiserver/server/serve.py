@@ -13,6 +13,7 @@ import logging
 import ssl
 
 import uvicorn
+from websockets.exceptions import InvalidState
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
@@ -78,7 +79,21 @@ class APIServer(uvicorn.Server):
     async def shutdown(self, sockets=None):
         if self.cacher is not None:
             await self.cacher.stop()
+        # a websocket its client is closing at this very moment needs no close frame of
+        # ours; uvicorn's sans-I/O websocket shutdown raises InvalidState for it and would
+        # leave the other connections unclosed
+        for connection in list(self.server_state.connections):
+            connection.shutdown = _tolerant(connection.shutdown)
         await super().shutdown(sockets=sockets)
+
+
+def _tolerant(shutdown):
+    def call():
+        try:
+            shutdown()
+        except InvalidState:
+            pass
+    return call
 
 
 def build_server(app, options, cert_file: str, key_file: str, client_ca_file: str,
