@@ -9,7 +9,8 @@ metadata (and status, when the status subresource is on), and a terminating defi
 refusing creates.  Here the versions share one stored row through the generic Store: the
 storage version's class is served by a plain Store, every other served version declares
 ``storage_version`` and is a ConvertingStore over it whose conversion (strategy None) only
-rewrites ``apiVersion`` (apiserver/registry/conversion.py).
+rewrites ``apiVersion`` (apiserver/registry/conversion.py) or, with strategy Webhook,
+asks the definition's webhook (crds/conversion.py).
 
 Schema work (pruning, defaulting, validation) is helper ``crds.schema``'s; it is imported
 lazily so serving works without it (then nothing is pruned, defaulted or validated beyond
@@ -25,7 +26,7 @@ as upstream (which validates in the request version): the storage version's hook
 the converted body, which remembers the version it was sent in (:class:`InVersion`).
 
 May import: apiserver.registry, apiserver.runtime, apiserver.endpoints.discovery (version
-order), crds.serving_columns, crds.serving_openapi.
+order), crds.conversion, crds.serving_columns, crds.serving_openapi.
 """
 from __future__ import annotations
 
@@ -34,9 +35,11 @@ import importlib
 import orjson
 
 from apiserver.endpoints.discovery import version_priority
+from apiserver.registry.initializer import WantsStores
 from apiserver.registry.strategy import STATUS, Scale, Strategy
 from apiserver.runtime import errors
 
+from .conversion import NoneConverter, WebhookConverter
 from .serving_columns import PrinterColumns, find, parse_path
 from .serving_openapi import kind_schema
 
@@ -65,7 +68,7 @@ def _split_owned(obj: dict) -> dict:
     return {k: obj.pop(k) for k in _OWNED if k in obj}
 
 
-class CustomResourceStrategy(Strategy):
+class CustomResourceStrategy(Strategy, WantsStores):
     """Base of every generated custom resource class.  Declarations are filled per version
     by :func:`strategies_for`; hooks read them."""
 
@@ -82,6 +85,7 @@ class CustomResourceStrategy(Strategy):
     openapi_schema = None                  # published in /openapi/v3 (kubectl explain)
     list_kind_name = ""
     deprecation_warnings: tuple = ()       # sent with every answer (apiserver.endpoints.handlers)
+    conversion_webhook: dict = None        # spec.conversion.webhook of strategy Webhook
 
     @classmethod
     def list_kind(cls) -> str:
@@ -129,11 +133,41 @@ class CustomResourceStrategy(Strategy):
             return list(api.validate_status(schema, obj, old) or ())
         return list(api.validate(schema, obj, old) or ())
 
-    # ---- conversion (strategy None: only apiVersion changes, set by the ConvertingStore) --
+    # ---- conversion (crds.conversion) ---------------------------------------------------
+    def set_stores(self, stores) -> None:
+        """WantsStores: a conversion webhook's service is resolved through the registry."""
+        self._stores = stores
+
+    @property
+    def converter(self):
+        if self.__dict__.get("_converter") is None:
+            self._converter = (WebhookConverter(self.crd_name, self.conversion_webhook,
+                                                self.__dict__.get("_stores"))
+                               if self.conversion_webhook is not None else NoneConverter())
+        return self._converter
+
     def convert_to_storage(self, obj: dict) -> dict:
-        out = InVersion(obj)
-        out.served_version = self.version
-        return out
+        """Strategy None: the same body, which remembers its version so the storage
+        version's hooks use that version's schema.  Webhook: the webhook's storage-version
+        body, checked against the storage version's schema (its shape is that version's)."""
+        if self.conversion_webhook is None:
+            out = InVersion(obj)
+            out.served_version = self.version
+            return out
+        group, version = self.storage_version
+        return self.converter.convert([obj], f"{group}/{version}")[0]
+
+    def convert_from_storage(self, obj: dict) -> dict:
+        return self.convert_many_from_storage([obj])[0]
+
+    def convert_stored(self, objs: list[dict]) -> list[dict]:
+        """Objects an earlier storage version wrote, in this (storage) version."""
+        return self.converter.convert(objs, self.api_version())
+
+    def convert_many_from_storage(self, objs: list[dict]) -> list[dict]:
+        if self.conversion_webhook is None:
+            return objs                    # the ConvertingStore sets apiVersion
+        return self.converter.convert(objs, self.api_version())
 
     # ---- lifecycle hooks --------------------------------------------------------------------
     def prepare_for_create(self, ctx, obj: dict) -> None:
@@ -173,11 +207,33 @@ def names_of(crd: dict) -> dict:
     return accepted if accepted.get("plural") and accepted.get("kind") else spec_names
 
 
+def _storage_name(versions: list, served: list) -> str:
+    stored = next((v["name"] for v in versions if v.get("storage")), versions[0]["name"])
+    if stored not in {v["name"] for v in served} and served:
+        # a storage version that is not served: the first served version holds the row
+        # (documented deviation: upstream would keep writing the storage version)
+        stored = served[0]["name"]
+    return stored
+
+
+def _mixed(crd: dict) -> bool:
+    """Whether objects may be stored in a version other than today's storage version:
+    ``status.storedVersions`` names every version objects were ever written in, as
+    upstream keeps it."""
+    versions = [v for v in (crd.get("spec") or {}).get("versions") or ()
+                if isinstance(v, dict) and v.get("name")]
+    if not versions:
+        return False
+    stored = _storage_name(versions, [v for v in versions if v.get("served")])
+    return any(v != stored for v in (crd.get("status") or {}).get("storedVersions") or ())
+
+
 def fingerprint(crd: dict) -> bytes:
     """What the served classes depend on: a change of it means re-installing."""
     m = crd.get("metadata") or {}
     return orjson.dumps({"spec": crd.get("spec"), "names": names_of(crd),
-                         "terminating": bool(m.get("deletionTimestamp"))},
+                         "terminating": bool(m.get("deletionTimestamp")),
+                         "mixed": _mixed(crd)},
                         option=orjson.OPT_SORT_KEYS)
 
 
@@ -245,13 +301,13 @@ def strategies_for(crd: dict) -> list[type]:
     if not (group and kind and plural and versions):
         return []
     served = [v for v in versions if v.get("served")]
-    stored = next((v["name"] for v in versions if v.get("storage")), versions[0]["name"])
-    if stored not in {v["name"] for v in served} and served:
-        # a storage version that is not served: the first served version holds the row
-        # (documented deviation: upstream would keep writing the storage version)
-        stored = served[0]["name"]
+    stored = _storage_name(versions, served)
+    mixed = _mixed(crd)
     schemas = {v["name"]: ((v.get("schema") or {}).get("openAPIV3Schema")) for v in served}
     terminating = bool((crd.get("metadata") or {}).get("deletionTimestamp"))
+    conversion = spec.get("conversion") or {}
+    webhook = (conversion.get("webhook") or {}) if conversion.get("strategy") == "Webhook" \
+        else None
     out = []
     for v in sorted(served, key=lambda v: v["name"] != stored):
         subs = v.get("subresources") or {}
@@ -278,6 +334,8 @@ def strategies_for(crd: dict) -> list[type]:
             "deprecation_warnings": _deprecation(v, served, group, kind),
             "crd_name": (crd.get("metadata") or {}).get("name", ""),
             "terminating": terminating,
+            "conversion_webhook": webhook,
+            "stored_versions_mixed": mixed and v["name"] == stored,
             "schema": schemas.get(v["name"]), "version_schemas": schemas,
             "openapi_schema": kind_schema(group, v["name"], kind, schemas.get(v["name"])),
         }

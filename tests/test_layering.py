@@ -22,7 +22,7 @@ APPS = ("rbac", "resources", "crds", "workers")
 LAYERS = (
     ("runtime",),
     ("openapi", "fieldmanager", "authentication", "authorization", "options", "pki", "cel",
-     "pki_front_proxy"),
+     "pki_front_proxy", "webhook_client"),
     ("storage", "admission"),
     ("registry",),
     ("endpoints",),

@@ -50,6 +50,16 @@ class ConvertingStore:
     def _out(self, doc: str) -> str:
         return orjson.dumps(self.from_storage(orjson.loads(doc))).decode()
 
+    def _out_many(self, docs: list[str]) -> list[str]:
+        """A page of stored documents in this version, converted together (a conversion
+        webhook gets one review per page, as upstream converts a list at once)."""
+        objs = self.strategy.convert_many_from_storage([orjson.loads(d) for d in docs])
+        out = []
+        for obj in objs:
+            obj["apiVersion"], obj["kind"] = self.strategy.api_version(), self.strategy.kind
+            out.append(orjson.dumps(obj).decode())
+        return out
+
     def _in(self, obj: dict, ctx) -> dict:
         """A request body in this version: unknown fields dropped (or refused) against this
         version's schema, then converted to the storage version."""
@@ -63,7 +73,7 @@ class ConvertingStore:
 
     def list(self, namespace, **kwargs) -> dict:
         page = self.inner.list(namespace, **kwargs)
-        return {**page, "items": [self._out(doc) for doc in page["items"]]}
+        return {**page, "items": self._out_many(page["items"]) if page["items"] else []}
 
     def matcher(self, label_selector, field_selector):
         return self.inner.matcher(label_selector, field_selector)
@@ -100,5 +110,4 @@ class ConvertingStore:
         return self._out(doc), gone
 
     def delete_collection(self, namespace, options: dict, ctx, **kwargs) -> list[str]:
-        return [self._out(doc) for doc in self.inner.delete_collection(namespace, options, ctx,
-                                                                      **kwargs)]
+        return self._out_many(self.inner.delete_collection(namespace, options, ctx, **kwargs))

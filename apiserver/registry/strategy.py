@@ -132,6 +132,10 @@ class Strategy:
     # (group, version) this kind is stored in, when it is served in another one as well;
     # the convert_* hooks translate (see apiserver.registry.conversion)
     storage_version: ClassVar[tuple | None] = None
+    # True when stored objects may be in another version than this storage version (a
+    # custom resource whose definition changed its storage version): reads pass them
+    # through ``convert_stored``
+    stored_versions_mixed: ClassVar[bool] = False
     allow_unconditional_update: ClassVar[bool] = True
     allow_create_on_update: ClassVar[bool] = False
     # "subdomain" (DNS-1123 subdomain), "label" (DNS-1123 label), "dns1035", "path" (any
@@ -284,6 +288,16 @@ class Strategy:
     def convert_from_storage(self, obj: dict) -> dict:
         """The inverse: a stored object as this version shows it."""
         return obj
+
+    def convert_stored(self, objs: list[dict]) -> list[dict]:
+        """Objects an earlier storage version wrote (fresh copies, another apiVersion), in
+        this version (only asked when ``stored_versions_mixed``)."""
+        return objs
+
+    def convert_many_from_storage(self, objs: list[dict]) -> list[dict]:
+        """A page of stored objects (fresh copies, in order) as this version shows them;
+        one call per list, so a conversion that costs a round trip makes one."""
+        return [self.convert_from_storage(obj) for obj in objs]
 
     def table_row(self, obj: dict) -> list:
         """Cells for ``as=Table``, one per entry of ``columns`` (Name and Age by default)."""

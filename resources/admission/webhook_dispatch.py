@@ -5,21 +5,17 @@ predicates/{rules,namespace,object}, request/admissionreview.go, errors/, and th
 mutating/validating dispatchers).  Kind-agnostic: the configurations are plain dicts read
 from the stores by the plugins in resources/admission/.
 
-There is no cluster network, so a ``clientConfig.service`` is resolved through its Service
-and Endpoints to a ready address that is dialled directly (as upstream's
-``--enable-aggregator-routing``), with TLS server name ``NAME.NAMESPACE.svc``.
+The HTTPS call itself (service resolution, caBundle, server name) is
+apiserver.webhook_client's, shared with CustomResourceDefinition conversion webhooks.
 """
 from __future__ import annotations
 
 import base64
 import copy
-import http.client
 import json
-import socket
-import ssl
-import urllib.parse
 import uuid
 
+from apiserver import webhook_client
 from apiserver.endpoints.patch.jsonpatch import apply_json_patch
 from apiserver.runtime import errors
 from apiserver.runtime.selectors import label_selector_from_dict
@@ -63,16 +59,6 @@ def rule_matches(rule: dict, attrs) -> bool:
             and _resource_matches(rule.get("resources"), attrs.resource, attrs.subresource))
 
 
-def _stored(stores, resource: str, namespace: str, name: str) -> dict | None:
-    """The stored core/v1 object, read straight from storage (``(json text, revision)``)."""
-    store = stores.store("", "v1", resource)
-    row = store.storage.get(store.resource, namespace, name)
-    if row is None:
-        return None
-    text = row[0] if isinstance(row, tuple) else row
-    return json.loads(text) if isinstance(text, (str, bytes)) else text
-
-
 def _labels(obj) -> dict:
     return ((obj or {}).get("metadata") or {}).get("labels") or {}
 
@@ -90,7 +76,7 @@ def namespace_matches(hook: dict, attrs, stores) -> bool:
     elif not attrs.namespace:
         return True
     else:
-        labels = _labels(_stored(stores, "namespaces", "", attrs.namespace))
+        labels = _labels(webhook_client.stored_object(stores, "namespaces", "", attrs.namespace))
     return label_selector_from_dict(selector).matches(labels)
 
 
@@ -138,73 +124,14 @@ def build_review(attrs) -> dict:
     return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request}
 
 
-def _resolve_service(ref: dict, stores) -> tuple[str, int]:
-    """A ready endpoint address for the Service (dialled directly: no cluster network)."""
-    ns, name, port = ref.get("namespace", ""), ref.get("name", ""), int(ref.get("port") or 443)
-
-    svc = _stored(stores, "services", ns, name)
-    if not svc:
-        raise CallError(f'service "{name}" not found')
-    port_name = None
-    for p in (svc.get("spec") or {}).get("ports") or []:
-        if int(p.get("port") or 0) == port:
-            port_name = p.get("name") or ""
-            break
-    else:
-        raise CallError(f"no service port {port} found for service \"{name}\"")
-    ep = _stored(stores, "endpoints", ns, name) or {}
-    for subset in ep.get("subsets") or []:
-        for p in subset.get("ports") or []:
-            if (p.get("name") or "") == port_name and subset.get("addresses"):
-                return subset["addresses"][0]["ip"], int(p["port"])
-    raise CallError(f'no endpoints available for service "{name}"')
-
-
 def call(hook: dict, review: dict, stores) -> dict:
-    """POST the review, return the response's ``response``; never follows redirects."""
-    cfg = hook.get("clientConfig") or {}
-    timeout = min(int(hook.get("timeoutSeconds") or 10), 30)
-    ca = cfg.get("caBundle")
-    ctx = ssl.create_default_context()
-    if ca:
-        ctx = ssl.create_default_context(cadata=base64.b64decode(ca).decode())
-    if cfg.get("url"):
-        url = urllib.parse.urlsplit(cfg["url"])
-        if url.scheme != "https":
-            raise CallError(f'Post "{cfg["url"]}": webhook URL must use https')
-        host, port, server = url.hostname, url.port or 443, url.hostname
-        path, shown = (url.path or "/") + (f"?{url.query}" if url.query else ""), cfg["url"]
-    else:
-        ref = cfg.get("service") or {}
-        server = f"{ref.get('name')}.{ref.get('namespace')}.svc"
-        path = ref.get("path") or "/"
-        shown = f"https://{server}:{int(ref.get('port') or 443)}{path}"
-        if not ca:
-            # system roots are for url only: a service without caBundle trusts nothing
-            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        try:
-            host, port = _resolve_service(ref, stores)
-        except CallError as exc:
-            raise CallError(f'Post "{shown}": {exc}') from None
-    body = json.dumps(review).encode()
+    """POST the review (apiserver.webhook_client), return the answer's ``response``."""
     try:
-        sock = socket.create_connection((host, port), timeout=timeout)
-        conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=ctx)
-        conn.sock = ctx.wrap_socket(sock, server_hostname=server)
-        conn.request("POST", path, body=body, headers={
-            "Host": server, "Content-Type": "application/json", "Accept": "application/json"})
-        resp = conn.getresponse()
-        data = resp.read()
-        conn.close()
-    except (OSError, ssl.SSLError, http.client.HTTPException) as exc:
-        text = "context deadline exceeded" if isinstance(exc, (socket.timeout, TimeoutError)) else str(exc)
-        raise CallError(f'failed to call webhook: Post "{shown}": {text}') from None
-    if resp.status != 200:
-        raise CallError(f"received invalid webhook response: status code {resp.status}")
-    try:
-        answer = json.loads(data)
-    except ValueError as exc:
-        raise CallError(f"failed to decode webhook response: {exc}") from None
+        answer = webhook_client.post_json(hook.get("clientConfig") or {}, review, stores,
+                                          timeout=int(hook.get("timeoutSeconds") or 10))
+    except webhook_client.CallError as exc:
+        # upstream wraps errors of the call itself in "failed to call webhook"
+        raise CallError(f"failed to call webhook: {exc}" if exc.transport else str(exc)) from None
     if not isinstance(answer, dict) or answer.get("kind") != "AdmissionReview" \
             or answer.get("apiVersion") != "admission.k8s.io/v1":
         raise CallError("expected webhook response of admission.k8s.io/v1, Kind=AdmissionReview")
