@@ -26,10 +26,14 @@ request first applies what is new when
   group-versions skip this, so custom resource writes cost no definition reads);
 * or the last pass is older than ``poll_seconds`` (the bound before the watch cache runs).
 
-A pass is one ``changes_after`` read of the definitions (a full list the first time and
-after a compaction) and runs on the request thread pool (``config.executor``), never on the
-event loop.  There is no thread of its own: post-start hooks run only in the supervisor
-under ``--server-processes``, and a pass costs nothing when nothing changed.
+Once the watch cache runs, a definition event it delivers also starts a pass by itself (a
+task on the loop awaits them), so a deleted or changed definition stops being served, and
+the watches of its resource end (clients re-list, as upstream's end when the storage is torn
+down), without waiting for a request.  A pass is one ``changes_after`` read of the
+definitions (a full list the first time and after a compaction) and runs on the request
+thread pool (``config.executor``), never on the event loop.  There is no thread of its own:
+post-start hooks run only in the supervisor under ``--server-processes``, and a pass costs
+nothing when nothing changed.
 
 May import: apiserver, crds.serving_strategy.
 """
@@ -45,7 +49,7 @@ import orjson
 from apiserver.runtime.scheme import DuplicateRegistration
 from apiserver.storage.base import Compacted
 
-from .serving_strategy import fingerprint, is_established, strategies_for
+from .serving_strategy import fingerprint, is_established, names_of, strategies_for
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +69,7 @@ class CustomResourceServing:
         self.poll_seconds = poll_seconds
         self.storage = server.config.storage_for(CRD_RESOURCE)
         self.installed: dict = {}          # CRD name -> (fingerprint, [strategy classes])
+        self._shapes: dict = {}            # CRD name -> its spec and names when installed
         self.cursor: int | None = None     # change-log revision applied up to
         self.applied = 0                   # every commit up to here is reflected
         self.heard = 0                     # the newest commit of this process heard of
@@ -114,9 +119,27 @@ class CustomResourceServing:
                 self.seen = max(self.seen, after)
             except Exception as exc:
                 log.warning("%s: cannot watch definitions: %s", self.name, exc)
+                return
             finally:
                 self._subscribing = False
+            await self._follow(self._watcher)
         running.create_task(subscribe())
+
+    async def _follow(self, watcher) -> None:
+        """Apply definition events as the watch cache delivers them, not only at the next
+        request that could depend on them: a deleted or changed definition then stops being
+        served, and its open watches end, at once (upstream's handler follows an
+        informer).  Runs on the loop until the watcher closes; each pass on the executor."""
+        while True:
+            item = await watcher.queue.get()
+            if item is None:
+                break
+            self.seen = max(self.seen, item[1].rv)
+            self._drain()
+            await self.catch_up()
+        if self._watcher is watcher:
+            self._watcher = None
+            self.seen = max(self.seen, self.applied + 1)
 
     def _drain(self) -> None:
         """Note the revisions of definition events the watch cache delivered (memory only,
@@ -209,10 +232,10 @@ class CustomResourceServing:
             self.last_started = time.monotonic()
             horizon = self.storage.current_revision()  # committed, so all below is visible
             try:
-                changed = self._follow()
+                changed = self._follow_log()
             except Compacted:
                 self.cursor = None
-                changed = self._follow()
+                changed = self._follow_log()
             if changed:
                 self._note_served()
             self.applied = max(self.applied, horizon)
@@ -220,7 +243,7 @@ class CustomResourceServing:
             self.passes += 1
             return changed
 
-    def _follow(self) -> int:
+    def _follow_log(self) -> int:
         if self.cursor is None:
             page = self.storage.list(CRD_RESOURCE, None)
             wanted = {}
@@ -258,6 +281,11 @@ class CustomResourceServing:
         if current is not None:
             self.server.remove_api_groups(current[1])
             del self.installed[name]
+            shape = self._shapes.pop(name, None)
+            if crd is None or not classes or shape != _shape(crd):
+                # upstream tears the storage down (ending its watches) when the definition
+                # is gone or its spec or names changed, not when only its deletion began
+                self._end_watches(current[1])
         if classes:
             try:
                 self.server.install_api_groups(classes)
@@ -271,11 +299,25 @@ class CustomResourceServing:
                      if type(index.strategy(c.group, c.version, c.plural)) is c])
                 return 1
             self.installed[name] = (mark, classes)
+            self._shapes[name] = _shape(crd)
         return 1
+
+    def _end_watches(self, classes) -> None:
+        """Watches of a definition's resource end when its serving is removed or rebuilt
+        (upstream tears the storage down, closing its watches); clients re-list."""
+        cache = getattr(self.server.config.cacher, "_cache", None)
+        for resource in {f"{c.plural}.{c.group}" for c in classes}:
+            if cache is not None:
+                cache.close_watchers(resource)
 
     def _note_served(self) -> None:
         self.served = frozenset((c.group, c.version) for _, classes in self.installed.values()
                                 for c in classes)
+
+
+def _shape(crd: dict) -> bytes:
+    return orjson.dumps({"spec": crd.get("spec"), "names": names_of(crd)},
+                        option=orjson.OPT_SORT_KEYS)
 
 
 def source(server) -> CustomResourceServing:

@@ -86,6 +86,7 @@ class CustomResourceStrategy(Strategy, WantsStores):
     list_kind_name = ""
     deprecation_warnings: tuple = ()       # sent with every answer (apiserver.endpoints.handlers)
     conversion_webhook: dict = None        # spec.conversion.webhook of strategy Webhook
+    has_defaults = False                   # this version's schema declares a default
 
     @classmethod
     def list_kind(cls) -> str:
@@ -160,14 +161,32 @@ class CustomResourceStrategy(Strategy, WantsStores):
     def convert_from_storage(self, obj: dict) -> dict:
         return self.convert_many_from_storage([obj])[0]
 
-    def convert_stored(self, objs: list[dict]) -> list[dict]:
-        """Objects an earlier storage version wrote, in this (storage) version."""
-        return self.converter.convert(objs, self.api_version())
+    def decode_stored(self, objs: list[dict]) -> list[dict]:
+        """Stored objects as the storage version reads them: those an earlier storage
+        version wrote converted, then this version's schema defaults applied (upstream
+        defaults what it reads from storage, without writing it back)."""
+        api_version = self.api_version()
+        stale = [i for i, obj in enumerate(objs) if obj.get("apiVersion") != api_version]
+        if stale:
+            converted = self.converter.convert([objs[i] for i in stale], api_version)
+            for i, obj in zip(stale, converted):
+                obj["kind"] = self.kind
+                objs[i] = obj
+        return self._defaulted(objs)
 
     def convert_many_from_storage(self, objs: list[dict]) -> list[dict]:
-        if self.conversion_webhook is None:
-            return objs                    # the ConvertingStore sets apiVersion
-        return self.converter.convert(objs, self.api_version())
+        """Stored objects in this version: converted (strategy None: the ConvertingStore
+        sets apiVersion), then this version's defaults, as upstream's codec applies the
+        defaults of the version it decodes into."""
+        if self.conversion_webhook is not None:
+            objs = self.converter.convert(objs, self.api_version())
+        return self._defaulted(objs)
+
+    def _defaulted(self, objs: list[dict]) -> list[dict]:
+        if self.has_defaults:
+            for obj in objs:
+                self.default(obj)
+        return objs
 
     # ---- lifecycle hooks --------------------------------------------------------------------
     def prepare_for_create(self, ctx, obj: dict) -> None:
@@ -226,6 +245,12 @@ def _mixed(crd: dict) -> bool:
         return False
     stored = _storage_name(versions, [v for v in versions if v.get("served")])
     return any(v != stored for v in (crd.get("status") or {}).get("storedVersions") or ())
+
+
+def _has_defaults(schema) -> bool:
+    """Whether a schema may default anything (a property named ``default`` also counts:
+    that only costs a defaulting pass that changes nothing)."""
+    return isinstance(schema, dict) and b'"default":' in orjson.dumps(schema)
 
 
 def fingerprint(crd: dict) -> bytes:
@@ -335,7 +360,9 @@ def strategies_for(crd: dict) -> list[type]:
             "crd_name": (crd.get("metadata") or {}).get("name", ""),
             "terminating": terminating,
             "conversion_webhook": webhook,
-            "stored_versions_mixed": mixed and v["name"] == stored,
+            "has_defaults": _has_defaults(schemas.get(v["name"])),
+            "decodes_stored": v["name"] == stored and (
+                mixed or _has_defaults(schemas.get(v["name"]))),
             "schema": schemas.get(v["name"]), "version_schemas": schemas,
             "openapi_schema": kind_schema(group, v["name"], kind, schemas.get(v["name"])),
         }

@@ -114,30 +114,17 @@ class Store:
         if found is None:
             raise self.not_found(name)
         obj = orjson.loads(found[0])
-        if self.strategy.stored_versions_mixed:
-            obj = self._current([obj])[0]
+        if self.strategy.decodes_stored:
+            obj = self.strategy.decode_stored([obj])[0]
         return obj, found[1]
 
-    def _current(self, objs: list[dict]) -> list[dict]:
-        """Objects an earlier storage version wrote, in this version (the others as they
-        are): upstream decodes every stored object into the storage version."""
-        api_version = self.strategy.api_version()
-        stale = [i for i, obj in enumerate(objs) if obj.get("apiVersion") != api_version]
-        if stale:
-            converted = self.strategy.convert_stored([objs[i] for i in stale])
-            for i, obj in zip(stale, converted):
-                obj["apiVersion"], obj["kind"] = api_version, self.strategy.kind
-                objs[i] = obj
-        return objs
-
-    def _current_docs(self, docs: list[str]) -> list[str]:
-        if not self.strategy.stored_versions_mixed or not docs:
+    def _decoded(self, docs: list[str]) -> list[str]:
+        """Stored documents as this version reads them (``Strategy.decode_stored``), for
+        the kinds that ask; the others' text passes through untouched."""
+        if not self.strategy.decodes_stored or not docs:
             return docs
-        api_version = self.strategy.api_version()
-        objs = [orjson.loads(d) for d in docs]
-        if all(obj.get("apiVersion") == api_version for obj in objs):
-            return docs
-        return [orjson.dumps(obj).decode() for obj in self._current(objs)]
+        return [orjson.dumps(obj).decode()
+                for obj in self.strategy.decode_stored([orjson.loads(d) for d in docs])]
 
     # ---- reads ----------------------------------------------------------------------------
     def get(self, namespace: str | None, name: str, resource_version: str | None = None) -> str:
@@ -147,20 +134,18 @@ class Store:
         found = self.storage.get(self.resource, self._ns(namespace), name)
         if found is None:
             raise self.not_found(name)
-        return self._current_docs([found[0]])[0]
+        return self._decoded([found[0]])[0]
 
     def event_line(self, event_type: str, ev) -> bytes:
         """One watch event's wire line (the stored text, passed through)."""
-        if self.strategy.stored_versions_mixed \
-                and ev.obj.get("apiVersion") != self.strategy.api_version():
+        if self.strategy.decodes_stored:
             return orjson.dumps({"type": event_type, "object": self.present(ev.obj)}) + b"\n"
         return ev.line(event_type)
 
     def present(self, obj: dict) -> dict:
         """A stored object as this Store's version shows it (itself; see ConvertingStore)."""
-        if self.strategy.stored_versions_mixed \
-                and obj.get("apiVersion") != self.strategy.api_version():
-            return self._current([copy.deepcopy(obj)])[0]
+        if self.strategy.decodes_stored:
+            return self.strategy.decode_stored([copy.deepcopy(obj)])[0]
         return obj
 
     def field_set(self, obj: dict) -> dict:
@@ -230,7 +215,7 @@ class Store:
                 break
             after = page.last_key
         token = encode_continue(at, last) if (more and last and limit) else ""
-        out = {"items": self._current_docs(items), "resourceVersion": at, "continue": token}
+        out = {"items": self._decoded(items), "resourceVersion": at, "continue": token}
         if token and match is None and page.remaining is not None:
             out["remainingItemCount"] = page.remaining
         return out

@@ -132,10 +132,10 @@ class Strategy:
     # (group, version) this kind is stored in, when it is served in another one as well;
     # the convert_* hooks translate (see apiserver.registry.conversion)
     storage_version: ClassVar[tuple | None] = None
-    # True when stored objects may be in another version than this storage version (a
-    # custom resource whose definition changed its storage version): reads pass them
-    # through ``convert_stored``
-    stored_versions_mixed: ClassVar[bool] = False
+    # True when stored objects need a pass on every read (``decode_stored``): custom
+    # resources written under an earlier storage version, or whose schema has defaults
+    # (upstream's CRD codec converts and defaults what it decodes from storage)
+    decodes_stored: ClassVar[bool] = False
     allow_unconditional_update: ClassVar[bool] = True
     allow_create_on_update: ClassVar[bool] = False
     # "subdomain" (DNS-1123 subdomain), "label" (DNS-1123 label), "dns1035", "path" (any
@@ -289,9 +289,9 @@ class Strategy:
         """The inverse: a stored object as this version shows it."""
         return obj
 
-    def convert_stored(self, objs: list[dict]) -> list[dict]:
-        """Objects an earlier storage version wrote (fresh copies, another apiVersion), in
-        this version (only asked when ``stored_versions_mixed``)."""
+    def decode_stored(self, objs: list[dict]) -> list[dict]:
+        """Stored objects (fresh copies, in order) as this storage version reads them: in
+        this apiVersion, defaulted.  Only asked when ``decodes_stored``."""
         return objs
 
     def convert_many_from_storage(self, objs: list[dict]) -> list[dict]:

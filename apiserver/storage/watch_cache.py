@@ -164,6 +164,18 @@ class WatchCache:
             for w in list(group):
                 w.close()
 
+    def close_watchers(self, resource: str) -> None:
+        """End every watch of ``resource`` after the events already queued for it (its
+        serving went away or changed: each client re-lists and sees what is served now,
+        as upstream's watches end when a custom resource's storage is torn down).  Any
+        thread."""
+        def close():
+            for w in list(self.watchers.pop(resource, ())):
+                w.close()
+        loop = self.loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(close)
+
     def _on_local_commit(self, rv: int) -> None:     # any thread
         loop = self.loop
         if loop is not None and not loop.is_closed():
