@@ -2,11 +2,11 @@
 
 Documents are addressed by content hash, so a client may cache them forever: the answer
 for a matching ``?hash=`` is ``immutable``; a stale hash is redirected to the current one
-(kubernetes/kube-openapi:pkg/handler3/handler.go).  kubectl asks for /openapi/v2 only as
-protobuf, which this server does not serve: a 404 makes it use v3
-(kubernetes/kubectl:pkg/util/openapi, the v3-first lookup of ``kubectl explain``).  The
-documents are the serving server's (``scope["k8s.server"].openapi``): the head's merge every
-server's kinds, as upstream's aggregator merges its delegates' specs.
+(kubernetes/kube-openapi:pkg/handler3/handler.go).  The v3 documents are the serving
+server's (``scope["k8s.server"].openapi``): the head's merge every server's kinds, as
+upstream's aggregator merges its delegates' specs.  /openapi/v2 (apiserver.openapi.v2) holds
+the built-in kinds' definitions, as protobuf when asked for it (client-go asks for nothing
+else) and JSON otherwise (kube-openapi pkg/handler/handler.go).
 """
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from email.utils import format_datetime
 from django.http import HttpResponse
 from rest_framework.views import APIView
 
+from apiserver.openapi.v2 import PROTOBUF, PROTOBUF_ACCEPT
 from apiserver.runtime import errors
 
 
@@ -54,4 +55,10 @@ class OpenAPIDocumentView(APIView):
 
 class OpenAPIV2View(APIView):
     def get(self, request):
-        raise errors.NotFound("the server could not find the requested resource")
+        doc = request._request.scope["k8s.server"].openapi_v2
+        headers = {"ETag": doc.etag, "Vary": "Accept", "Cache-Control": "no-cache, private"}
+        if request.META.get("HTTP_IF_NONE_MATCH") == doc.etag:
+            return HttpResponse(status=304, headers=headers)
+        if PROTOBUF_ACCEPT in request.META.get("HTTP_ACCEPT", ""):
+            return HttpResponse(doc.protobuf, content_type=PROTOBUF, headers=headers)
+        return HttpResponse(doc.json, content_type="application/json", headers=headers)

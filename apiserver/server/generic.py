@@ -44,7 +44,8 @@ import threading
 from apiserver.endpoints import openid
 from apiserver.endpoints.discovery import DiscoveryDocuments
 from apiserver.endpoints.responses import send_status
-from apiserver.openapi.documents import OpenAPIDocuments
+from apiserver.openapi.documents import INFO, OpenAPIDocuments
+from apiserver.openapi.v2 import SwaggerDocument
 from apiserver.runtime import errors
 from apiserver.runtime.scheme import Scheme
 
@@ -157,6 +158,11 @@ class GenericAPIServer:
     @property
     def openapi(self) -> OpenAPIDocuments:
         return self._current_documents()[3]
+
+    @functools.cached_property
+    def openapi_v2(self) -> SwaggerDocument:
+        """/openapi/v2: the built-in kinds' definitions (``config.scheme``), built once."""
+        return SwaggerDocument(self.config.scheme, INFO["version"])
 
     @functools.cached_property
     def openid_metadata(self) -> openid.OpenIDMetadata:
