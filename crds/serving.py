@@ -304,11 +304,15 @@ class CustomResourceServing:
 
     def _end_watches(self, classes) -> None:
         """Watches of a definition's resource end when its serving is removed or rebuilt
-        (upstream tears the storage down, closing its watches); clients re-list."""
+        (upstream tears the storage down, closing its watches); clients re-list.  They end
+        after every event committed so far (the revision the change was read at), so a
+        watcher sees the cleanup's deletions before its end."""
         cache = getattr(self.server.config.cacher, "_cache", None)
+        if cache is None:
+            return
+        upto = self.storage.current_revision()
         for resource in {f"{c.plural}.{c.group}" for c in classes}:
-            if cache is not None:
-                cache.close_watchers(resource)
+            cache.close_watchers(resource, upto)
 
     def _note_served(self) -> None:
         self.served = frozenset((c.group, c.version) for _, classes in self.installed.values()

@@ -145,6 +145,7 @@ class WatchCache:
         self.reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="watch-cache")
         self._task: asyncio.Task | None = None
         self._progress = asyncio.Condition()
+        self._closing: list[tuple[int, str]] = []   # (revision, resource): close once dispatched
 
     # ---- lifecycle ------------------------------------------------------------------------
     async def start(self) -> None:
@@ -164,17 +165,33 @@ class WatchCache:
             for w in list(group):
                 w.close()
 
-    def close_watchers(self, resource: str) -> None:
-        """End every watch of ``resource`` after the events already queued for it (its
-        serving went away or changed: each client re-lists and sees what is served now,
-        as upstream's watches end when a custom resource's storage is torn down).  Any
-        thread."""
+    def close_watchers(self, resource: str, after: int = 0) -> None:
+        """End every watch of ``resource`` once the cache has dispatched revision ``after``
+        (its serving went away or changed: each client re-lists and sees what is served
+        now, as upstream's watches end when a custom resource's storage is torn down).
+        Waiting for ``after`` keeps the events committed before the change (the cleanup's
+        DELETED events) ahead of the end, whichever process noticed the change first.
+        Any thread."""
         def close():
-            for w in list(self.watchers.pop(resource, ())):
-                w.close()
+            self._closing.append((after, resource))
+            self._close_due()
         loop = self.loop
         if loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(close)
+
+    def _close_due(self, read: tuple = ()) -> None:
+        """Close the watchers whose end :meth:`close_watchers` deferred, once the cache has
+        dispatched their revision, or has finished a read begun after they asked (``read``:
+        what was pending then; a revision with no change-log row is then behind it too).
+        On the loop."""
+        due = [item for item in self._closing if item[0] <= self.rv or item in read]
+        if not due:
+            self.wake.set()             # read on to the revision they wait for
+            return
+        self._closing = [item for item in self._closing if item not in due]
+        for _, resource in due:
+            for w in list(self.watchers.pop(resource, ())):
+                w.close()
 
     def _on_local_commit(self, rv: int) -> None:     # any thread
         loop = self.loop
@@ -197,6 +214,7 @@ class WatchCache:
             except asyncio.TimeoutError:
                 pass
             self.wake.clear()
+            closing = tuple(self._closing)
             try:
                 while True:
                     rows = await self._read(self.storage.changes_after, self.rv, BATCH)
@@ -204,6 +222,8 @@ class WatchCache:
                         self._dispatch(Event(rec))
                     if len(rows) < BATCH:
                         break
+                if closing:
+                    self._close_due(closing)
             except asyncio.CancelledError:
                 raise
             except Compacted as exc:

@@ -390,3 +390,34 @@ def test_a_tailer_overtaken_by_compaction_closes_its_watchers_and_keeps_going(th
     assert refused is not None and refused.compacted == compacted
     assert rvs(got) == [rv] and rv == compacted + 1
     assert other_backends() == 0
+
+
+# ---- ending a resource's watches -----------------------------------------------------------
+
+def test_watches_closed_at_a_revision_get_every_event_committed_before_it(threaded_db):
+    """A custom resource's watches end when its definition goes; the deletions committed
+    before (the cleanup's) still reach them first, though the cache has not read them yet
+    when another process's commit (no local wake-up) asks for the end."""
+    async def body():
+        cache = await start_cache(poll_seconds=30)      # reads only when woken
+        start = cache.rv
+        w = await cache.watch(RES, "ns", start)
+        other = await cache.watch("others", "ns", start)
+
+        def elsewhere():
+            s = SQLStorage(listeners=[])                # another process: nobody is woken
+            rv = s.create(RES, "ns", "x", obj("x"))[0]
+            s.delete(RES, "ns", "x", rv)
+            return s.current_revision()
+
+        upto = await in_thread(elsewhere)
+        cache.close_watchers(RES, upto)
+        got = await take(w, 3)
+        closed, other_closed = w.closed, other.closed
+        await stop_cache(cache)
+        return start, got, closed, other_closed
+
+    start, got, closed, other_closed = run(body())
+    assert [(t, ev.name, ev.rv - start) for t, ev in got] == [
+        ("ADDED", "x", 1), ("DELETED", "x", 2)]
+    assert closed and not other_closed
