@@ -39,6 +39,10 @@ _CONTROLLER_ROLES = {
         rule(("update",), ("",), ("pods/status",)),
         rule(("list", "delete"), ("",), ("pods",)),
         events_rule()],
+    # the garbage collector lists, watches, reads, patches and deletes every resource
+    "generic-garbage-collector": [
+        rule(("get", "list", "watch", "patch", "update", "delete"), ("*",), ("*",)),
+        events_rule()],
 }
 
 CLUSTER_ROLES = {f"system:controller:{name}": (rules, {}, None)

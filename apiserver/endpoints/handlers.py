@@ -18,6 +18,7 @@ from apiserver.endpoints.decoding import check_kind, decode_request
 from apiserver.endpoints.patch.jsonpatch import apply_json_patch
 from apiserver.endpoints.patch.mergepatch import apply_merge_patch
 from apiserver.registry.context import RequestContext
+from apiserver.registry.deletion import validate_delete_options
 from apiserver.runtime import errors
 from apiserver.runtime.selectors import parse_bool
 from apiserver.runtime.validation import is_path_segment_name
@@ -260,10 +261,12 @@ class ResourceView(APIView):
             options["gracePeriodSeconds"] = grace
         if _q(request, "propagationPolicy"):
             options["propagationPolicy"] = _q(request, "propagationPolicy")
-        policy = options.get("propagationPolicy")
-        if policy not in (None, "Orphan", "Background", "Foreground"):
-            raise errors.BadRequest(f'propagationPolicy: Unsupported value: "{policy}": supported '
-                                    'values: "Foreground", "Background", "Orphan"')
+        orphan = _q(request, "orphanDependents")
+        if orphan not in (None, ""):
+            options["orphanDependents"] = orphan.lower() == "true"
+        # upstream ValidateDeleteOptions: a 422 before anything is deleted (a collection
+        # with no items included)
+        validate_delete_options(options)
         if info.name:
             doc, gone = store.delete(info.namespace, info.name, options, ctx)
             obj = orjson.loads(doc)

@@ -24,6 +24,7 @@ from apiserver.openapi.pruning import prune
 from apiserver.openapi.zerovalues import fill_status
 from apiserver.registry import meta as metalib
 from apiserver.registry.conversion import ConvertingStore
+from apiserver.registry.deletion import gc_finalizers, validate_delete_options
 from apiserver.registry.context import RequestContext
 from apiserver.registry.strategy import Strategy
 from apiserver.runtime.scheme import Scheme
@@ -404,8 +405,12 @@ class Store:
             s.prepare_for_status_update(ctx, new, old)
         else:
             s.prepare_for_update(ctx, new, old)
+        # a /status write never moves generation: upstream bumps it only in the main
+        # resource's PrepareForUpdate (e.g. a Deployment's annotations, which the deployment
+        # controller's UpdateStatus also writes: pkg/registry/apps/deployment/strategy.go)
         metalib.carry_for_update(new, old, s.generation_ignores, s.tracks_generation,
-                                 s.generation_changed)
+                                 _unchanged if ctx.subresource == "status"
+                                 else s.generation_changed)
         errs = validation.validate_object_meta(m, s.namespaced, s.name_rule,
                                                builtin=s.kube_finalizer_names)
         errs += validation.validate_object_meta_update(m, old.get("metadata", {}),
@@ -442,6 +447,7 @@ class Store:
         s = self.strategy
         self._bind(ctx)
         ns = self._ns(namespace)
+        validate_delete_options(options)
         pre = options.get("preconditions") or {}
         for _ in range(MAX_RETRIES):
             obj, rv = self.load(ns, name)
@@ -456,12 +462,13 @@ class Store:
                     f"Precondition failed: ResourceVersion in precondition: {pre['resourceVersion']}, "
                     f"ResourceVersion in object meta: {rv}")
             self._validate_admission("DELETE", None, obj, ctx)
-            # Upstream adds the foregroundDeletion / orphan finalizer for those propagation
-            # policies and its garbage collector removes it.  No garbage collector runs here
-            # yet, so adding them would leave the object stuck for ever: every policy deletes
-            # the object itself now, dependents are left alone (as Orphan would).
-            finalizers = list(m.get("finalizers") or [])
             grace = s.grace_period(ctx, obj, options.get("gracePeriodSeconds"))
+            pending_grace = m.get("deletionGracePeriodSeconds") or 0
+            if m.get("deletionTimestamp") and 0 < pending_grace <= grace:
+                # a graceful deletion is under way: upstream's BeforeDelete lets a DELETE
+                # only shorten it, and changes no finalizer then
+                return self.storage.get(self.resource, ns, name)[0], False
+            changed, finalizers = gc_finalizers(s, m, options)
             if not finalizers and grace <= 0 and not s.blocking_finalizers(obj):
                 if ctx.dry_run:
                     return orjson.dumps(obj).decode(), True
@@ -472,8 +479,20 @@ class Store:
                 except KeyNotFound:
                     raise self.not_found(name) from None
                 return doc, True
-            if m.get("deletionTimestamp") and m.get("deletionGracePeriodSeconds", 0) <= grace:
-                return self.storage.get(self.resource, ns, name)[0], False   # already being deleted
+            if m.get("deletionTimestamp") and pending_grace <= grace:
+                # finalizers already hold it: this DELETE may only change the garbage
+                # collector's finalizers (updateForGracefulDeletionAndFinalizers)
+                if not changed:
+                    return self.storage.get(self.resource, ns, name)[0], False
+                m["finalizers"] = finalizers
+                if ctx.dry_run:
+                    return orjson.dumps(obj).decode(), False
+                try:
+                    return self.storage.update(self.resource, ns, name, obj, rv)[1], False
+                except RevisionMismatch:
+                    continue
+                except KeyNotFound:
+                    raise self.not_found(name) from None
             m["deletionTimestamp"] = metalib.now_rfc3339() if grace <= 0 else _after(grace)
             m["deletionGracePeriodSeconds"] = max(grace, 0)
             m["finalizers"] = finalizers
@@ -526,6 +545,10 @@ class Store:
     @staticmethod
     def _manager(ctx: RequestContext) -> str:
         return ctx.field_manager or "unknown"
+
+
+def _unchanged(new: dict, old: dict) -> bool:
+    return False
 
 
 def _key_of(doc: str) -> tuple[str, str]:

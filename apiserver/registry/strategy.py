@@ -129,6 +129,11 @@ class Strategy:
     #                                  ``list_virtual``
     tracks_generation: ClassVar[bool] = False  # metadata.generation set and bumped on spec change
     return_deleted_object: ClassVar[bool] = False  # DELETE answers the object, not a Status
+    # what a DELETE naming no propagation policy does to dependents (upstream
+    # rest.GarbageCollectionDeleteStrategy): "DeleteDependents" (background collection),
+    # "OrphanDependents" (adds the orphan finalizer: upstream's batch/v1 Jobs and v1
+    # ReplicationControllers, for compatibility) or "Unsupported" (no GC finalizer, ever)
+    default_garbage_collection_policy: ClassVar[str] = "DeleteDependents"
     # (group, version) this kind is stored in, when it is served in another one as well;
     # the convert_* hooks translate (see apiserver.registry.conversion)
     storage_version: ClassVar[tuple | None] = None

@@ -29,6 +29,9 @@ class JobStrategy(Strategy):
     subresources = (STATUS,)
     schema_name = "io.k8s.api.batch.v1.Job"
     tracks_generation = True
+    # upstream pkg/registry/batch/job/strategy.go: batch/v1 Jobs orphan their pods unless a
+    # policy is named (kubectl names Background)
+    default_garbage_collection_policy = "OrphanDependents"
     # upstream JobToSelectableFields
     selectable_fields = {"status.successful": lambda o: str((o.get("status") or {}).get("succeeded", 0))}
     columns = (NAME_COLUMN,

@@ -37,6 +37,9 @@ class ReplicationControllerStrategy(Strategy):
                                   label_selector="status.selector"))
     schema_name = "io.k8s.api.core.v1.ReplicationController"
     tracks_generation = True
+    # upstream pkg/registry/core/replicationcontroller/strategy.go: v1 orphans by default,
+    # for compatibility (kubectl names Background)
+    default_garbage_collection_policy = "OrphanDependents"
     selectable_fields = {"status.replicas":
                          lambda o: str((o.get("status") or {}).get("replicas") or 0)}
     columns = (NAME_COLUMN,

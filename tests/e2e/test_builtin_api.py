@@ -5,6 +5,7 @@ upstream's columns, ``kubectl scale rc``, an eviction a PodDisruptionBudget bloc
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -56,10 +57,10 @@ apiVersion: v1
 kind: ReplicationController
 metadata: {name: web}
 spec:
-  replicas: 1
-  selector: {app: web}
+  replicas: 0
+  selector: {app: rc-web}
   template:
-    metadata: {labels: {app: web}}
+    metadata: {labels: {app: rc-web}}
     spec: {containers: [{name: web, image: nginx}]}
 """
 
@@ -112,7 +113,15 @@ def test_scale_a_replication_controller(kubectl, namespace):
     out = kubectl("scale", "rc", "web", "-n", namespace, "--replicas=3").stdout
     assert "replicationcontroller/web scaled" in out
     rc = json.loads(kubectl("get", "rc", "web", "-n", namespace, "-o", "json").stdout)
-    assert rc["spec"]["replicas"] == 3 and rc["status"]["replicas"] == 0
+    assert rc["spec"]["replicas"] == 3
+    # up runs the controller manager: its replicationcontroller controller makes the pods
+    deadline = time.monotonic() + 30
+    while (rc.get("status") or {}).get("replicas") != 3 and time.monotonic() < deadline:
+        time.sleep(0.3)
+        rc = json.loads(kubectl("get", "rc", "web", "-n", namespace, "-o", "json").stdout)
+    assert rc["status"]["replicas"] == 3, rc["status"]
+    pods = kubectl("get", "pods", "-n", namespace, "-l", "app=rc-web", "-o", "name").stdout.split()
+    assert len(pods) == 3 and all(p.startswith("pod/web-") for p in pods), pods
 
 
 def test_an_eviction_blocked_by_a_pdb_is_429(kubectl, namespace, server):

@@ -147,7 +147,8 @@ def test_a_role_added_in_the_admin_is_served_by_the_api_and_watched(env):
         assert {g["subject"]["name"] for g in grants} - {"bob"} <= {
             "system:masters", "system:kube-scheduler", "system:kube-controller-manager",
             "kube-dns", "system:nodes", "deployment-controller", "replicaset-controller",
-            "replication-controller", "node-controller"}
+            "replication-controller", "node-controller",
+                "generic-garbage-collector"}
     finally:
         watch.close()
 

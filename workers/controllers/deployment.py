@@ -306,18 +306,17 @@ class DeploymentController(Controller):
             _set_condition(status, "Available", "False", "MinimumReplicasUnavailable",
                            "Deployment does not have minimum availability.")
         self._progress(d, status, new_rs)
-        if status != (d.get("status") or {}):
-            await self._put_status(d, status)
         revision = str(du.revision(new_rs)) if new_rs else None
-        if revision and (d["metadata"].get("annotations") or {}).get(du.REVISION) != revision:
-            m = d["metadata"]
-            try:
-                await self.client.patch(f"/apis/apps/v1/namespaces/{m['namespace']}/deployments/"
-                                        f"{m['name']}",
-                                        {"metadata": {"annotations": {du.REVISION: revision}}})
-            except ApiError as exc:
-                if exc.status != 404:
-                    raise
+        annotations = d["metadata"].get("annotations") or {}
+        if revision and annotations.get(du.REVISION) != revision:
+            # the revision annotation goes with the status write, as upstream's
+            # syncRevision (UpdateStatus): a write of the main resource that changes a
+            # Deployment's annotations moves its generation
+            d = {**d, "metadata": {**d["metadata"],
+                                   "annotations": {**annotations, du.REVISION: revision}}}
+        elif status == (d.get("status") or {}):
+            return
+        await self._put_status(d, status)
 
     def _progress(self, d: dict, status: dict, new_rs: dict | None) -> None:
         """``syncRolloutStatus``: the Progressing condition."""

@@ -16,6 +16,7 @@ from apiserver.client import AsyncClient, leaderelection, load_kubeconfig
 from apiserver.client.events import EventRecorder
 
 from .deployment import DeploymentController
+from .garbagecollector import GarbageCollector
 from .informers import SharedInformers
 from .nodelifecycle import NodeLifecycleController
 from .replicaset import REPLICA_SETS, REPLICATION_CONTROLLERS, ReplicaSetController
@@ -30,8 +31,10 @@ CONTROLLERS = {
                                                                       REPLICATION_CONTROLLERS),
     "node-lifecycle": lambda c, i, r, a: NodeLifecycleController(
         c, i, r, grace_period=a.node_monitor_grace_period, monitor_period=a.node_monitor_period),
+    "garbagecollector": lambda c, i, r, a: GarbageCollector(c, i, r),
 }
-RECORDER_NAMES = {"node-lifecycle": "node-controller"}
+RECORDER_NAMES = {"node-lifecycle": "node-controller",
+                  "garbagecollector": "garbage-collector-controller"}
 
 
 def parse_args(argv=None):
@@ -78,7 +81,10 @@ def selected(spec: str) -> list[str]:
 
 async def run(args, names: list[str], stop: asyncio.Event) -> int:
     """Run until ``stop``; 1 when leadership was lost (the process must exit, as upstream)."""
-    async with AsyncClient(load_kubeconfig(args.kubeconfig)) as client:
+    config = load_kubeconfig(args.kubeconfig)
+    # upstream's agent, whose first segment is the field manager of its writes
+    config.user_agent = "kube-controller-manager/v1.32.0"
+    async with AsyncClient(config) as client:
         elector = None
         if args.leader_elect:
             elector = leaderelection.LeaderElector(

@@ -66,7 +66,9 @@ class Kubelet:
     async def run(self, stop: asyncio.Event) -> None:
         own_client = self.client is None
         if own_client:
-            self.client = AsyncClient(load_kubeconfig(self.cfg.kubeconfig))
+            config = load_kubeconfig(self.cfg.kubeconfig)
+            config.user_agent = "kubelet/v1.32.0"     # the field manager of its writes
+            self.client = AsyncClient(config)
         self.events = EventRecorder(self.client, self.node_name, self.now)
         self.node = NodeStatusManager(self.client, self.cfg)
         tasks: list[asyncio.Task] = []

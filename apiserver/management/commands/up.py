@@ -4,15 +4,18 @@ Migrates, creates the PKI, reconciles bootstrap objects, writes DIR/admin.kubeco
 (cluster-admin by client certificate) and serves HTTPS until SIGTERM/SIGINT, authorizing
 with Node,RBAC unless ``--authorization-mode`` says otherwise.
 
-With ``--nodes N`` it also runs the workers, as supervised child processes once the server
-listens: N simulated kubelets named node-1 … node-N (``python -m workers.kubelet``, up to
-``--kubelets-per-process`` of them sharing one process, as kwok does; each with its own
-client certificate CN=system:node:NAME O=system:nodes, DIR/kubelets/NAME.kubeconfig and the
-podCIDR 10.244.<i>.0/24), ``manage.py scheduler --kubeconfig DIR/scheduler.kubeconfig
---leader-elect`` (CN=system:kube-scheduler) and ``manage.py controller-manager`` likewise
-(CN=system:kube-controller-manager).  A child that dies is
-started again (1 s back-off doubling to 30 s); SIGTERM/SIGINT stop the children first, then
-the server.  Their logs go to DIR/logs/.  ``--no-workers`` starts none.
+It also runs the controller manager (``manage.py controller-manager --kubeconfig
+DIR/controller-manager.kubeconfig --leader-elect``, CN=system:kube-controller-manager), as
+k3s always runs kube-controller-manager: without its garbage collector a Foreground delete
+would never finish.  With ``--nodes N`` it runs the other workers too, all as supervised
+child processes once the server listens: N simulated kubelets named node-1 … node-N
+(``python -m workers.kubelet``, up to ``--kubelets-per-process`` of them sharing one
+process, as kwok does; each with its own client certificate CN=system:node:NAME
+O=system:nodes, DIR/kubelets/NAME.kubeconfig and the podCIDR 10.244.<i>.0/24), and
+``manage.py scheduler --kubeconfig DIR/scheduler.kubeconfig --leader-elect``
+(CN=system:kube-scheduler).  A child that dies is started again (1 s back-off doubling to
+30 s); SIGTERM/SIGINT stop the children first, then the server.  Their logs go to
+DIR/logs/.  ``--no-workers`` starts none.
 """
 from __future__ import annotations
 
@@ -128,8 +131,8 @@ class Supervisor:
 
 def worker_children(directory: Path, pki: PKI, server: str, nodes: int, per_process: int,
                     runtime: str, kubelet_args: list[str]) -> list[Child]:
-    """The kubelet processes, the scheduler's and the controller manager's, with their
-    certificates and kubeconfigs written."""
+    """The kubelet processes and the scheduler's (only with ``nodes``) and the controller
+    manager's (always), with their certificates and kubeconfigs written."""
     logs = directory / "logs"
     kube_dir = directory / "kubelets"
     kube_dir.mkdir(parents=True, exist_ok=True)
@@ -149,8 +152,9 @@ def worker_children(directory: Path, pki: PKI, server: str, nodes: int, per_proc
         label = group[0] if len(group) == 1 else f"{group[0]}..{group[-1]}"
         children.append(Child(f"kubelet {label}", argv + list(kubelet_args),
                               logs / f"kubelet-{group[0]}.log"))
-    for command, user in (("scheduler", "system:kube-scheduler"),
-                          ("controller-manager", "system:kube-controller-manager")):
+    commands = [("scheduler", "system:kube-scheduler")] if nodes else []
+    commands.append(("controller-manager", "system:kube-controller-manager"))
+    for command, user in commands:
         cert, key = pki.ensure_client(command, user)
         kubeconfig = directory / f"{command}.kubeconfig"
         pki.write_kubeconfig(kubeconfig, server, cert, key, user)
@@ -161,7 +165,8 @@ def worker_children(directory: Path, pki: PKI, server: str, nodes: int, per_proc
 
 
 class Command(ApiserverCommand):
-    help = "Start everything: the API server, and with --nodes the scheduler and kubelets."
+    help = ("Start everything: the API server and the controller manager, and with --nodes "
+            "the scheduler and kubelets.")
 
     def add_arguments(self, parser):
         super().add_arguments(parser)
@@ -199,7 +204,7 @@ class Command(ApiserverCommand):
         kubeconfig = directory / "admin.kubeconfig"
         pki.write_kubeconfig(kubeconfig, server)
         supervisor = None
-        if nodes:
+        if not o["no_workers"]:
             env = dict(os.environ, PYTHONUNBUFFERED="1")
             supervisor = Supervisor(
                 worker_children(directory, pki, server, nodes, o["kubelets_per_process"],
@@ -212,8 +217,8 @@ class Command(ApiserverCommand):
             if supervisor is not None:
                 _stop_workers_first(supervisor)
                 supervisor.start()
-                self.stdout.write(f"started {nodes} node(s): kubelet logs in "
-                                  f"{directory / 'logs'}")
+                self.stdout.write(f"started {nodes} node(s) and the controller manager: "
+                                  f"logs in {directory / 'logs'}")
             sys.stdout.flush()
         if supervisor is not None:
             # uvicorn re-raises a captured SIGTERM once it has drained, under the handler

@@ -491,17 +491,6 @@ def test_create_in_missing_namespace_is_not_found(db, ctx):
     assert meta(cms.create("ghost", cm("a", namespace="ghost"), ctx))["namespace"] == "ghost"
 
 
-@pytest.mark.parametrize("policy", ["Foreground", "Orphan", "Background"])
-def test_every_propagation_policy_removes_the_object_without_a_garbage_collector(stores, ctx,
-                                                                                  policy):
-    """No garbage collector runs, so no policy may leave a finalizer nobody will remove."""
-    store = stores.store("", "v1", "configmaps")
-    store.create("default", {"metadata": {"name": f"pp-{policy.lower()}"}}, ctx)
-    store.delete("default", f"pp-{policy.lower()}", {"propagationPolicy": policy}, ctx)
-    with pytest.raises(errors.NotFound):
-        store.get("default", f"pp-{policy.lower()}")
-
-
 def test_an_expired_continue_token_gets_a_fresh_inconsistent_one(stores, ctx):
     """Upstream answers 410 with a new token that resumes at the same key on current data."""
     store = stores.store("", "v1", "configmaps")

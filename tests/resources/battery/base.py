@@ -159,7 +159,9 @@ class KindBattery:
 
     def test_delete_removes(self, store, ctx):
         self._create(store, ctx)
-        store.delete(self.ns, "battery", {}, ctx)
+        # Background: kinds whose default policy orphans (Jobs, ReplicationControllers in
+        # v1) would wait for the garbage collector to take the orphan finalizer off
+        store.delete(self.ns, "battery", {"propagationPolicy": "Background"}, ctx)
         with pytest.raises(errors.NotFound) as exc:
             store.get(self.ns, "battery")
         assert exc.value.code == 404
