@@ -55,3 +55,64 @@ def test_the_supervisor_runs_two_server_processes(processes):
     workers = [p for p in children if b"controller-manager" in argv(p)]
     assert len(workers) == 1
     assert len(children) - len(workers) == 2
+
+
+def _crd(group: str) -> dict:
+    return {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "metadata": {"name": f"widgets.{group}"},
+            "spec": {"group": group, "scope": "Namespaced",
+                     "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
+                     "versions": [{"name": "v1", "served": True, "storage": True, "schema": {
+                         "openAPIV3Schema": {"type": "object",
+                                             "x-kubernetes-preserve-unknown-fields": True}}}]}}
+
+
+def _statuses_from_fresh_connections(server, method, path, body=None, n=16):
+    """One request per new connection: the kernel spreads them over both processes."""
+    def one(i):
+        w = Writer(server)
+        try:
+            payload = None if body is None else dict(body, metadata={"name": f"w{i}"})
+            return w.call(method, path, payload)[0]
+        finally:
+            w.close()
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        return list(pool.map(one, range(n)))
+
+
+def _eventually(fn, expected, timeout=15.0):
+    import time
+    deadline = time.monotonic() + timeout
+    while True:
+        got = fn()
+        if got == expected or time.monotonic() > deadline:
+            return got
+        time.sleep(0.2)
+
+
+def test_a_definition_reaches_and_leaves_every_process(processes):
+    """A CRD created through one process is served by both (they learn it from the change
+    log, not from the creating process's memory), and once deleted neither serves it."""
+    import uuid
+    ns = new_namespace(processes)
+    group = f"g{uuid.uuid4().hex[:8]}.example.com"
+    w = Writer(processes)
+    try:
+        status, _ = w.call("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+                           _crd(group))
+        assert status == 201
+        path = f"/apis/{group}/v1/namespaces/{ns}/widgets"
+        assert _eventually(lambda: set(_statuses_from_fresh_connections(
+            processes, "GET", path)), {200}) == {200}
+        created = _statuses_from_fresh_connections(
+            processes, "POST", path, {"apiVersion": f"{group}/v1", "kind": "Widget"})
+        assert created == [201] * 16
+        status, listed = w.call("GET", path)
+        assert status == 200 and len(listed["items"]) == 16
+        status, _ = w.call(
+            "DELETE", f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.{group}")
+        assert status == 200
+        assert _eventually(lambda: set(_statuses_from_fresh_connections(
+            processes, "GET", path)), {404}) == {404}
+    finally:
+        w.close()
