@@ -1,0 +1,211 @@
+#!/usr/bin/env python
+"""A Deployment rolled out by the controller manager on simulated nodes, next to the raw
+baseline (the same number of pods POSTed by a client and bound by the scheduler) measured in
+the same run; then the controller manager's CPU in steady state.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/apiserver_bench \\
+        python bench/controller_bench.py --nodes 100 --replicas 1000 --steady-pods 3000
+
+One ``manage.py up --nodes N`` (scheduler, N kubelets, controller manager) on a fresh data
+dir, on the database ``DATABASE_URL`` names (SQLite when unset).  Then:
+
+* baseline: ``--replicas`` bare pods created by ``--concurrency`` clients, from the first
+  create until every one is Running and Ready (the scheduler and kubelets at work, no
+  controller); deleted afterwards;
+* deployment: one Deployment of ``--replicas`` replicas, from its create until
+  ``status.readyReplicas`` reaches it; writes per pod are the revisions the cluster committed
+  in that window divided by the replicas (every create, update, patch, binding and status
+  write takes one revision; reads are not counted);
+* steady state: the Deployment scaled to ``--steady-pods``, once all are Ready the controller
+  manager's CPU seconds (its process, from /proc) over ``--steady-seconds``, as a percentage
+  of one core.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from apiserver.client import AsyncClient, load_kubeconfig  # noqa: E402
+
+NS = "bench"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def template(labels: dict) -> dict:
+    return {"metadata": {"labels": labels},
+            "spec": {"terminationGracePeriodSeconds": 0,
+                     "containers": [{"name": "web", "image": "nginx",
+                                     "resources": {"requests": {"cpu": "10m"}}}]}}
+
+
+def deployment(replicas: int) -> dict:
+    labels = {"app": "web"}
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
+                     "template": template(labels)}}
+
+
+def ready(pod: dict) -> bool:
+    return any(c.get("type") == "Ready" and c.get("status") == "True"
+               for c in pod.get("status", {}).get("conditions") or [])
+
+
+async def list_all(client, path: str, selector: str) -> list:
+    return (await client.list(path, {"limit": 500, "labelSelector": selector}))["items"]
+
+
+async def revision(client) -> int:
+    return int((await client.list(f"/api/v1/namespaces/{NS}/configmaps",
+                                  {"limit": 1}))["metadata"]["resourceVersion"])
+
+
+async def baseline(client, n: int, conc: int, timeout: float) -> float:
+    names = iter(range(n))
+    start = time.monotonic()
+
+    async def worker():
+        for i in names:
+            await client.create(f"/api/v1/namespaces/{NS}/pods",
+                                dict(template({"bench": "raw"}), apiVersion="v1", kind="Pod",
+                                     metadata={"name": f"raw-{i}", "labels": {"bench": "raw"}}))
+    await asyncio.gather(*(worker() for _ in range(conc)))
+    deadline = start + timeout
+    while time.monotonic() < deadline:
+        pods = await list_all(client, f"/api/v1/namespaces/{NS}/pods", "bench=raw")
+        if sum(ready(p) for p in pods) >= n:
+            return time.monotonic() - start
+        await asyncio.sleep(0.5)
+    raise TimeoutError("baseline pods never became Ready")
+
+
+async def wait_ready_replicas(client, n: int, timeout: float) -> float:
+    deadline = time.monotonic() + timeout
+    got = 0
+    while time.monotonic() < deadline:
+        d = await client.get(f"/apis/apps/v1/namespaces/{NS}/deployments/web")
+        got = d.get("status", {}).get("readyReplicas") or 0
+        if got >= n:
+            return time.monotonic()
+        await asyncio.sleep(0.5)
+    raise TimeoutError(f"only {got}/{n} replicas Ready")
+
+
+def controller_manager_pid(up_pid: int) -> int:
+    children = subprocess.run(["pgrep", "-P", str(up_pid)], capture_output=True,
+                              text=True).stdout.split()
+    for pid in children:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            if b"controller-manager" in f.read():
+                return int(pid)
+    raise RuntimeError("no controller-manager child of up")
+
+
+def cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK     # utime + stime
+
+
+async def bench(args, kubeconfig: Path, up_pid: int) -> dict:
+    out = {"nodes": args.nodes, "replicas": args.replicas}
+    async with AsyncClient(load_kubeconfig(str(kubeconfig)), max_idle=args.concurrency + 4) as c:
+        await c.create("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
+                                              "metadata": {"name": NS}})
+        deadline = time.monotonic() + 120
+        while len([n for n in (await c.list("/api/v1/nodes"))["items"] if ready(n)]) < args.nodes:
+            if time.monotonic() > deadline:
+                raise TimeoutError("the simulated nodes never became Ready")
+            await asyncio.sleep(0.5)
+
+        took = await baseline(c, args.replicas, args.concurrency, args.timeout)
+        out["baseline_bare_pods_ready_s"] = round(took, 1)
+        await c.delete(f"/api/v1/namespaces/{NS}/pods", params={"labelSelector": "bench=raw"})
+        while await list_all(c, f"/api/v1/namespaces/{NS}/pods", "bench=raw"):
+            await asyncio.sleep(0.5)
+
+        rv0 = await revision(c)
+        t0 = time.monotonic()
+        await c.create(f"/apis/apps/v1/namespaces/{NS}/deployments", deployment(args.replicas))
+        t1 = await wait_ready_replicas(c, args.replicas, args.timeout)
+        rv1 = await revision(c)
+        out["deployment_all_ready_s"] = round(t1 - t0, 1)
+        out["deployment_pods_per_s"] = round(args.replicas / (t1 - t0), 1)
+        out["writes_per_pod"] = round((rv1 - rv0) / args.replicas, 2)
+
+        if args.steady_pods:
+            await c.patch(f"/apis/apps/v1/namespaces/{NS}/deployments/web/scale",
+                          {"spec": {"replicas": args.steady_pods}})
+            await wait_ready_replicas(c, args.steady_pods, args.timeout)
+            await asyncio.sleep(5)                      # let the last status writes settle
+            pid = controller_manager_pid(up_pid)
+            cpu0, w0 = cpu_seconds(pid), time.monotonic()
+            await asyncio.sleep(args.steady_seconds)
+            cpu1, w1 = cpu_seconds(pid), time.monotonic()
+            out["steady_pods"] = args.steady_pods
+            out["steady_controller_cpu_pct"] = round(100 * (cpu1 - cpu0) / (w1 - w0), 2)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--nodes", type=int, default=100)
+    ap.add_argument("--replicas", type=int, default=1000)
+    ap.add_argument("--steady-pods", type=int, default=3000)
+    ap.add_argument("--steady-seconds", type=float, default=30.0)
+    ap.add_argument("--concurrency", type=int, default=8)
+    ap.add_argument("--kubelets-per-process", type=int, default=25)
+    ap.add_argument("--timeout", type=float, default=1200.0)
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="controller-bench-"))
+    port = free_port()
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    log = tmp / "up.log"
+    server = subprocess.Popen(
+        [sys.executable, "manage.py", "up", "--data-dir", str(tmp / "data"), "--secure-port",
+         str(port), "--nodes", str(args.nodes), "--kubelets-per-process",
+         str(args.kubelets_per_process)],
+        cwd=ROOT, env=env, stdout=open(log, "wb"), stderr=subprocess.STDOUT,
+        start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while f"serving on https://127.0.0.1:{port}" not in log.read_text(errors="replace"):
+            if time.monotonic() > deadline or server.poll() is not None:
+                sys.exit("server did not start:\n" + log.read_text()[-2000:])
+            time.sleep(0.2)
+        result = asyncio.run(bench(args, tmp / "data" / "admin.kubeconfig", server.pid))
+        result["database"] = "postgresql" if os.environ.get("DATABASE_URL") else "sqlite"
+        for k, v in result.items():
+            print(f"{k:>28}: {v}")
+        if args.json:
+            Path(args.json).write_text(json.dumps(result, indent=2))
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(60)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
