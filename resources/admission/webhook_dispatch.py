@@ -12,13 +12,18 @@ from __future__ import annotations
 
 import base64
 import copy
+import functools
 import json
 import uuid
 
+from celpy import celtypes
+
 from apiserver import webhook_client
+from apiserver.cel import CompileError, EvaluationError, compile_expression
 from apiserver.endpoints.patch.jsonpatch import apply_json_patch
 from apiserver.runtime import errors
 from apiserver.runtime.selectors import label_selector_from_dict
+from resources.admission.refusals import new_forbidden
 
 # upstream rules.IsExemptAdmissionConfigurationResource
 EXEMPT = {"validatingwebhookconfigurations", "mutatingwebhookconfigurations",
@@ -89,12 +94,65 @@ def object_matches(hook: dict, attrs) -> bool:
     return any(sel.matches(_labels(o)) for o in (attrs.obj, attrs.old) if o is not None)
 
 
+@functools.lru_cache(maxsize=1024)
+def _condition(expression: str):
+    """A compiled matchCondition (or its CompileError), kept across requests: the
+    configurations are immutable per text, and compiling costs more than evaluating."""
+    try:
+        return compile_expression(expression)
+    except CompileError as exc:
+        return exc
+
+
+def conditions_match(hook: dict, attrs) -> bool:
+    """The webhook's matchConditions (upstream webhook/matchconditions/matcher.go): any
+    condition false skips the webhook; all true calls it; errors with none false follow
+    failurePolicy — Ignore skips, Fail refuses the request as Forbidden without calling."""
+    conditions = hook.get("matchConditions") or []
+    if not conditions:
+        return True
+    env = None
+    failures = []
+    for condition in conditions:
+        expression = condition.get("expression") or ""
+        program = _condition(expression)
+        if env is None:
+            env = {"object": attrs.obj if attrs.operation != "DELETE" else None,
+                   "oldObject": attrs.old if attrs.operation != "CREATE" else None,
+                   "request": build_review(attrs)["request"]}
+        try:
+            if isinstance(program, CompileError):
+                raise EvaluationError(str(program))
+            result = program.evaluate(env)
+        except EvaluationError as exc:
+            # upstream cel/filter.go words an evaluation error this way
+            failures.append(f"expression '{expression}' resulted in error: {exc}")
+            continue
+        if not isinstance(result, (bool, celtypes.BoolType)):
+            failures.append(f"expression '{expression}' resulted in error: "
+                            "cel expression must evaluate to a bool")
+        elif not result:
+            return False
+    if not failures:
+        return True
+    if (hook.get("failurePolicy") or "Fail") == "Ignore":
+        return False
+    # utilerrors.NewAggregate: one error is its message, several are bracketed
+    message = failures[0] if len(failures) == 1 else "[" + ", ".join(failures) + "]"
+    raise new_forbidden(attrs, message)
+
+
 def matches(hook: dict, attrs, stores) -> bool:
+    """Whether ``hook`` is called for the request (upstream generic/webhook.go
+    ShouldCallHook): exempt configuration kinds never; then the rules, the namespace
+    and object selectors, and last the matchConditions (which may refuse, see above)."""
     if attrs.group == "admissionregistration.k8s.io" and attrs.resource in EXEMPT:
         return False
     if not any(rule_matches(r, attrs) for r in hook.get("rules") or []):
         return False
-    return namespace_matches(hook, attrs, stores) and object_matches(hook, attrs)
+    if not (namespace_matches(hook, attrs, stores) and object_matches(hook, attrs)):
+        return False
+    return conditions_match(hook, attrs)
 
 
 def build_review(attrs) -> dict:

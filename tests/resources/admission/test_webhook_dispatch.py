@@ -166,3 +166,62 @@ def test_rules_match_subresources_and_scope():
     assert rule_matches({**rule, "resources": ["pods/status"]}, a("pods", "status"))
     assert not rule_matches({**rule, "resources": ["pods"], "scope": "Cluster"}, a("pods"))
     assert rule_matches({**rule, "resources": ["nodes"], "scope": "Cluster"}, a("nodes", ns=""))
+
+
+def _calls_for(name):
+    return [r for r in SEEN if (r["request"].get("object") or {}).get("metadata", {})
+            .get("name") == name]
+
+
+def test_match_conditions_decide_whether_the_webhook_is_called(client, server):
+    port, ca = server
+    SEEN.clear()
+    hook = {"url": f"https://127.0.0.1:{port}/deny", "caBundle": ca}
+    post_config(client, "ValidatingWebhookConfiguration", config(
+        "ValidatingWebhookConfiguration", "cond.example.com", hook, matchConditions=[
+            {"name": "not-exempt", "expression":
+             "!has(object.metadata.labels) || !('exempt' in object.metadata.labels)"},
+            {"name": "creates", "expression": "request.operation == 'CREATE'"}]))
+    # "bad" is refused by the webhook unless a condition is false
+    resp = client.post("/api/v1/namespaces/default/configmaps",
+                       {"metadata": {"name": "bad", "labels": {"exempt": "yes"}}})
+    assert resp.status_code == 201, resp.content
+    assert _calls_for("bad") == []
+    client.delete("/api/v1/namespaces/default/configmaps/bad")
+    resp = client.post("/api/v1/namespaces/default/configmaps", {"metadata": {"name": "bad"}})
+    assert resp.status_code == 403
+    assert resp.json()["message"] == \
+        'admission webhook "cond.example.com" denied the request: no bad names'
+
+
+@pytest.mark.parametrize("policy", ["Fail", "Ignore"])
+def test_a_match_condition_error_follows_the_failure_policy(client, server, policy):
+    port, ca = server
+    SEEN.clear()
+    hook = {"url": f"https://127.0.0.1:{port}/deny", "caBundle": ca}
+    expression = "object.data.missing == 'x'"
+    post_config(client, "ValidatingWebhookConfiguration", config(
+        "ValidatingWebhookConfiguration", "err.example.com", hook, failurePolicy=policy,
+        matchConditions=[{"name": "data", "expression": expression}]))
+    name = f"cm-{policy.lower()}"
+    resp = client.post("/api/v1/namespaces/default/configmaps",
+                       {"metadata": {"name": name}, "data": {"k": "v"}})
+    assert _calls_for(name) == []
+    if policy == "Ignore":
+        assert resp.status_code == 201, resp.content
+        return
+    assert resp.status_code == 403, resp.content
+    body = resp.json()
+    assert body["reason"] == "Forbidden"
+    assert body["message"].startswith(
+        f'configmaps "{name}" is forbidden: expression \'{expression}\' resulted in error: ')
+    # a false condition wins over an error: the webhook is skipped, the request admitted
+    post_config(client, "ValidatingWebhookConfiguration", config(
+        "ValidatingWebhookConfiguration", "err2.example.com", hook, matchConditions=[
+            {"name": "data", "expression": expression},
+            {"name": "never", "expression": "false"}]))
+    client.delete("/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/"
+                  "err.example.com")
+    resp = client.post("/api/v1/namespaces/default/configmaps",
+                       {"metadata": {"name": "bad"}, "data": {"k": "v"}})
+    assert resp.status_code == 201, resp.content
