@@ -54,4 +54,6 @@ PLUGINS = {
         "resources.admission.mutating_admission_webhook.MutatingAdmissionWebhook",
     "ValidatingAdmissionWebhook":
         "resources.admission.validating_admission_webhook.ValidatingAdmissionWebhook",
+    # the Pod Security Standards (baseline, restricted) from namespace labels
+    "PodSecurity": "resources.admission.pod_security.PodSecurity",
 }
