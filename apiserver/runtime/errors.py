@@ -21,7 +21,9 @@ class Cause:
     field: str = ""
 
     def to_dict(self) -> dict:
-        out = {"reason": self.reason, "message": self.message}
+        # every StatusCause field is omitempty upstream
+        out = {"reason": self.reason, "message": self.message} if self.reason else \
+            {"message": self.message}
         if self.field:
             out["field"] = self.field
         return out

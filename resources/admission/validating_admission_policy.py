@@ -2,17 +2,23 @@
 ``pkg/admission/plugin/policy/validating/`` and ``policy/generic/``).
 
 Each request is matched against every binding whose policy exists; matching policies'
-``validations`` are evaluated with ``object``, ``oldObject``, ``request``, ``params`` and
-``variables``.  A false result with ``Deny`` refuses with upstream's text
-``ValidatingAdmissionPolicy 'P' with binding 'B' denied request: MSG`` (403 unless
-``reason`` says otherwise); ``Warn`` adds a Warning.  A policy whose expressions do not
-compile, or fail, follows ``failurePolicy`` (default Fail).  Policies and bindings are read
-through the stores on each request; compiled programs are cached by resourceVersion.
+``validations`` are evaluated with ``object``, ``oldObject``, ``request``, ``params``,
+``namespaceObject`` and ``variables``, once per param the binding's ``paramRef`` selects
+(by name or by label selector, upstream's generic.CollectParams).  A false result is a
+decision the binding's ``validationActions`` act on: ``Deny`` refuses with upstream's
+``<resource> "<name>" is forbidden: ValidatingAdmissionPolicy 'P' with binding 'B' denied
+request: MSG`` (reason Invalid, 422, unless the validation's ``reason`` says otherwise),
+``Warn`` adds a Warning, ``Audit`` records the ``validation_failure`` audit annotation.
+``auditAnnotations`` publish ``<policy>/<key>`` annotations.  Expressions that fail follow
+``failurePolicy`` (default Fail); so do configuration errors (a missing param with
+``parameterNotFoundAction: Deny``), which refuse whatever the actions are.  Compiled
+programs are cached by resourceVersion.
 
-Simplified (not yet): excludeResourceRules, matchPolicy Equivalent, paramRef selector,
-namespaceObject, authorizer, auditAnnotations, Audit action, status.typeChecking.
+Not yet: matchPolicy Equivalent, the ``authorizer`` variable, status.typeChecking.
 """
 from __future__ import annotations
+
+import json
 
 import orjson
 
@@ -21,10 +27,14 @@ from apiserver.cel import CompileError, EvaluationError, compile_expression
 from apiserver.registry.initializer import WantsStores
 from apiserver.runtime import errors
 from apiserver.runtime.selectors import label_selector_from_dict
+from resources.admission.refusals import new_forbidden
 
 GROUP = "admissionregistration.k8s.io"
-REASON_CODES = {"Unauthorized": errors.Unauthorized, "Forbidden": errors.Forbidden,
-                "Invalid": errors.Invalid, "RequestEntityTooLarge": errors.RequestEntityTooLarge}
+# upstream validating/dispatcher.go reasonToCode (anything else is 422)
+REASON_CODES = {"Unauthorized": 401, "Forbidden": 403, "Invalid": 422,
+                "RequestEntityTooLarge": 413}
+AUDIT_FAILURE_KEY = "validation.policy.admission.k8s.io/validation_failure"
+MAX_AUDIT_VALUE = 10 * 1024
 
 
 def _rule_matches(rule: dict, attrs) -> bool:
@@ -75,6 +85,8 @@ class ValidatingAdmissionPolicy(Plugin, WantsStores):
                               for v in spec.get("variables") or []],
                 "conditions": [self._program(c.get("expression", ""))
                                for c in spec.get("matchConditions") or []],
+                "audit": [(a.get("key"), self._program(a.get("valueExpression", "")))
+                          for a in spec.get("auditAnnotations") or []],
             }
         return self._compiled[key]
 
@@ -98,24 +110,60 @@ class ValidatingAdmissionPolicy(Plugin, WantsStores):
                 return False
         return True
 
-    def _params(self, policy, binding, attrs):
+    def _param_store(self, kind: dict):
+        group, _, version = (kind.get("apiVersion") or "v1").rpartition("/")
+        for store in self.stores.all():
+            st = store.strategy
+            if (st.group, st.version, getattr(st, "kind", "")) == (group, version,
+                                                                   kind.get("kind")):
+                return store
+        return None
+
+    def _params(self, policy, binding, attrs) -> list:
+        """The params one binding is evaluated with (upstream generic.CollectParams):
+        ``[None]`` without paramKind or paramRef; raises ``_ConfigError``."""
         kind = (policy.get("spec") or {}).get("paramKind")
         ref = (binding.get("spec") or {}).get("paramRef")
         if not kind or not ref:
-            return None, True
-        group, _, version = (kind.get("apiVersion") or "v1").rpartition("/")
-        resource = (kind.get("kind") or "").lower() + "s"
-        store = self.stores.store(group, version, resource)
-        ns = ref.get("namespace") or attrs.namespace
-        found = store.storage.get(store.resource, ns, ref.get("name") or "")
-        if found is None:
-            return None, ref.get("parameterNotFoundAction") != "Deny"
-        return orjson.loads(found[0]), True
+            return [None]
+        store = self._param_store(kind)
+        if store is None:
+            raise _ConfigError(f"paramKind kind `{kind.get('apiVersion')}, Kind="
+                               f"{kind.get('kind')}` not known")
+        ns = None
+        if store.strategy.namespaced:
+            ns = ref.get("namespace") or attrs.namespace
+            if not ns:
+                raise _ConfigError("cannot use namespaced paramRef in policy binding that "
+                                   "matches cluster-scoped resources")
+        elif ref.get("namespace"):
+            raise _ConfigError("paramRef.namespace must not be provided for a cluster-scoped "
+                               "`paramKind`")
+        if ref.get("name"):
+            found = store.storage.get(store.resource, ns or "", ref["name"])
+            params = [orjson.loads(found[0])] if found else []
+        else:
+            selector = label_selector_from_dict(ref.get("selector") or {})
+            params = [p for p in (orjson.loads(d) for d in
+                                  store.storage.list(store.resource, ns).items)
+                      if selector.matches(_labels(p))]
+        if not params and ref.get("parameterNotFoundAction") == "Deny":
+            raise _ConfigError("no params found for policy binding with `Deny` "
+                               "parameterNotFoundAction")
+        return params
+
+    def _namespace_object(self, attrs):
+        if not attrs.namespace or (attrs.group, attrs.resource) == ("", "namespaces"):
+            return None
+        store = self.stores.store("", "v1", "namespaces")
+        found = store.storage.get(store.resource, "", attrs.namespace)
+        return orjson.loads(found[0]) if found else None
 
     def validate(self, attrs) -> None:
         if self.stores is None:
             return
         policies = {p["metadata"]["name"]: p for p in self._list("validatingadmissionpolicies")}
+        denied: list = []                 # (policy, binding, message, reason), in order
         for binding in self._list("validatingadmissionpolicybindings"):
             spec = binding.get("spec") or {}
             policy = policies.get(spec.get("policyName"))
@@ -124,26 +172,27 @@ class ValidatingAdmissionPolicy(Plugin, WantsStores):
             if not self._matches((policy.get("spec") or {}).get("matchConstraints"), attrs) \
                     or not self._matches(spec.get("matchResources"), attrs):
                 continue
-            self._evaluate(policy, binding, attrs)
+            fail = ((policy.get("spec") or {}).get("failurePolicy") or "Fail") == "Fail"
+            try:
+                params = self._params(policy, binding, attrs)
+            except _ConfigError as exc:
+                if fail:
+                    denied.append((policy, binding, f"failed to configure binding: {exc}", ""))
+                continue
+            for param in params:
+                self._evaluate(policy, binding, param, attrs, denied)
+        if denied:
+            policy, binding, message, reason = denied[0]
+            text = (f"ValidatingAdmissionPolicy '{policy['metadata']['name']}' with binding "
+                    f"'{binding['metadata']['name']}' denied request: {message}")
+            raise _denial(attrs, text, reason or "Invalid")
 
-    def _evaluate(self, policy, binding, attrs):
+    def _evaluate(self, policy, binding, param, attrs, denied: list) -> None:
+        """One policy, binding and param: act on each failed validation as the binding's
+        actions say; append refusals to ``denied``; publish audit annotations."""
         pname, bname = policy["metadata"]["name"], binding["metadata"]["name"]
-        actions = (binding.get("spec") or {}).get("validationActions") or ["Deny"]
+        actions = (binding.get("spec") or {}).get("validationActions") or []
         fail = ((policy.get("spec") or {}).get("failurePolicy") or "Fail") == "Fail"
-        prefix = f"ValidatingAdmissionPolicy '{pname}' with binding '{bname}' denied request: "
-
-        def refuse(message, reason="Forbidden"):
-            if "Warn" in actions:
-                attrs.warn(f"Validation failed for ValidatingAdmissionPolicy '{pname}' with "
-                           f"binding '{bname}': {message}")
-            if "Deny" in actions:
-                raise REASON_CODES.get(reason, errors.Forbidden)(prefix + message)
-
-        params, found = self._params(policy, binding, attrs)
-        if not found:
-            refuse("failed to configure binding: no params found for policy binding "
-                   "with `Deny` parameterNotFoundAction")
-            return
         user = attrs.user
         request = {"operation": attrs.operation, "namespace": attrs.namespace,
                    "name": attrs.name, "uid": attrs.uid, "dryRun": attrs.dry_run,
@@ -151,26 +200,37 @@ class ValidatingAdmissionPolicy(Plugin, WantsStores):
                                 "resource": attrs.resource},
                    "subResource": attrs.subresource,
                    "kind": {"group": attrs.group, "version": attrs.version, "kind": attrs.kind},
-                   "userInfo": {"username": getattr(user, "name", "") or ""}}
+                   "userInfo": {"username": getattr(user, "name", "") or "",
+                                "uid": getattr(user, "uid", "") or "",
+                                "groups": list(getattr(user, "groups", ()) or ())}}
         env = {"object": attrs.obj, "oldObject": attrs.old, "request": request,
-               "params": params}
+               "params": param, "namespaceObject": self._namespace_object(attrs)}
         compiled = self._policy_programs(policy)
+
+        def run(program):
+            if isinstance(program, CompileError):
+                raise EvaluationError(f"compilation error: {program}")
+            return program.evaluate(env)
+
         try:
             for program in compiled["conditions"]:
-                if isinstance(program, Exception):
-                    raise program
-                if not program.evaluate(env):
+                if not run(program):
                     return
             variables = {}
             for name, program in compiled["variables"]:
-                if isinstance(program, Exception):
-                    raise program
-                variables[name] = program.evaluate(dict(env, variables=variables))
+                try:
+                    variables[name] = run(program)
+                except EvaluationError:
+                    variables[name] = None     # upstream: the error surfaces where it is used
+                env["variables"] = variables
             env["variables"] = variables
-            for validation, program, message_program in compiled["validations"]:
-                if isinstance(program, Exception):
-                    raise program
-                if program.evaluate(env):
+        except EvaluationError as exc:
+            if fail:
+                denied.append((policy, binding, str(exc), ""))
+            return
+        for index, (validation, program, message_program) in enumerate(compiled["validations"]):
+            try:
+                if run(program):
                     continue
                 message = validation.get("message") or ""
                 if message_program is not None and not isinstance(message_program, Exception):
@@ -180,7 +240,56 @@ class ValidatingAdmissionPolicy(Plugin, WantsStores):
                         pass
                 if not message:
                     message = f"failed expression: {validation.get('expression', '')}"
-                refuse(message, validation.get("reason") or "Forbidden")
-        except (CompileError, EvaluationError) as exc:
-            if fail:
-                refuse(f"expression evaluation failed: {exc}")
+                reason = validation.get("reason") or ""
+            except EvaluationError as exc:
+                if not fail:
+                    continue
+                message = (f"expression '{validation.get('expression', '')}' resulted in "
+                           f"error: {exc}")
+                reason = ""
+            for action in actions:
+                if action == "Deny":
+                    denied.append((policy, binding, message, reason))
+                elif action == "Warn":
+                    attrs.warn(f"Validation failed for ValidatingAdmissionPolicy '{pname}' "
+                               f"with binding '{bname}': {message}")
+                elif action == "Audit":
+                    attrs.annotations.setdefault(AUDIT_FAILURE_KEY, json.dumps([{
+                        "message": message, "policy": pname, "binding": bname,
+                        "expressionIndex": index, "validationActions": list(actions)}],
+                        separators=(",", ":")))
+        for key, program in compiled["audit"]:
+            try:
+                value = run(program)
+            except EvaluationError as exc:
+                if fail:
+                    denied.append((policy, binding, str(exc), ""))
+                continue
+            if value is None:
+                continue                      # null: the annotation is left out
+            value = str(value)[:MAX_AUDIT_VALUE]
+            full = f"{pname}/{key}"
+            seen = attrs.annotations.get(full)
+            if seen is None:
+                attrs.annotations[full] = value
+            elif value not in seen.split(", "):
+                # distinct values from several bindings or params are joined, as upstream
+                attrs.annotations[full] = f"{seen}, {value}"
+
+
+class _ConfigError(Exception):
+    """A binding that cannot be evaluated ("failed to configure binding: …")."""
+
+
+class _PolicyDenial(errors.APIError):
+    def __init__(self, message, code, reason, details, causes):
+        super().__init__(message, details=details, causes=causes)
+        self.code, self.reason = code, reason
+
+
+def _denial(attrs, text: str, reason: str) -> errors.APIError:
+    """upstream: admission.NewForbidden's message and details, the decision's reason (Invalid
+    by default) and its code, the text once more as a cause."""
+    base = new_forbidden(attrs, text)
+    return _PolicyDenial(base.message, REASON_CODES.get(reason, 422), reason, base.details,
+                         [errors.Cause("", text)])
