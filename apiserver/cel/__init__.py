@@ -2,10 +2,11 @@
 
 :func:`compile_expression` compiles one expression over declared variables with the
 Kubernetes library functions (strings, regex, sets from ``oidc_cel``; lists ``isSorted``,
-``sum``, ``min``, ``max``) and returns a :class:`Program`.  Not yet here: url/ip/cidr/
-quantity libraries and the cost budget (cel-python has no cost tracking).
+``sum``, ``min``, ``max``; quantity, url, ip and cidr from :mod:`apiserver.cel.library`)
+and returns a :class:`Program`.  Not yet here: the cost budget (cel-python has no cost
+tracking).
 
-May import: celpy, ``apiserver.authentication.oidc_cel``.
+May import: celpy, ``apiserver.authentication.oidc_cel``, ``apiserver.runtime.quantity``.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from celpy import celtypes
 from apiserver.authentication.oidc_cel import FUNCTIONS as _STRING_FUNCTIONS
 from apiserver.authentication.oidc_cel import KNOWN_FUNCTIONS as _KNOWN
 from apiserver.authentication.oidc_cel import _Sets
+from apiserver.cel import library
 
 COST_LIMIT_MESSAGE = "operation cancelled: actual cost limit exceeded"
 
@@ -51,8 +53,21 @@ def _extreme(pick):
     return fn
 
 
+_BASE_STRING = celpy.evaluation.base_functions["string"]
+
+
+def string_of(value):
+    """CEL ``string()``: the library types print their value, booleans as ``true``/``false``
+    (cel-go's spelling), everything else as cel-python's conversion does."""
+    if isinstance(value, library.LIBRARY_TYPES):
+        return celtypes.StringType(str(value))
+    if isinstance(value, celtypes.BoolType):
+        return celtypes.StringType("true" if value else "false")
+    return _BASE_STRING(value)
+
+
 FUNCTIONS = dict(_STRING_FUNCTIONS, isSorted=_is_sorted, sum=_sum,
-                 min=_extreme(min), max=_extreme(max))
+                 min=_extreme(min), max=_extreme(max), **library.FUNCTIONS, string=string_of)
 KNOWN_FUNCTIONS = frozenset(_KNOWN) | frozenset(FUNCTIONS)
 _environment = celpy.Environment()
 
@@ -82,13 +97,24 @@ class Program:
         activation = {k: (v if isinstance(v, celtypes.MapType) else celpy.json_to_cel(v))
                       for k, v in variables.items()}
         activation["sets"] = _Sets()
+        activation.setdefault("ip", library.IPNamespace())
         try:
             result = self.program.evaluate(activation)
         except Exception as exc:   # CELEvalError or a library function's error
-            raise EvaluationError(str(exc.args[0]) if exc.args else type(exc).__name__) from None
+            raise EvaluationError(_error_text(exc) if exc.args else type(exc).__name__) from None
         if isinstance(result, Exception):
-            raise EvaluationError(str(result.args[0]) if result.args else str(result))
+            raise EvaluationError(_error_text(result))
         return result
+
+
+def _error_text(exc: Exception) -> str:
+    """celpy wraps a library function's ValueError as ("return error for overflow",
+    ValueError, (text,)): the function's own text is what upstream reports."""
+    args = exc.args
+    if len(args) == 3 and isinstance(args[1], type) and issubclass(args[1], ValueError) \
+            and args[2]:
+        return str(args[2][0])
+    return str(args[0]) if args else str(exc)
 
 
 def compile_expression(text: str) -> Program:

@@ -23,10 +23,10 @@ this module adds the Kubernetes list functions ``isSorted``, ``sum``, ``min``, `
 ``optionalOldSelf: true`` rules also run without an old value, ``oldSelf`` then being an
 optional with the methods ``hasValue()``, ``value()`` and ``orValue()`` (the ``.?`` syntax and
 the ``optional`` namespace are not available).  Not available in cel-python 0.5: the cost
-budget, and the url/ip/cidr/quantity/format libraries (an undeclared reference is a
-``rule compile error``).
+budget and the format library (an undeclared reference is a ``rule compile error``); the
+quantity, url, ip and cidr libraries come from ``apiserver.cel.library``.
 
-May import: celpy, ``apiserver.authentication.oidc_cel`` and this package.
+May import: celpy, ``apiserver.authentication.oidc_cel``, ``apiserver.cel`` and this package.
 """
 from __future__ import annotations
 
@@ -35,6 +35,7 @@ from celpy import celtypes
 
 from apiserver.authentication.oidc_cel import (
     COMPREHENSIONS, FUNCTIONS, KNOWN_FUNCTIONS, TYPE_NAMES, _Sets, as_bool)
+from apiserver.cel import library, string_of
 
 from . import fielderrors as fe
 from .compiled import Node
@@ -94,9 +95,10 @@ def _or_value(opt, default):
 
 CRD_FUNCTIONS = {**FUNCTIONS, "isSorted": _is_sorted, "sum": _sum,
                  "min": _extreme(min), "max": _extreme(max),
-                 "hasValue": _has_value, "value": _value, "orValue": _or_value}
+                 "hasValue": _has_value, "value": _value, "orValue": _or_value,
+                 **library.FUNCTIONS, "string": string_of}
 CRD_KNOWN = KNOWN_FUNCTIONS | frozenset(("isSorted", "sum", "min", "max", "hasValue", "value",
-                                         "orValue"))
+                                         "orValue")) | frozenset(library.FUNCTIONS)
 _environment = celpy.Environment()
 
 
@@ -287,7 +289,8 @@ def _node_rules(node: Node, value, old, path: str, root: bool, unchanged: bool) 
                                     and not rule.optional_old_self):
             continue
         if activation is None:
-            activation = {"self": to_cel(value, node, root), "sets": _Sets()}
+            activation = {"self": to_cel(value, node, root), "sets": _Sets(),
+                          "ip": library.IPNamespace()}
             if old is not MISSING:
                 activation["oldSelf"] = to_cel(old, node, root)
         rule_activation = activation

@@ -232,3 +232,17 @@ def test_optional_old_self_runs_on_create():
     assert texts(validate(s, obj({"n": 4}), obj({"n": 5}))) == [
         'spec.n: Invalid value: "integer": may not shrink', 'spec.n: Invalid value: "integer": at least 3']
     assert validate(s, obj({"n": 6}), obj({"n": 5})) == []
+
+
+def test_kubernetes_libraries_in_rules():
+    s = spec_with([
+        {"rule": "quantity(self.memory).isLessThan(quantity('1Gi'))", "message": "too much"},
+        {"rule": "url(self.endpoint).getScheme() == 'https'", "message": "https only"},
+        {"rule": "cidr('10.0.0.0/8').containsIP(self.address)", "message": "outside"}],
+        memory={"type": "string"}, endpoint={"type": "string"}, address={"type": "string"})
+    good = {"memory": "512Mi", "endpoint": "https://example.com/x", "address": "10.2.3.4"}
+    assert validate(s, obj(good)) == []
+    bad = {"memory": "2Gi", "endpoint": "http://example.com/x", "address": "192.168.1.1"}
+    assert texts(validate(s, obj(bad))) == [
+        'spec: Invalid value: "object": too much', 'spec: Invalid value: "object": https only',
+        'spec: Invalid value: "object": outside']
