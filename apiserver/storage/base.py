@@ -59,6 +59,10 @@ class ChangeRecord:
 
 
 class Storage(Protocol):
+    # callables(rv) run after each committed write, and per resource after a write of it
+    listeners: list
+    resource_listeners: dict
+
     def get(self, resource: str, namespace: str, name: str) -> tuple[str, int] | None:
         """Current document and its revision, or None."""
 

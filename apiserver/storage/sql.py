@@ -72,6 +72,9 @@ class SQLStorage:
         # callables(rv) run after each committed write (the watch cache's and in-process
         # controllers' wake-up); storages given the same list wake the same listeners
         self.listeners = listeners if listeners is not None else []
+        # resource -> callables(rv) run after a committed write of that resource (in-process
+        # caches of a few kinds, apiserver/registry/followed.py)
+        self.resource_listeners: dict[str, list] = {}
 
     # ---- reads ----------------------------------------------------------------------------
     def get(self, resource, namespace, name):
@@ -216,8 +219,10 @@ class SQLStorage:
         if self.before_commit is not None:
             self.before_commit(rv)
 
-    def _committed(self, rv: int) -> None:
+    def _committed(self, rv: int, resource: str = "") -> None:
         for listener in self.listeners:
+            listener(rv)
+        for listener in self.resource_listeners.get(resource, ()):
             listener(rv)
 
     @contextlib.contextmanager
@@ -234,7 +239,7 @@ class SQLStorage:
                     cur.execute(_LOG, [rv, resource, namespace, name, event_type, doc, time.time()])
                     self._hook(rv)
                 yield cur, rv, log
-        self._committed(rv)
+        self._committed(rv, resource)
 
     def _missing_or_moved(self, resource, namespace, name):
         return (KeyNotFound(name) if self.get(resource, namespace, name) is None

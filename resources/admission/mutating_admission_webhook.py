@@ -3,7 +3,7 @@
 Mutating phase: every matching webhook of every MutatingWebhookConfiguration runs in order
 of configuration name; a JSONPatch answer changes the object.  A webhook with
 ``reinvocationPolicy: IfNeeded`` runs once more when a later webhook changed the object
-(upstream reinvocation.go).  The configurations are read from the stores on each request.
+(upstream reinvocation.go).  The configurations are read from memory (webhook_dispatch.configurations), kept current from the change log.
 """
 from __future__ import annotations
 
@@ -16,15 +16,17 @@ class MutatingAdmissionWebhook(Plugin, WantsStores):
     name = "MutatingAdmissionWebhook"
     mutating = True
     stores = None
+    configs = None
 
     def set_stores(self, stores) -> None:
         self.stores = stores
+        self.configs = webhook.configurations(stores)
 
     def handles(self, operation: str) -> bool:
         return operation in ("CREATE", "UPDATE", "DELETE", "CONNECT")
 
     def admit(self, attrs) -> None:
-        hooks = [h for h in webhook.hooks_of(self.stores, "mutatingwebhookconfigurations")
+        hooks = [h for h in webhook.hooks_of(self.configs, "mutatingwebhookconfigurations")
                  if webhook.matches(h, attrs, self.stores)]
         ran_before_change: list[dict] = []
         ran: list[dict] = []

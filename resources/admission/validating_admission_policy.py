@@ -11,8 +11,9 @@ request: MSG`` (reason Invalid, 422, unless the validation's ``reason`` says oth
 ``Warn`` adds a Warning, ``Audit`` records the ``validation_failure`` audit annotation.
 ``auditAnnotations`` publish ``<policy>/<key>`` annotations.  Expressions that fail follow
 ``failurePolicy`` (default Fail); so do configuration errors (a missing param with
-``parameterNotFoundAction: Deny``), which refuse whatever the actions are.  Compiled
-programs are cached by resourceVersion.
+``parameterNotFoundAction: Deny``), which refuse whatever the actions are.  Policies and
+bindings are read from memory (apiserver.registry.followed), compiled programs cached by
+resourceVersion.
 
 Not yet: matchPolicy Equivalent, the ``authorizer`` variable, status.typeChecking.
 """
@@ -24,6 +25,7 @@ import orjson
 
 from apiserver.admission.base import Plugin
 from apiserver.cel import CompileError, EvaluationError, compile_expression
+from apiserver.registry.followed import FollowedLists
 from apiserver.registry.initializer import WantsStores
 from apiserver.runtime import errors
 from apiserver.runtime.selectors import label_selector_from_dict
@@ -59,12 +61,14 @@ class ValidatingAdmissionPolicy(Plugin, WantsStores):
     def __init__(self):
         self._compiled: dict = {}
 
+    _followed = None
+
     def set_stores(self, stores) -> None:
         self.stores = stores
+        self._followed = FollowedLists(stores, GROUP, "v1")
 
     def _list(self, resource):
-        store = self.stores.store(GROUP, "v1", resource)
-        return [orjson.loads(d) for d in store.storage.list(store.resource, None).items]
+        return self._followed.items(resource)
 
     def _program(self, text):
         try:

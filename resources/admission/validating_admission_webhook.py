@@ -15,14 +15,16 @@ class ValidatingAdmissionWebhook(Plugin, WantsStores):
     name = "ValidatingAdmissionWebhook"
     validating = True
     stores = None
+    configs = None
 
     def set_stores(self, stores) -> None:
         self.stores = stores
+        self.configs = webhook.configurations(stores)
 
     def handles(self, operation: str) -> bool:
         return operation in ("CREATE", "UPDATE", "DELETE", "CONNECT")
 
     def validate(self, attrs) -> None:
-        for hook in webhook.hooks_of(self.stores, "validatingwebhookconfigurations"):
+        for hook in webhook.hooks_of(self.configs, "validatingwebhookconfigurations"):
             if webhook.matches(hook, attrs, self.stores):
                 webhook.invoke(hook, attrs, self.stores, mutate=False)

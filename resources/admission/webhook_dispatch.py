@@ -21,6 +21,7 @@ from celpy import celtypes
 from apiserver import webhook_client
 from apiserver.cel import CompileError, EvaluationError, compile_expression
 from apiserver.endpoints.patch.jsonpatch import apply_json_patch
+from apiserver.registry.followed import FollowedLists
 from apiserver.runtime import errors
 from apiserver.runtime.selectors import label_selector_from_dict
 from resources.admission.refusals import new_forbidden
@@ -265,13 +266,13 @@ def invoke(hook: dict, attrs, stores, mutate: bool) -> bool:
     return True
 
 
-def hooks_of(stores, resource: str) -> list[dict]:
-    """Every webhook of every configuration of ``resource``, read on each request (so
-    changes take effect at once), sorted by configuration name as upstream."""
-    store = stores.store("admissionregistration.k8s.io", "v1", resource)
-    if store is None:
-        return []
-    items = [json.loads(t) if isinstance(t, (str, bytes)) else t
-             for t in store.list(None)["items"]]
-    items.sort(key=lambda c: c.get("metadata", {}).get("name", ""))
-    return [h for c in items for h in c.get("webhooks") or []]
+def configurations(stores) -> FollowedLists:
+    """Webhook configurations read from memory per request, kept current from the change
+    log (upstream reads them through informers)."""
+    return FollowedLists(stores, "admissionregistration.k8s.io", "v1")
+
+
+def hooks_of(configs: FollowedLists, resource: str) -> list[dict]:
+    """Every webhook of every configuration of ``resource``, in order of configuration
+    name, as upstream (cluster-scoped objects: the followed list is in name order)."""
+    return [h for c in configs.items(resource) for h in c.get("webhooks") or []]
