@@ -19,13 +19,50 @@ May import: the standard library.
 from __future__ import annotations
 
 import base64
+import functools
 import http.client
 import json
 import socket
 import ssl
+import threading
 import urllib.parse
 
 MAX_TIMEOUT = 30
+IDLE_PER_ENDPOINT = 8        # kept-alive connections per (address, server name, CA)
+
+
+class ConnectionPool:
+    """Kept-alive TLS connections to webhooks, as upstream's client keeps them: a review
+    costs a request, not a TCP and TLS handshake.  Keyed by the dialled address, the TLS
+    server name and the CA, so a connection is reused only for the same trust decision.
+    The owner (an admission plugin, a CRD's converter) holds one; thread-safe."""
+
+    def __init__(self):
+        self._idle: dict[tuple, list] = {}
+        self._lock = threading.Lock()
+
+    def take(self, key):
+        with self._lock:
+            idle = self._idle.get(key)
+            return idle.pop() if idle else None
+
+    def give(self, key, conn) -> None:
+        with self._lock:
+            idle = self._idle.setdefault(key, [])
+            if len(idle) < IDLE_PER_ENDPOINT:
+                idle.append(conn)
+                return
+        conn.close()
+
+
+@functools.lru_cache(maxsize=64)
+def _context(ca: str | None, service: bool) -> ssl.SSLContext:
+    """One TLS client context per CA bundle (parsing a bundle costs more than a request)."""
+    if ca:
+        return ssl.create_default_context(cadata=base64.b64decode(ca).decode())
+    if service:
+        return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)   # trusts no root, as upstream
+    return ssl.create_default_context()
 
 
 class CallError(Exception):
@@ -71,6 +108,25 @@ def resolve_service(ref: dict, stores) -> tuple[str, int]:
     raise CallError(f'no endpoints available for service "{name}"')
 
 
+def _send(conn, host, port, server, tls, path, data, headers, timeout):
+    """One POST on ``conn`` (a new connection when None): (response, body, connection)."""
+    if conn is None:
+        sock = socket.create_connection((host, port), timeout=timeout)
+        # no Nagle delay on small reviews (Go's dialer sets TCP_NODELAY too)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=tls)
+        conn.sock = tls.wrap_socket(sock, server_hostname=server)
+    else:
+        conn.sock.settimeout(timeout)
+    try:
+        conn.request("POST", path, body=data, headers=headers)
+        resp = conn.getresponse()
+        return resp, resp.read(), conn
+    except BaseException:
+        conn.close()
+        raise
+
+
 def shown_url(client_config: dict) -> str:
     """The URL error messages name (upstream prints the request URL)."""
     if client_config.get("url"):
@@ -81,8 +137,10 @@ def shown_url(client_config: dict) -> str:
             f"{int(ref.get('port') or 443)}{path}")
 
 
-def post_json(client_config: dict, body: dict, stores, *, timeout: float = 10) -> dict:
-    """POST ``body`` to the configured endpoint and return the decoded JSON answer.
+def post_json(client_config: dict, body: dict, stores, *, timeout: float = 10,
+              pool: ConnectionPool | None = None) -> dict:
+    """POST ``body`` to the configured endpoint and return the decoded JSON answer (over a
+    kept-alive connection of ``pool`` when one is given).
 
     Raises :class:`CallError`: ``Post "<url>": <reason>`` for an unusable configuration,
     service or connection, ``received invalid webhook response: status code N`` for a
@@ -92,8 +150,7 @@ def post_json(client_config: dict, body: dict, stores, *, timeout: float = 10) -
     ca = cfg.get("caBundle")
     shown = shown_url(cfg)
     try:
-        tls = (ssl.create_default_context(cadata=base64.b64decode(ca).decode()) if ca
-               else ssl.create_default_context())
+        tls = _context(ca or None, not cfg.get("url"))
     except (ValueError, ssl.SSLError) as exc:
         raise CallError(f'Post "{shown}": invalid caBundle: {exc}') from None
     if cfg.get("url"):
@@ -106,26 +163,33 @@ def post_json(client_config: dict, body: dict, stores, *, timeout: float = 10) -
         ref = cfg.get("service") or {}
         server = f"{ref.get('name')}.{ref.get('namespace')}.svc"
         path = ref.get("path") or "/"
-        if not ca:
-            tls = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         try:
             host, port = resolve_service(ref, stores)
         except CallError as exc:
             raise CallError(f'Post "{shown}": {exc}') from None
     data = json.dumps(body).encode()
+    key = (host, port, server, ca)
+    headers = {"Host": server, "Content-Type": "application/json",
+               "Accept": "application/json"}
+    reused = pool.take(key) if pool is not None else None
     try:
-        sock = socket.create_connection((host, port), timeout=timeout)
-        conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=tls)
-        conn.sock = tls.wrap_socket(sock, server_hostname=server)
-        conn.request("POST", path, body=data, headers={
-            "Host": server, "Content-Type": "application/json", "Accept": "application/json"})
-        resp = conn.getresponse()
-        answer = resp.read()
-        conn.close()
+        try:
+            resp, answer, conn = _send(reused, host, port, server, tls, path, data, headers,
+                                       timeout)
+        except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+            if reused is None:
+                raise
+            # the webhook closed the idle connection: the request never reached it
+            resp, answer, conn = _send(None, host, port, server, tls, path, data, headers,
+                                       timeout)
     except (OSError, ssl.SSLError, http.client.HTTPException) as exc:
         text = ("context deadline exceeded" if isinstance(exc, (socket.timeout, TimeoutError))
                 else str(exc))
         raise CallError(f'Post "{shown}": {text}', transport=True) from None
+    if pool is not None and not resp.will_close:
+        pool.give(key, conn)
+    else:
+        conn.close()
     if resp.status != 200:
         raise CallError(f"received invalid webhook response: status code {resp.status}")
     try:

@@ -9,7 +9,10 @@ Two servers from ``manage.py up --no-workers`` on fresh SQLite data dirs:
 * ``default plugins``: the default set (``apiserver.admission.base.DEFAULT_ON``, as many of
   them as this server implements);
 * ``no admission`` (the raw baseline): ``--disable-admission-plugins`` naming every default
-  plugin, so no plugin runs.
+  plugin, so no plugin runs;
+* ``default + 1 webhook``: the default set and one ValidatingWebhookConfiguration for pod
+  CREATEs whose ``url`` is an HTTPS webhook this script serves on 127.0.0.1 (a threaded
+  ``http.server`` that allows every review; its CA is the caBundle).
 
 On each, namespace ``bench`` and its ``default`` ServiceAccount (the ServiceAccount plugin
 refuses pods without it, and no controller runs) are created, then per rep ``--pods`` pods
@@ -26,15 +29,18 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import base64
 import copy
 import json
 import os
 import shutil
+import ssl
 import statistics
 import sys
 import tempfile
 import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -56,6 +62,54 @@ def pod(name: str) -> dict:
                 "env": [{"name": f"VAR_{i}", "value": "x" * 20} for i in range(8)],
                 "resources": {"requests": {"cpu": "100m", "memory": "64Mi"},
                               "limits": {"memory": "128Mi"}}}]}}
+
+
+class AllowAll(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"            # keep-alive, as the server's webhook client
+    disable_nagle_algorithm = True           # headers and body go out at once, as Go's
+
+    def log_message(self, *a):
+        pass
+
+    def do_POST(self):
+        review = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        body = json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+                           "response": {"uid": review["request"]["uid"],
+                                        "allowed": True}}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def start_webhook() -> tuple[int, str]:
+    """An allow-all HTTPS webhook on 127.0.0.1: (port, base64 caBundle)."""
+    from apiserver.pki import PKI
+    directory = tempfile.mkdtemp(prefix="admission-bench-hook-")
+    atexit.register(shutil.rmtree, directory, True)
+    pki = PKI(Path(directory)).ensure(hosts=("127.0.0.1",))
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), AllowAll)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(pki.serving_cert, pki.serving_key)
+    httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return httpd.server_address[1], base64.b64encode(pki.ca_cert.read_bytes()).decode()
+
+
+def add_webhook(server: Server, port: int, ca: str) -> None:
+    body = {"apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "ValidatingWebhookConfiguration", "metadata": {"name": "bench.example.com"},
+            "webhooks": [{"name": "bench.example.com", "sideEffects": "None",
+                          "admissionReviewVersions": ["v1"], "failurePolicy": "Fail",
+                          "clientConfig": {"url": f"https://127.0.0.1:{port}/validate",
+                                           "caBundle": ca},
+                          "rules": [{"operations": ["CREATE"], "apiGroups": [""],
+                                     "apiVersions": ["v1"], "resources": ["pods"]}]}]}
+    status, data = server.request(
+        "POST", "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations", body)
+    if status != 201:
+        raise RuntimeError(f"webhook configuration -> {status}: {data[:200]!r}")
 
 
 def setup(server: Server) -> None:
@@ -181,8 +235,11 @@ def main() -> None:
         servers["default plugins"] = Server("--no-workers")
         servers["no admission"] = Server("--no-workers", "--disable-admission-plugins",
                                          ",".join(DEFAULT_ON))
+        servers["default + 1 webhook"] = Server("--no-workers")
         for server in servers.values():
             setup(server)
+        add_webhook(servers["default + 1 webhook"], *start_webhook())
+        for server in servers.values():
             create_pods(server, "warm", 20, 1)
         for rep in range(args.reps):
             for label, server in servers.items():
@@ -200,11 +257,13 @@ def main() -> None:
     for (label, c), rate in med.items():
         print(f"{label:28} {c:7d} {rate:9.0f} {1e6 / rate:9.0f}")
     cost = {}
-    for c in levels:
-        on, off = med[("default plugins", c)], med[("no admission", c)]
-        cost[c] = (1 / on - 1 / off) * 1e6
-        print(f"admission cost per create at {c} client(s): {cost[c]:7.0f} µs "
-              f"({(1 - on / off) * 100:4.1f} % of the raw rate)")
+    for case in ("default plugins", "default + 1 webhook"):
+        for c in levels:
+            on, off = med[(case, c)], med[("no admission", c)]
+            cost[f"{case} c{c}"] = (1 / on - 1 / off) * 1e6
+            print(f"admission cost per create, {case}, at {c} client(s): "
+                  f"{cost[f'{case} c{c}']:7.0f} µs ({(1 - on / off) * 100:4.1f} % of the raw "
+                  "rate)")
     names, per_plugin, whole = in_process(args.calls)
     print(f"\nin-process, median µs per pod CREATE ({args.calls} calls each), "
           f"plugins in upstream order:")

@@ -60,6 +60,7 @@ class WebhookConverter:
         self.review_versions = list((webhook or {}).get("conversionReviewVersions") or ())
         self.stores = stores
         self.timeout = timeout
+        self.pool = webhook_client.ConnectionPool()   # kept-alive, per definition
 
     def _review_version(self) -> str:
         for version in self.review_versions:
@@ -84,7 +85,7 @@ class WebhookConverter:
                               "objects": [objs[i] for i in todo]}}
         try:
             answer = webhook_client.post_json(self.client_config, review, self.stores,
-                                              timeout=self.timeout)
+                                              timeout=self.timeout, pool=self.pool)
             converted = _converted_objects(answer, review_version, uid)
         except (webhook_client.CallError, ValueError) as exc:
             raise ConversionFailed(f"conversion webhook for {what} failed: {exc}") from None

@@ -7,6 +7,7 @@ of configuration name; a JSONPatch answer changes the object.  A webhook with
 """
 from __future__ import annotations
 
+from apiserver import webhook_client
 from resources.admission import webhook_dispatch as webhook
 from apiserver.admission.base import Plugin
 from apiserver.registry.initializer import WantsStores
@@ -17,10 +18,12 @@ class MutatingAdmissionWebhook(Plugin, WantsStores):
     mutating = True
     stores = None
     configs = None
+    pool = None
 
     def set_stores(self, stores) -> None:
         self.stores = stores
         self.configs = webhook.configurations(stores)
+        self.pool = webhook_client.ConnectionPool()
 
     def handles(self, operation: str) -> bool:
         return operation in ("CREATE", "UPDATE", "DELETE", "CONNECT")
@@ -31,10 +34,12 @@ class MutatingAdmissionWebhook(Plugin, WantsStores):
         ran_before_change: list[dict] = []
         ran: list[dict] = []
         for hook in hooks:
-            changed = webhook.invoke(hook, attrs, self.stores, mutate=attrs.obj is not None)
+            changed = webhook.invoke(hook, attrs, self.stores, mutate=attrs.obj is not None,
+                           pool=self.pool)
             if changed:
                 ran_before_change = list(ran)
             ran.append(hook)
         again = [h for h in ran_before_change if h.get("reinvocationPolicy") == "IfNeeded"]
         for hook in again:
-            webhook.invoke(hook, attrs, self.stores, mutate=attrs.obj is not None)
+            webhook.invoke(hook, attrs, self.stores, mutate=attrs.obj is not None,
+                           pool=self.pool)

@@ -6,6 +6,7 @@ the request.  Upstream calls them in parallel; here they run in order of name.
 """
 from __future__ import annotations
 
+from apiserver import webhook_client
 from resources.admission import webhook_dispatch as webhook
 from apiserver.admission.base import Plugin
 from apiserver.registry.initializer import WantsStores
@@ -16,10 +17,12 @@ class ValidatingAdmissionWebhook(Plugin, WantsStores):
     validating = True
     stores = None
     configs = None
+    pool = None
 
     def set_stores(self, stores) -> None:
         self.stores = stores
         self.configs = webhook.configurations(stores)
+        self.pool = webhook_client.ConnectionPool()
 
     def handles(self, operation: str) -> bool:
         return operation in ("CREATE", "UPDATE", "DELETE", "CONNECT")
@@ -27,4 +30,4 @@ class ValidatingAdmissionWebhook(Plugin, WantsStores):
     def validate(self, attrs) -> None:
         for hook in webhook.hooks_of(self.configs, "validatingwebhookconfigurations"):
             if webhook.matches(hook, attrs, self.stores):
-                webhook.invoke(hook, attrs, self.stores, mutate=False)
+                webhook.invoke(hook, attrs, self.stores, mutate=False, pool=self.pool)

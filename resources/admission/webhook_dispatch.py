@@ -183,11 +183,13 @@ def build_review(attrs) -> dict:
     return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request}
 
 
-def call(hook: dict, review: dict, stores) -> dict:
-    """POST the review (apiserver.webhook_client), return the answer's ``response``."""
+def call(hook: dict, review: dict, stores, pool=None) -> dict:
+    """POST the review (apiserver.webhook_client, over ``pool``'s kept-alive connections),
+    return the answer's ``response``."""
     try:
         answer = webhook_client.post_json(hook.get("clientConfig") or {}, review, stores,
-                                          timeout=int(hook.get("timeoutSeconds") or 10))
+                                          timeout=int(hook.get("timeoutSeconds") or 10),
+                                          pool=pool)
     except webhook_client.CallError as exc:
         # upstream wraps errors of the call itself in "failed to call webhook"
         raise CallError(f"failed to call webhook: {exc}" if exc.transport else str(exc)) from None
@@ -226,14 +228,14 @@ def dry_run_check(hook: dict, attrs) -> None:
         raise errors.BadRequest(f'admission webhook "{hook.get("name")}" does not support dry run')
 
 
-def invoke(hook: dict, attrs, stores, mutate: bool) -> bool:
+def invoke(hook: dict, attrs, stores, mutate: bool, pool=None) -> bool:
     """Call one matching webhook; refuse, or (mutating) apply its patch.  True when the
     object was changed.  failurePolicy (default Fail) decides on call errors."""
     name = hook.get("name", "")
     dry_run_check(hook, attrs)
     review = build_review(attrs)
     try:
-        response = call(hook, review, stores)
+        response = call(hook, review, stores, pool)
     except CallError as exc:
         if (hook.get("failurePolicy") or "Fail") == "Ignore":
             attrs.annotations[f"failed-open.{'mutation' if mutate else 'validation'}"
