@@ -16,11 +16,14 @@ Upstream ``EvictionREST.Create`` (kubernetes/kubernetes:pkg/registry/core/pod/st
 4. the pod is then deleted as a normal DELETE with those options; the answer is 201 with a
    ``Status`` of ``Success``.
 
-One deliberate difference: upstream answers 429 ("still being processed") while a budget's
-``status.observedGeneration`` is behind its generation.  No disruption-budget controller
-runs here, so a budget nobody has written status for (no ``observedGeneration``) is judged
-on its status as it stands instead; once a status writer has recorded an
-``observedGeneration``, upstream's check applies.
+Upstream answers 429 ("still being processed") while a budget's ``status.observedGeneration``
+is behind its generation.  The disruption controller (workers/controllers/disruption.py, run
+by the controller manager) writes that status; a budget it has not synced yet carries no
+``observedGeneration`` at all (create resets status to zeros), and such a budget is judged
+on that zero status (``disruptionsAllowed: 0`` refuses) rather than as "still being
+processed", so an API server running without a controller manager still answers 429, only
+with the other cause.  Once the controller has recorded an ``observedGeneration``, upstream's
+check applies unchanged.
 
 Budgets are read through ``ctx.stores`` (``policy/v1 poddisruptionbudgets``).
 """

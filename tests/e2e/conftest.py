@@ -27,6 +27,8 @@ from urllib.parse import urlparse, urlunparse
 
 import pytest
 
+from controller_support import WITHOUT_ROOT_CA
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 KUBECTL = os.environ.get("E2E_KUBECTL", "/usr/bin/kubectl")
 START_TIMEOUT = 60.0
@@ -176,7 +178,8 @@ def server():
 
     log = open(log_path, "wb")
     proc = subprocess.Popen(
-        [sys.executable, "manage.py", "up", "--data-dir", str(data_dir), "--secure-port", str(port)],
+        [sys.executable, "manage.py", "up", "--data-dir", str(data_dir), "--secure-port", str(port),
+         WITHOUT_ROOT_CA],
         cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     srv = Server(data_dir, port, log_path, proc, cache_dir)
     ok = False

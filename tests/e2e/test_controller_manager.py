@@ -5,34 +5,22 @@ would."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from controller_support import controller_manager, wait_for
 
 
 @pytest.fixture(scope="module")
 def manager(server):
-    log = open(server.data_dir / "controller-manager.log", "wb")
-    proc = subprocess.Popen([sys.executable, "manage.py", "controller-manager", "--kubeconfig",
-                             str(server.kubeconfig), "--node-monitor-grace-period", "3",
-                             "--node-monitor-period", "1"], cwd=REPO_ROOT, stdout=log,
-                            stderr=subprocess.STDOUT, env=dict(os.environ))
-    yield proc
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        raise AssertionError("the controller manager did not stop on SIGTERM") from None
-    finally:
-        log.close()
+    """A manager of this module's own, with short node-monitor periods for the lifecycle
+    test; ``up``'s manager (leader-elected) runs beside it, so every controller here must
+    tolerate a twin, as upstream's must during a leadership handover."""
+    with controller_manager(server, "--node-monitor-grace-period", "3",
+                            "--node-monitor-period", "1") as proc:
+        yield proc
 
 
 @pytest.fixture
@@ -68,13 +56,7 @@ def _get(kubectl, namespace, *args):
 
 
 def _wait(predicate, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.3)
-    return predicate()
+    return wait_for(predicate, timeout)
 
 
 def test_a_deployment_rolls_out_updates_and_rolls_back(kubectl, namespace, manager, nodes):

@@ -24,6 +24,7 @@ import time
 import uuid
 from pathlib import Path
 
+from controller_support import WITHOUT_ROOT_CA
 from conftest import (REPO_ROOT, START_TIMEOUT, STOP_TIMEOUT, Server, _create_pg_database,
                       _drop_pg_database, _free_port, _tail, _wait_ready)
 
@@ -61,9 +62,10 @@ class ServerGroup:
         log_path = self.data_dir / f"server-{len(self.servers)}.log"
         log = open(log_path, "wb")
         self.logs.append(log)
+        extra = [WITHOUT_ROOT_CA] if command == "up" and "--no-workers" not in args else []
         proc = subprocess.Popen(
             [sys.executable, "manage.py", command, "--data-dir", str(self.data_dir),
-             "--secure-port", str(port), *args],
+             "--secure-port", str(port), *extra, *args],
             cwd=REPO_ROOT, env=e, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         cache_dir = self.tmp / f"kubectl-cache-{len(self.servers)}"
         cache_dir.mkdir()

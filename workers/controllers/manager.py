@@ -15,11 +15,22 @@ import uuid
 from apiserver.client import AsyncClient, leaderelection, load_kubeconfig
 from apiserver.client.events import EventRecorder
 
+from .cronjob import CronJobController
+from .daemonset import DaemonSetController
 from .deployment import DeploymentController
+from .disruption import DisruptionController
+from .endpoints import EndpointsController
+from .endpointslice import EndpointSliceController
+from .endpointslicemirroring import EndpointSliceMirroringController
 from .garbagecollector import GarbageCollector
 from .informers import SharedInformers
+from .job import JobController
 from .nodelifecycle import NodeLifecycleController
+from .pvbinder import PersistentVolumeBinder
 from .replicaset import REPLICA_SETS, REPLICATION_CONTROLLERS, ReplicaSetController
+from .rootcacertpublisher import RootCACertPublisher, root_ca_bundle
+from .statefulset import StatefulSetController
+from .ttlafterfinished import TTLAfterFinishedController
 
 log = logging.getLogger("workers.controllers")
 
@@ -32,9 +43,30 @@ CONTROLLERS = {
     "node-lifecycle": lambda c, i, r, a: NodeLifecycleController(
         c, i, r, grace_period=a.node_monitor_grace_period, monitor_period=a.node_monitor_period),
     "garbagecollector": lambda c, i, r, a: GarbageCollector(c, i, r),
+    "job": lambda c, i, r, a: JobController(c, i, r),
+    "cronjob": lambda c, i, r, a: CronJobController(c, i, r),
+    "ttl-after-finished": lambda c, i, r, a: TTLAfterFinishedController(c, i, r),
+    "daemonset": lambda c, i, r, a: DaemonSetController(c, i, r),
+    "statefulset": lambda c, i, r, a: StatefulSetController(c, i, r),
+    "disruption": lambda c, i, r, a: DisruptionController(c, i, r),
+    "endpoint": lambda c, i, r, a: EndpointsController(c, i, r),
+    "endpointslice": lambda c, i, r, a: EndpointSliceController(
+        c, i, r, max_per_slice=getattr(a, "max_endpoints_per_slice", 100)),
+    "endpointslice-mirroring": lambda c, i, r, a: EndpointSliceMirroringController(
+        c, i, r, max_per_subset=getattr(a, "mirroring_max_endpoints_per_subset", 1000)),
+    "root-ca-certificate-publisher": lambda c, i, r, a: RootCACertPublisher(
+        c, i, r, root_ca_bundle(getattr(a, "root_ca_file", None), c.config)),
+    "persistentvolume-binder": lambda c, i, r, a: PersistentVolumeBinder(
+        c, i, r, resync=getattr(a, "pvclaimbinder_sync_period", 15.0),
+        enable_host_path_provisioner=getattr(a, "enable_hostpath_provisioner", False)),
 }
 RECORDER_NAMES = {"node-lifecycle": "node-controller",
-                  "garbagecollector": "garbage-collector-controller"}
+                  "garbagecollector": "garbage-collector-controller",
+                  # upstream's disruption controller records as the manager itself
+                  "disruption": "controllermanager",
+                  "persistentvolume-binder": "persistentvolume-controller",
+                  "endpointslice": "endpoint-slice-controller",
+                  "endpointslice-mirroring": "endpoint-slice-mirroring-controller"}
 
 
 def parse_args(argv=None):
@@ -60,6 +92,18 @@ def add_lifecycle_arguments(p) -> None:
                    default=leaderelection.RENEW_DEADLINE)
     p.add_argument("--leader-elect-retry-period", type=float,
                    default=leaderelection.RETRY_PERIOD)
+    p.add_argument("--root-ca-file", default=None,
+                   help="the CA bundle published as kube-root-ca.crt in every namespace; "
+                        "default: the certificate authority of --kubeconfig")
+    p.add_argument("--enable-hostpath-provisioner", action="store_true",
+                   help="provision kubernetes.io/host-path claims under /tmp/hostpath_pv "
+                        "(single-node testing only, as upstream)")
+    p.add_argument("--pvclaimbinder-sync-period", type=float, default=15.0,
+                   help="seconds between re-syncs of every claim and volume")
+    p.add_argument("--max-endpoints-per-slice", type=int, default=100,
+                   help="the most endpoints the endpointslice controller puts in one slice")
+    p.add_argument("--mirroring-max-endpoints-per-subset", type=int, default=1000,
+                   help="the most addresses of one Endpoints subset mirrored to a slice")
 
 
 def selected(spec: str) -> list[str]:

@@ -165,7 +165,12 @@ class NodeLifecycleController(Controller):
             node = await self._mark_unknown(node)
         taints = desired_taints(node)
         if taints != ((node.get("spec") or {}).get("taints") or []):
-            node = await self.client.patch(f"{NODES}/{name}", {"spec": {"taints": taints or None}})
+            # with the resourceVersion the taints were computed from (upstream
+            # PatchNodeTaints): a taint someone added meanwhile is a 409 and a retry, not
+            # silently overwritten
+            node = await self.client.patch(f"{NODES}/{name}", {
+                "metadata": {"resourceVersion": node["metadata"]["resourceVersion"]},
+                "spec": {"taints": taints or None}})
         await self._evict(node)
 
     async def _mark_unknown(self, node: dict) -> dict:

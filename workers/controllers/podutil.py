@@ -54,6 +54,18 @@ def controller_ref(obj: dict) -> dict | None:
     return None
 
 
+def resolve_controller_ref(obj: dict, kind: str, owners) -> dict | None:
+    """The cached owner ``obj``'s controllerRef names, if it is of ``kind`` and still the
+    same object (its uid matches); upstream's per-controller ``resolveControllerRef``."""
+    ref = controller_ref(obj)
+    if ref is None or ref.get("kind") != kind:
+        return None
+    owner = owners.get(ref.get("name"), obj["metadata"].get("namespace"))
+    if owner is None or owner["metadata"].get("uid") != ref.get("uid"):
+        return None
+    return owner
+
+
 def owner_reference(owner: dict) -> dict:
     """The controllerRef a controller puts on what it creates (blockOwnerDeletion, as upstream)."""
     m = owner["metadata"]

@@ -105,13 +105,7 @@ class ReplicaSetController(Controller):
         self.queue.add(self._key(obj))
 
     def _owner_of(self, pod: dict) -> dict | None:
-        ref = podutil.controller_ref(pod)
-        if ref is None or ref.get("kind") != self.kind.kind:
-            return None
-        owner = self.owners.get(ref.get("name"), pod["metadata"].get("namespace"))
-        if owner is None or owner["metadata"].get("uid") != ref.get("uid"):
-            return None
-        return owner
+        return podutil.resolve_controller_ref(pod, self.kind.kind, self.owners)
 
     def _on_pod(self, event, pod, old):
         owner = self._owner_of(pod)

@@ -130,7 +130,8 @@ class Supervisor:
 
 
 def worker_children(directory: Path, pki: PKI, server: str, nodes: int, per_process: int,
-                    runtime: str, kubelet_args: list[str]) -> list[Child]:
+                    runtime: str, kubelet_args: list[str],
+                    manager_args: list[str] = ()) -> list[Child]:
     """The kubelet processes and the scheduler's (only with ``nodes``) and the controller
     manager's (always), with their certificates and kubeconfigs written."""
     logs = directory / "logs"
@@ -158,9 +159,14 @@ def worker_children(directory: Path, pki: PKI, server: str, nodes: int, per_proc
         cert, key = pki.ensure_client(command, user)
         kubeconfig = directory / f"{command}.kubeconfig"
         pki.write_kubeconfig(kubeconfig, server, cert, key, user)
-        children.append(Child(command, [sys.executable, "manage.py", command,
-                                        "--kubeconfig", str(kubeconfig), "--leader-elect"],
-                              logs / f"{command}.log"))
+        argv = [sys.executable, "manage.py", command]
+        if command == "controller-manager":
+            # upstream's --root-ca-file: the bundle published as kube-root-ca.crt
+            argv += ["--root-ca-file", str(pki.ca_cert)]
+        argv += ["--kubeconfig", str(kubeconfig), "--leader-elect"]
+        if command == "controller-manager":
+            argv += list(manager_args)
+        children.append(Child(command, argv, logs / f"{command}.log"))
     return children
 
 
@@ -179,6 +185,9 @@ class Command(ApiserverCommand):
         parser.add_argument("--kubelet-arg", action="append", default=[],
                             help="an extra flag for every kubelet (e.g. "
                                  "--kubelet-arg=--lease-renew-interval=2)")
+        parser.add_argument("--kube-controller-manager-arg", action="append", default=[],
+                            help="an extra flag for the controller manager, as k3s's (e.g. "
+                                 "--kube-controller-manager-arg=--controllers=*,-cronjob)")
         parser.add_argument("--no-workers", action="store_true", help="start no workers")
         # as k3s and kubeadm clusters: kubelets by the Node authorizer, everyone else by RBAC
         # (``apiserver`` keeps kube-apiserver's flag default, AlwaysAllow)
@@ -208,7 +217,8 @@ class Command(ApiserverCommand):
             env = dict(os.environ, PYTHONUNBUFFERED="1")
             supervisor = Supervisor(
                 worker_children(directory, pki, server, nodes, o["kubelets_per_process"],
-                                o["node_runtime"], o["kubelet_arg"]),
+                                o["node_runtime"], o["kubelet_arg"],
+                                o["kube_controller_manager_arg"]),
                 env, log=lambda m: (self.stderr.write(m), sys.stderr.flush()))
 
         def started():

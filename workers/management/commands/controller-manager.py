@@ -2,9 +2,27 @@
 ``workers.controllers.manager`` (upstream's binary name, hence the dash)."""
 from __future__ import annotations
 
+import argparse
+
 from django.core.management.base import BaseCommand
 
 from workers.controllers.manager import add_lifecycle_arguments, main
+
+
+def _forwarded(options: dict) -> list[str]:
+    """Every flag of ``add_lifecycle_arguments`` as the manager's own argv, so a flag added
+    there reaches the manager without a change here."""
+    probe = argparse.ArgumentParser(add_help=False)
+    add_lifecycle_arguments(probe)
+    argv = []
+    for action in probe._actions:
+        value = options.get(action.dest)
+        flag = action.option_strings[0]
+        if isinstance(action, argparse._StoreTrueAction):
+            argv += [flag] if value else []
+        elif value is not None:
+            argv += [flag, str(value)]
+    return argv
 
 
 class Command(BaseCommand):
@@ -16,11 +34,5 @@ class Command(BaseCommand):
         add_lifecycle_arguments(parser)
 
     def handle(self, *args, **o):
-        argv = ["--kubeconfig", o["kubeconfig"], "--controllers", o["controllers"]]
-        for flag in ("node_monitor_grace_period", "node_monitor_period",
-                     "leader_elect_lease_duration", "leader_elect_renew_deadline",
-                     "leader_elect_retry_period"):
-            argv += ["--" + flag.replace("_", "-"), str(o[flag])]
-        if o["leader_elect"]:
-            argv.append("--leader-elect")
-        main(argv)
+        main(["--kubeconfig", o["kubeconfig"], "--controllers", o["controllers"],
+              *_forwarded(o)])
