@@ -32,8 +32,8 @@ def ensure_system_namespaces(hook) -> None:
 def ensure_kubernetes_service(hook) -> None:
     """``default/kubernetes``: ClusterIP = first address of the service range, port 443
     (``https``) → target port ``--secure-port``; and Endpoints with this host's address
-    (upstream's ``EndpointReconciler``; skipped when only a loopback address is known, which
-    Endpoints validation refuses)."""
+    and EndpointSlice with this host's address (upstream's ``EndpointReconciler``; skipped when
+    only a loopback address is known, which Endpoints validation refuses)."""
     stores, secure_port = hook.stores, hook.options.secure_port
     services = stores.store("", "v1", "services")
     ctx = system_context("kube-apiserver")
@@ -65,6 +65,30 @@ def ensure_kubernetes_service(hook) -> None:
             current["subsets"] = subsets
             return current
         endpoints.guaranteed_update("default", "kubernetes", point_here, ctx)
+    ensure_kubernetes_endpoint_slice(stores, address, secure_port, ctx)
+
+
+def ensure_kubernetes_endpoint_slice(stores, address: str, secure_port: int, ctx) -> None:
+    """The EndpointSlice ``default/kubernetes`` beside the Endpoints, as upstream's
+    reconciler writes both (pkg/controlplane/reconcilers/endpointsadapter.go: same name,
+    the service-name label, no managed-by label, so the endpointslice controller leaves it
+    alone)."""
+    slices = stores.store("discovery.k8s.io", "v1", "endpointslices")
+    if slices is None:
+        return
+    body = {"addressType": "IPv4",
+            "endpoints": [{"addresses": [address], "conditions": {"ready": True}}],
+            "ports": [{"name": "https", "port": secure_port, "protocol": "TCP"}]}
+    try:
+        slices.create("default", {
+            "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+            "metadata": {"name": "kubernetes", "namespace": "default",
+                         "labels": {"kubernetes.io/service-name": "kubernetes"}}, **body}, ctx)
+    except errors.AlreadyExists:
+        def point_here(current):
+            current.update(body)
+            return current
+        slices.guaranteed_update("default", "kubernetes", point_here, ctx)
 
 
 def ensure_default_service_accounts(hook) -> None:

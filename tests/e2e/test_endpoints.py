@@ -207,6 +207,14 @@ def test_a_service_without_ready_pods_gets_a_placeholder_and_publishes_not_ready
     default = _get(kubectl, "default", "endpoints", "kubernetes")
     assert default is None or "endpoints.kubernetes.io/last-change-trigger-time" not in \
         (default["metadata"].get("annotations") or {})
+    if default is not None:
+        # beside it the apiserver's own EndpointSlice, which no controller manages
+        es = _get(kubectl, "default", "endpointslice", "kubernetes")
+        assert es["metadata"]["labels"] == {"kubernetes.io/service-name": "kubernetes"}
+        assert es["endpoints"] == [{"addresses": [default["subsets"][0]["addresses"][0]["ip"]],
+                                    "conditions": {"ready": True}}]
+        assert [(p["name"], p["port"]) for p in es["ports"]] == [
+            (p["name"], p["port"]) for p in default["subsets"][0]["ports"]]
 
 
 def test_hand_written_endpoints_of_a_selectorless_service_are_mirrored(kubectl, namespace):
