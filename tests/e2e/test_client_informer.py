@@ -19,7 +19,6 @@ from pathlib import Path
 import pytest
 
 from apiserver.client import ApiError, AsyncClient, Informer, key_of, load_kubeconfig, watch
-from controller_support import WITHOUT_ROOT_CA
 from conftest import (REPO_ROOT, START_TIMEOUT, STOP_TIMEOUT, Server, _create_pg_database,
                       _drop_pg_database, _free_port, _wait_ready)
 
@@ -43,7 +42,7 @@ def server():
     log = open(log_path, "wb")
     proc = subprocess.Popen(
         [sys.executable, "manage.py", "up", "--data-dir", str(data_dir), "--secure-port",
-         str(port), "--etcd-compaction-interval", "1s", WITHOUT_ROOT_CA],
+         str(port), "--etcd-compaction-interval", "1s", "--no-workers"],
         cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     srv = Server(data_dir, port, log_path, proc, cache_dir)
     try:

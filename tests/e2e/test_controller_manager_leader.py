@@ -23,7 +23,7 @@ def bare():
     """A server whose ``up`` runs no controller manager."""
     group = ServerGroup()
     try:
-        yield group.start("--no-workers")
+        yield group.start()
     finally:
         group.stop()
 
@@ -49,7 +49,7 @@ def holder(server) -> str | None:
 def settled_count(server, ns: str, name: str, want: int) -> int:
     """Wait for ``want`` pods, then a moment more: a duplicate would show up meanwhile."""
     wait_for(lambda: len(pods_of(server, ns, name)) >= want, 30)
-    time.sleep(2)
+    time.sleep(1)
     return len(pods_of(server, ns, name))
 
 

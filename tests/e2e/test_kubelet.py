@@ -77,7 +77,10 @@ def test_nodes_register_ready_with_leases(cluster):
     assert node["spec"]["podCIDR"] == "10.244.1.0/24"
     assert node["metadata"]["labels"]["kubernetes.io/hostname"] == "node-2"
     assert node["status"]["allocatable"]["pods"] == "110"
-    lease = get(cluster, "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/node-1")
+    # the kubelet registers its Node, then starts renewing its Lease (as upstream's)
+    lease = until(lambda: get(
+        cluster, "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/node-1"),
+        what="node-1's Lease")
     assert lease["spec"]["holderIdentity"] == "node-1"
     assert lease["metadata"]["ownerReferences"][0]["kind"] == "Node"
     first = lease["spec"]["renewTime"]

@@ -11,7 +11,7 @@ from watch_support import ServerGroup, WatchReader, Writer, new_namespace
 def processes():
     group = ServerGroup()
     try:
-        yield group.start("--server-processes", "2")
+        yield group.start("--server-processes", "2", workers=True)
     finally:
         group.stop()
 

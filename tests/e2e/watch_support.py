@@ -49,7 +49,11 @@ class ServerGroup:
     def vendor(self) -> str:
         return "postgresql" if self.db_url else "sqlite"
 
-    def start(self, *args: str, env: dict | None = None, command: str | None = None) -> Server:
+    def start(self, *args: str, env: dict | None = None, command: str | None = None,
+              workers: bool = False) -> Server:
+        """Start one more server of the group.  ``up`` runs no controller manager unless
+        ``workers`` (or ``--nodes``) asks for it: the tests of a server's own behaviour need
+        none, and sixteen controllers' informers would only compete for the CPU."""
         command = command or ("up" if not self.servers else "apiserver")
         port = _free_port()
         e = dict(os.environ)
@@ -62,7 +66,9 @@ class ServerGroup:
         log_path = self.data_dir / f"server-{len(self.servers)}.log"
         log = open(log_path, "wb")
         self.logs.append(log)
-        extra = [WITHOUT_ROOT_CA] if command == "up" and "--no-workers" not in args else []
+        extra = []
+        if command == "up" and "--no-workers" not in args:
+            extra = [WITHOUT_ROOT_CA] if workers or "--nodes" in args else ["--no-workers"]
         proc = subprocess.Popen(
             [sys.executable, "manage.py", command, "--data-dir", str(self.data_dir),
              "--secure-port", str(port), *extra, *args],
