@@ -45,16 +45,28 @@ def test_two_processes_serve_and_every_watcher_sees_every_write(processes):
 
 def test_the_supervisor_runs_two_server_processes(processes):
     import subprocess
-    children = subprocess.run(["pgrep", "-P", str(processes.proc.pid)], capture_output=True,
-                              text=True).stdout.split()
+    import time
 
     def argv(pid):
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return f.read().split(b"\0")
-    # up also supervises the controller manager (a worker, not a server process)
-    workers = [p for p in children if b"controller-manager" in argv(p)]
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                return f.read().split(b"\0")
+        except FileNotFoundError:
+            return []
+
+    def children():
+        return subprocess.run(["pgrep", "-P", str(processes.proc.pid)], capture_output=True,
+                              text=True).stdout.split()
+    # up also supervises the controller manager (a worker, not a server process), started
+    # once the listener serves
+    deadline = time.monotonic() + 15
+    while not any(b"controller-manager" in argv(p) for p in children()):
+        assert time.monotonic() < deadline, "no controller manager child"
+        time.sleep(0.2)
+    kids = children()
+    workers = [p for p in kids if b"controller-manager" in argv(p)]
     assert len(workers) == 1
-    assert len(children) - len(workers) == 2
+    assert len(kids) - len(workers) == 2
 
 
 def _crd(group: str) -> dict:
