@@ -38,7 +38,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from apiserver.client import AsyncClient, load_kubeconfig  # noqa: E402
+from apiserver.client import ApiError, AsyncClient, load_kubeconfig  # noqa: E402
 
 NS = "bench"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -69,8 +69,19 @@ def ready(pod: dict) -> bool:
                for c in pod.get("status", {}).get("conditions") or [])
 
 
+async def retrying(call, *args):
+    """``call(*args)``, again after a 429 (max-in-flight), as client-go honours Retry-After."""
+    while True:
+        try:
+            return await call(*args)
+        except ApiError as exc:
+            if exc.code != 429:
+                raise
+            await asyncio.sleep(1.0)
+
+
 async def list_all(client, path: str, selector: str) -> list:
-    return (await client.list(path, {"limit": 500, "labelSelector": selector}))["items"]
+    return (await retrying(client.list, path, {"limit": 500, "labelSelector": selector}))["items"]
 
 
 async def revision(client) -> int:
@@ -84,9 +95,9 @@ async def baseline(client, n: int, conc: int, timeout: float) -> float:
 
     async def worker():
         for i in names:
-            await client.create(f"/api/v1/namespaces/{NS}/pods",
-                                dict(template({"bench": "raw"}), apiVersion="v1", kind="Pod",
-                                     metadata={"name": f"raw-{i}", "labels": {"bench": "raw"}}))
+            pod = dict(template({"bench": "raw"}), apiVersion="v1", kind="Pod",
+                       metadata={"name": f"raw-{i}", "labels": {"bench": "raw"}})
+            await retrying(client.create, f"/api/v1/namespaces/{NS}/pods", pod)
     await asyncio.gather(*(worker() for _ in range(conc)))
     deadline = start + timeout
     while time.monotonic() < deadline:
@@ -101,7 +112,7 @@ async def wait_ready_replicas(client, n: int, timeout: float) -> float:
     deadline = time.monotonic() + timeout
     got = 0
     while time.monotonic() < deadline:
-        d = await client.get(f"/apis/apps/v1/namespaces/{NS}/deployments/web")
+        d = await retrying(client.get, f"/apis/apps/v1/namespaces/{NS}/deployments/web")
         got = d.get("status", {}).get("readyReplicas") or 0
         if got >= n:
             return time.monotonic()
