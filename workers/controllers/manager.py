@@ -33,6 +33,7 @@ from .statefulset import StatefulSetController
 from .ttlafterfinished import TTLAfterFinishedController
 
 log = logging.getLogger("workers.controllers")
+SHUTDOWN_GRACE = 5.0        # seconds a stop waits for a clean end (lease released)
 
 # upstream's controller names (--controllers), in the order they start
 CONTROLLERS = {
@@ -165,6 +166,24 @@ async def run(args, names: list[str], stop: asyncio.Event) -> int:
         return 1 if lost else 0
 
 
+async def until_stopped(work, stop: asyncio.Event, grace: float = SHUTDOWN_GRACE) -> int:
+    """Run ``work``; once ``stop`` is set give it ``grace`` seconds to end cleanly, then
+    cancel it.  A stop must end the process even while ``work`` waits on a server that is
+    gone (informers that never sync, a lease release that cannot be sent), as upstream's
+    context cancellation does."""
+    task = asyncio.ensure_future(work)
+    stopping = asyncio.ensure_future(stop.wait())
+    await asyncio.wait([task, stopping], return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if not task.done():
+        try:
+            return await asyncio.wait_for(task, grace)
+        except asyncio.TimeoutError:
+            log.warning("controller-manager: not stopped within %.0f s; exiting", grace)
+            return 0
+    return task.result()
+
+
 def main(argv=None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -175,7 +194,7 @@ def main(argv=None) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        return await run(args, names, stop)
+        return await until_stopped(run(args, names, stop), stop)
     code = asyncio.run(go())
     if code:
         raise SystemExit(code)
