@@ -322,6 +322,8 @@ def test_two_schedulers_with_leader_election_bind_each_pod_once(cluster, ns):
         for i in range(20):
             create(cluster, ns, pod_manifest(f"p-{i}", scheduler="ha-sched"))
         until(lambda: bound(cluster, ns, 20), timeout=30, what="20 bound")
+        # its events are sent in batches after the bindings: let them land before the kill
+        until(lambda: len(events(cluster, ns, "Scheduled")) >= 20, what="20 Scheduled events")
         other = "b" if leader == "a" else "a"
         assert "Successfully bound" not in procs[other].log()
         procs[leader].stop(signal.SIGKILL)               # no release: the lease must expire
