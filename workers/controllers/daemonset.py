@@ -165,19 +165,10 @@ class DaemonSetController(Controller):
                     mine.append(pod)
         return mine
 
-    async def _set_owner(self, pod: dict, ds: dict | None) -> bool:
-        refs = [r for r in pod["metadata"].get("ownerReferences") or [] if not r.get("controller")]
-        if ds is not None:
-            refs.append(podutil.owner_reference(ds))
+    async def _set_owner(self, pod: dict, ds: dict | None) -> dict | None:
         m = pod["metadata"]
-        try:
-            await self.client.patch(f"/api/v1/namespaces/{m['namespace']}/pods/{m['name']}",
-                                    {"metadata": {"uid": m["uid"], "ownerReferences": refs}})
-            return True
-        except ApiError as exc:
-            if exc.status in (404, 409, 422):
-                return False
-            raise
+        return await podutil.set_controller_ref(
+            self.client, f"/api/v1/namespaces/{m['namespace']}/pods/{m['name']}", pod, ds)
 
     # ---- history ------------------------------------------------------------------------------
     async def construct_history(self, ds: dict) -> tuple[dict, list[dict]]:

@@ -123,17 +123,9 @@ class History:
         return out
 
     async def _set_owner(self, rev: dict, parent: dict | None) -> dict | None:
-        refs = [r for r in rev["metadata"].get("ownerReferences") or [] if not r.get("controller")]
-        if parent is not None:
-            refs.append(podutil.owner_reference(parent))
         m = rev["metadata"]
-        try:
-            return await self.client.patch(revisions_path(m["namespace"], m["name"]),
-                                           {"metadata": {"uid": m["uid"], "ownerReferences": refs}})
-        except ApiError as exc:
-            if exc.status in (404, 409, 422):
-                return None
-            raise
+        return await podutil.set_controller_ref(
+            self.client, revisions_path(m["namespace"], m["name"]), rev, parent)
 
     async def create(self, revision: dict, parent: dict) -> dict:
         """``CreateControllerRevision``; an existing equal revision of the same owner is

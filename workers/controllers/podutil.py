@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from apiserver.client import ApiError
+
 DELETION_COST = "controller.kubernetes.io/pod-deletion-cost"
 PHASE_RANK = {"Pending": 0, "Unknown": 1, "Running": 2}
 
@@ -64,6 +66,23 @@ def resolve_controller_ref(obj: dict, kind: str, owners) -> dict | None:
     if owner is None or owner["metadata"].get("uid") != ref.get("uid"):
         return None
     return owner
+
+
+async def set_controller_ref(client, path: str, obj: dict, owner: dict | None) -> dict | None:
+    """Adopt ``obj`` for ``owner`` (or release it with None): one patch of its
+    ownerReferences guarded by its uid, as upstream's controller_ref_manager.  Returns the
+    patched object, or None when it is gone or changed under us (the next sync decides
+    again)."""
+    refs = [r for r in obj["metadata"].get("ownerReferences") or [] if not r.get("controller")]
+    if owner is not None:
+        refs.append(owner_reference(owner))
+    try:
+        return await client.patch(path, {"metadata": {"uid": obj["metadata"]["uid"],
+                                                      "ownerReferences": refs}})
+    except ApiError as exc:
+        if exc.status in (404, 409, 422):
+            return None
+        raise
 
 
 def owner_reference(owner: dict) -> dict:

@@ -170,19 +170,10 @@ class ReplicaSetController(Controller):
                     mine.append(pod)
         return mine
 
-    async def _set_owner(self, pod: dict, owner: dict | None) -> bool:
-        refs = [r for r in pod["metadata"].get("ownerReferences") or [] if not r.get("controller")]
-        if owner is not None:
-            refs.append(podutil.owner_reference(owner))
+    async def _set_owner(self, pod: dict, owner: dict | None) -> dict | None:
         m = pod["metadata"]
-        try:
-            await self.client.patch(f"/api/v1/namespaces/{m['namespace']}/pods/{m['name']}",
-                                    {"metadata": {"uid": m["uid"], "ownerReferences": refs}})
-            return True
-        except ApiError as exc:
-            if exc.status in (404, 409, 422):
-                return False       # gone, or changed under us: the next sync decides again
-            raise
+        return await podutil.set_controller_ref(
+            self.client, f"/api/v1/namespaces/{m['namespace']}/pods/{m['name']}", pod, owner)
 
     async def manage(self, key: str, owner: dict, pods: list[dict]):
         want = owner["spec"].get("replicas")

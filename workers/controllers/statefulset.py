@@ -155,17 +155,9 @@ class StatefulSetController(Controller):
         return mine
 
     async def _set_owner(self, pod: dict, sts: dict | None) -> dict | None:
-        refs = [r for r in pod["metadata"].get("ownerReferences") or [] if not r.get("controller")]
-        if sts is not None:
-            refs.append(podutil.owner_reference(sts))
         m = pod["metadata"]
-        try:
-            return await self.client.patch(_pod_path(m["namespace"], m["name"]),
-                                           {"metadata": {"uid": m["uid"], "ownerReferences": refs}})
-        except ApiError as exc:
-            if exc.status in (404, 409, 422):
-                return None
-            raise
+        return await podutil.set_controller_ref(self.client, _pod_path(m["namespace"], m["name"]),
+                                                pod, sts)
 
     # ---- revisions ----------------------------------------------------------------------------
     async def revisions(self, sts: dict, revisions: list[dict]) -> tuple[dict, dict, int]:
