@@ -251,3 +251,65 @@ def test_the_scheduler_child_binds_an_unbound_pod_which_then_runs(cluster, ns):
     assert pod["spec"]["nodeName"] in ("node-1", "node-2")
     conditions = {c["type"]: c["status"] for c in pod["status"]["conditions"]}
     assert conditions["PodScheduled"] == "True" and conditions["Ready"] == "True"
+
+
+def test_failing_liveness_probe_kills_and_restarts_the_container(cluster, ns):
+    """``sim.kubelet/liveness-fail-after-seconds``: after failureThreshold failed probes the
+    kubelet records Unhealthy, kills the container (Killing) and restarts it."""
+    probe = {"httpGet": {"path": "/healthz", "port": 80}, "periodSeconds": 1,
+             "failureThreshold": 2}
+    cluster.kubectl("-n", ns, "apply", "-f", "-", input=pod_manifest(
+        "sick", node="node-2", annotations={"sim.kubelet/liveness-fail-after-seconds": "0"},
+        containers=[{"name": "app", "image": "nginx", "livenessProbe": probe}]))
+
+    def restarted():
+        cs = (pod_status(cluster, ns, "sick").get("containerStatuses") or [{}])[0]
+        return cs.get("restartCount", 0) >= 1 and cs
+    cs = until(restarted, timeout=15, what="a restart after the liveness failure")
+    assert cs["lastState"]["terminated"]["finishedAt"]
+    events = get(cluster, f"/api/v1/namespaces/{ns}/events")["items"]
+    mine = [e for e in events if e["involvedObject"].get("name") == "sick"]
+    unhealthy = [e for e in mine if e["reason"] == "Unhealthy"]
+    assert len(unhealthy) >= 2 and unhealthy[0]["type"] == "Warning"
+    assert unhealthy[0]["message"] == \
+        "Liveness probe failed: HTTP probe failed with statuscode: 500"
+    assert unhealthy[0]["involvedObject"]["fieldPath"] == "spec.containers{app}"
+    killing = [e["message"] for e in mine if e["reason"] == "Killing"]
+    assert "Container app failed liveness probe, will be restarted" in killing
+
+
+def test_node_status_reports_the_runtimes_images(cluster):
+    """NodeStatusManager with a runtime: status.images after a pull (one patch), largest
+    first, digest then tag; an image-less restart removes them."""
+    import asyncio
+
+    from apiserver.client import AsyncClient, load_kubeconfig
+    from workers.kubelet.config import KubeletConfig
+    from workers.kubelet.node import NodeStatusManager
+    from workers.kubelet.simulated import SimulatedRuntime
+
+    async def go():
+        cfg = KubeletConfig("images-1", str(cluster.kubeconfig))
+        async with AsyncClient(load_kubeconfig(cluster.kubeconfig)) as client:
+            rt = SimulatedRuntime(pull_delay=0, start_delay=0)
+            mgr = NodeStatusManager(client, cfg, rt)
+            try:
+                await mgr.register()
+                assert not await mgr.post_status()          # nothing pulled: no write
+                pulled = [await rt.pull_image(i, "IfNotPresent")
+                          for i in ("nginx", "registry.k8s.io/pause:3.10")]
+                assert await mgr.post_status()
+                assert not await mgr.post_status()
+                node = await client.get("/api/v1/nodes/images-1")
+                images = node["status"]["images"]
+                assert [i["sizeBytes"] for i in images] == sorted(
+                    (p.size for p in pulled), reverse=True)
+                assert {"names": [pulled[0].image_ref, "docker.io/library/nginx:latest"],
+                        "sizeBytes": pulled[0].size} in images
+                fresh = NodeStatusManager(client, cfg, SimulatedRuntime())
+                await fresh.register()                      # a restarted kubelet
+                node = await client.get("/api/v1/nodes/images-1")
+                assert "images" not in node["status"]
+            finally:
+                await client.delete("/api/v1/nodes/images-1")
+    asyncio.run(go())

@@ -340,3 +340,34 @@ def test_two_schedulers_with_leader_election_bind_each_pod_once(cluster, ns):
     finally:
         for p in procs.values():
             p.stop()
+
+
+def test_pod_affinity_namespace_selector_follows_namespace_labels(cluster, scheduler, ns):
+    """A term's namespaceSelector is evaluated on the Namespace labels the scheduler watches:
+    labelling the other namespace makes the waiting pod schedulable, next to its peer."""
+    other, mark = f"{ns}-db", uuid.uuid4().hex[:8]
+    status, _, body = cluster.request("POST", "/api/v1/namespaces", body={
+        "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": other}})
+    assert status == 201, body
+    try:
+        create(cluster, other, pod_manifest("db", labels={"app": "db"}))
+        db_node = until(lambda: pod(cluster, other, "db")["spec"].get("nodeName"),
+                        what="db bound")
+        term = {"labelSelector": {"matchLabels": {"app": "db"}},
+                "namespaceSelector": {"matchLabels": {"mark": mark}},
+                "topologyKey": "kubernetes.io/hostname"}
+        create(cluster, ns, pod_manifest("web", labels={"app": "web"}, affinity={
+            "podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [term]}}))
+        msg = until(lambda: unschedulable_message(cluster, ns, "web"), what="Unschedulable")
+        assert "3 node(s) didn't match pod affinity rules" in msg, msg
+        status, _, body = cluster.request(
+            "PATCH", f"/api/v1/namespaces/{other}",
+            body=json.dumps({"metadata": {"labels": {"mark": mark}}}),
+            headers={"Content-Type": "application/merge-patch+json"})
+        assert status == 200, body
+        assert until(lambda: pod(cluster, ns, "web")["spec"].get("nodeName"),
+                     what="web bound after the label") == db_node
+    finally:
+        cluster.kubectl("delete", "pods", "--all", "-n", other, "--grace-period=0", "--force",
+                        "--wait=false", check=False)
+        cluster.request("DELETE", f"/api/v1/namespaces/{other}")

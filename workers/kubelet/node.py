@@ -3,13 +3,16 @@
 Pure parts (unit-tested): ``pod_cidr_for`` (a /24 of 10.244.0.0/16 from the node name),
 ``node_labels``, ``node_conditions`` (Ready, MemoryPressure, DiskPressure, PIDPressure with
 upstream's reasons and messages; lastTransitionTime kept while a status is unchanged),
-``initial_node`` (the object POSTed at registration) and ``status_changed``.
+``initial_node`` (the object POSTed at registration), ``node_images`` (status.images from the
+runtime's image list) and ``status_changed``.
 
 ``NodeStatusManager`` does the I/O: ``register()`` creates the Node (an existing one is
 reused: its spec.podCIDR wins, its status is patched), then ``run()`` computes the status every
 ``node_status_update_frequency`` seconds and patches ``nodes/NAME/status`` only when it changed
 or ``node_status_report_frequency`` passed (upstream with the NodeLease feature: the Lease is
-the heartbeat, the status is posted on change or every 5 minutes).
+the heartbeat, the status is posted on change or every 5 minutes).  The images come from the
+runtime (when one is given) at each of those computations: they change only after a pull,
+so a pull costs one status patch at the next update interval and nothing more.
 """
 from __future__ import annotations
 
@@ -24,12 +27,15 @@ import uuid
 from apiserver.client import ApiError, AsyncClient
 
 from .config import ROLE_LABEL_PREFIX, KubeletConfig
+from .runtime import Image
 
 log = logging.getLogger("workers.kubelet.node")
 
 KUBELET_VERSION = "v1.32.0"
 CLUSTER_POD_CIDR = ipaddress.ip_network("10.244.0.0/16")
 RUNTIME_VERSION = "simulated://1.0.0"
+NODE_STATUS_MAX_IMAGES = 50           # upstream kubelet flag default (--node-status-max-images)
+MAX_NAMES_PER_IMAGE = 5               # nodestatus.MaxNamesPerImageInNodeStatus
 
 # (type, reason, message) when healthy: upstream nodestatus/setters.go
 HEALTHY = (
@@ -99,10 +105,23 @@ def node_info(cfg: KubeletConfig, boot_id: str) -> dict:
             "operatingSystem": "linux", "architecture": _arch()}
 
 
-def node_status(cfg: KubeletConfig, previous: dict | None, boot_id: str, now: str) -> dict:
+def node_images(images: list[Image], limit: int = NODE_STATUS_MAX_IMAGES) -> list[dict]:
+    """``status.images`` as upstream's ``Images`` setter (pkg/kubelet/nodestatus/setters.go):
+    largest first (ties: the larger id first, as sliceutils.ByImageSize), at most ``limit``
+    (-1: all), each with its digests then tags as ``names`` (at most 5)."""
+    ordered = sorted(images, key=lambda i: (i.size, i.id), reverse=True)
+    if limit > -1:
+        ordered = ordered[:limit]
+    return [{"names": (list(i.repo_digests) + list(i.repo_tags))[:MAX_NAMES_PER_IMAGE],
+             "sizeBytes": i.size} for i in ordered]
+
+
+def node_status(cfg: KubeletConfig, previous: dict | None, boot_id: str, now: str,
+                images: list[dict] | None = None) -> dict:
     """The status a kubelet reports: capacity = allocatable (nothing reserved), conditions,
-    addresses, daemon endpoint and nodeInfo."""
-    return {
+    addresses, daemon endpoint, nodeInfo and, when known, the images (``node_images``; an
+    empty list is left out, as Go's omitempty does)."""
+    out = {
         "capacity": resources(cfg), "allocatable": resources(cfg),
         "conditions": node_conditions((previous or {}).get("conditions"), now),
         "addresses": [{"type": "InternalIP", "address": cfg.node_ip},
@@ -110,6 +129,9 @@ def node_status(cfg: KubeletConfig, previous: dict | None, boot_id: str, now: st
         "daemonEndpoints": {"kubeletEndpoint": {"Port": cfg.port}},
         "nodeInfo": node_info(cfg, boot_id),
     }
+    if images:
+        out["images"] = images
+    return out
 
 
 def initial_node(cfg: KubeletConfig, boot_id: str, now: str) -> dict:
@@ -136,7 +158,8 @@ def status_changed(old: dict | None, new: dict) -> bool:
     ``nodeStatusHasChanged``)."""
     if not old:
         return True
-    keys = ("capacity", "allocatable", "conditions", "addresses", "daemonEndpoints", "nodeInfo")
+    keys = ("capacity", "allocatable", "conditions", "addresses", "daemonEndpoints", "nodeInfo",
+            "images")
     a, b = _comparable(old), _comparable(new)
     return any(a.get(k) != b.get(k) for k in keys)
 
@@ -144,8 +167,8 @@ def status_changed(old: dict | None, new: dict) -> bool:
 class NodeStatusManager:
     """Registers the Node and keeps its status current; see the module docstring."""
 
-    def __init__(self, client: AsyncClient, cfg: KubeletConfig):
-        self.client, self.cfg = client, cfg
+    def __init__(self, client: AsyncClient, cfg: KubeletConfig, runtime=None):
+        self.client, self.cfg, self.runtime = client, cfg, runtime
         self.boot_id = str(uuid.uuid4())
         self.node: dict | None = None
         self._last_post = 0.0
@@ -184,7 +207,12 @@ class NodeStatusManager:
     async def post_status(self, force: bool = False) -> bool:
         """Patch the status if it changed or the report interval passed; True if posted."""
         old = (self.node or {}).get("status") or {}
-        new = node_status(self.cfg, old, self.boot_id, now_rfc3339())
+        images = None
+        if self.runtime is not None:
+            images = node_images(await self.runtime.list_images())
+        new = node_status(self.cfg, old, self.boot_id, now_rfc3339(), images)
+        if images is not None and not images and old.get("images"):
+            new["images"] = None      # none left (a restarted simulated node): remove them
         due = time.monotonic() - self._last_post >= self.cfg.node_status_report_frequency
         if not (force or due or status_changed(old, new)):
             return False

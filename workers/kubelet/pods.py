@@ -11,7 +11,11 @@ Lifecycle of ``PodWorker.run()``:
    a failed one is restarted unless restartPolicy is Never), then every container at once.
 3. Each container: pull (Pulling/Pulled), create (Created), start (Started); ready at once,
    or ``readinessProbe.initialDelaySeconds`` later; when it exits, restartPolicy decides, and a
-   restart after the first waits in CrashLoopBackOff (10 s doubling, 5 min cap).
+   restart after the first waits in CrashLoopBackOff (10 s doubling, 5 min cap).  A
+   ``livenessProbe`` is run through the runtime (``probes.watch_liveness``): after
+   failureThreshold consecutive failures (each an ``Unhealthy`` event) the container is
+   killed (``Killing``) and restarted unless restartPolicy is Never, whatever its exit code
+   (upstream kuberuntime_manager.go ``computePodActions``).
 4. When every container is done for good the phase is Succeeded or Failed and the IP freed.
 5. ``deletionTimestamp`` set: running containers get a Killing event and are stopped within
    the grace period; the final status is posted and the pod DELETEd with
@@ -28,6 +32,7 @@ import logging
 
 from apiserver.client import ApiError
 
+from . import probes
 from . import status as st
 from .events import container_path
 from .runtime import ImageNeverPull, normalize_image
@@ -99,6 +104,8 @@ class PodWorker:
         self._conditions = list((pod.get("status") or {}).get("conditions") or ())
         self._lock = asyncio.Lock()
         self._tasks: list[asyncio.Task] = []
+        self._probers: set[asyncio.Task] = set()
+        self._liveness_killed: set[str] = set()      # container ids killed by liveness
         self.task: asyncio.Task | None = None
         if _meta(pod).get("deletionTimestamp"):
             self.deleting.set()
@@ -118,7 +125,7 @@ class PodWorker:
     async def forget(self) -> None:
         """The pod is gone from the API: stop everything, free its address."""
         self.gone = True
-        for t in self._tasks + ([self.task] if self.task else []):
+        for t in self._tasks + list(self._probers) + ([self.task] if self.task else []):
             t.cancel()
         await self.host.runtime.remove_pod(self.uid)
         self.host.ips.release(self.uid)
@@ -236,6 +243,9 @@ class PodWorker:
             rec.ready = rec.started = False
             restart = (code != 0 and self.restart_policy != "Never") if rec.init else \
                 st.should_restart(self.restart_policy, code)
+            if rec.container_id in self._liveness_killed:
+                self._liveness_killed.discard(rec.container_id)
+                restart = self.restart_policy != "Never"     # shouldRestartOnFailure
             if not restart:
                 await self.post()
                 return
@@ -295,11 +305,41 @@ class PodWorker:
         if not rec.init and not rec.ready:
             asyncio.get_running_loop().create_task(
                 self._probe_later(rec, cid, max(ready_after, started_after), started_after))
+        if not rec.init and isinstance(spec.get("livenessProbe"), dict):
+            task = asyncio.get_running_loop().create_task(
+                self._liveness(rec, cid, spec, started_after))
+            self._probers.add(task)
+            task.add_done_callback(self._probers.discard)
         return True
 
+    async def _liveness(self, rec, cid: str, spec: dict, started_after: float) -> None:
+        """Probe one attempt's liveness; on failureThreshold failures kill it (the
+        ``_keep_running`` loop then restarts it per restartPolicy, through the back-off)."""
+        probe, path = spec["livenessProbe"], container_path(rec.name)
+
+        def alive() -> bool:
+            return rec.container_id == cid and rec.state == st.RUNNING and \
+                not self.deleting.is_set() and not self.gone
+
+        def unhealthy(output: str) -> None:
+            self.host.events.record(self.pod, "Warning", "Unhealthy",
+                                    f"Liveness probe failed: {output}", path)
+        failed = await probes.watch_liveness(
+            self.host.runtime, cid, probe, delay=started_after,
+            host=lambda: self.pod_ip, alive=alive, on_failure=unhealthy)
+        if failed is None or not alive():
+            return
+        restart = self.restart_policy != "Never"
+        message = f"Container {rec.name} failed liveness probe"
+        self.host.events.record(self.pod, "Normal", "Killing",
+                                message + (", will be restarted" if restart else ""), path)
+        self._liveness_killed.add(cid)
+        await self.host.runtime.stop_container(cid, probes.kill_grace(probe, self.pod))
+
     async def _probe_later(self, rec, cid: str, ready_after: float, started_after: float):
-        """Probes always succeed in the simulation: the container turns started/ready once
-        its initialDelaySeconds passed (if that attempt still runs)."""
+        """Startup and readiness probes are configured delays (liveness ones run through
+        the runtime: ``_liveness``): the container turns started/ready once their
+        initialDelaySeconds passed (if that attempt still runs)."""
         if started_after:
             await asyncio.sleep(started_after)
             if rec.container_id != cid or rec.state != st.RUNNING:
@@ -324,7 +364,7 @@ class PodWorker:
 
     async def _terminate(self) -> None:
         grace = self.grace_seconds()
-        for t in self._tasks:
+        for t in self._tasks + list(self._probers):
             t.cancel()
         rt = self.host.runtime
         running = [r for r in self.init + self.containers if r.state == st.RUNNING]

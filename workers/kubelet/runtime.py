@@ -15,6 +15,14 @@ A runtime owns containers only; the pod worker (``pods.py``) owns the pod lifecy
 * ``stop_container(cid, grace)`` stops it within ``grace`` seconds (SIGTERM, then SIGKILL
   for a real runtime) and returns the exit code; stopping a stopped container is a no-op.
 * ``remove_pod(uid)`` forgets every container of a pod.
+* ``list_images()`` → the ``Image``s present on the node (CRI ListImages), in any order;
+  the node status reports them (``node.node_images``).
+* ``probe(cid, kind, probe, host)`` → ``ProbeResult``: runs one ``kind`` (``liveness``,
+  ``readiness`` or ``startup``) probe of the v1.Probe ``probe`` against the container, within
+  the probe's ``timeoutSeconds``; ``host`` is the pod IP, the default host of ``httpGet`` and
+  ``tcpSocket`` probes (upstream pkg/kubelet/prober/prober.go ``runProbe``).  ``output`` is
+  what the kubelet's ``Unhealthy`` event quotes.  Raising means "probe errored": the
+  result is thrown away, as upstream's worker does.
 
 ``name`` prefixes container ids in statuses (``simulated://…``).  The simulated runtime
 (``simulated.py``) is the default; the streaming issue adds one that runs real processes.
@@ -35,6 +43,22 @@ class PullResult:
     size: int                   # bytes
     seconds: float              # time the pull took
     already_present: bool
+
+
+@dataclass(frozen=True)
+class Image:
+    """One image on the node (kubecontainer.Image): its id, the names it is known by and
+    its size in bytes."""
+    id: str
+    repo_tags: tuple = ()
+    repo_digests: tuple = ()
+    size: int = 0
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    success: bool
+    output: str = ""
 
 
 class Runtime(ABC):
@@ -62,6 +86,12 @@ class Runtime(ABC):
 
     @abstractmethod
     async def remove_pod(self, uid: str) -> None: ...
+
+    @abstractmethod
+    async def list_images(self) -> list[Image]: ...
+
+    @abstractmethod
+    async def probe(self, cid: str, kind: str, probe: dict, host: str | None) -> ProbeResult: ...
 
 
 def normalize_image(image: str) -> str:

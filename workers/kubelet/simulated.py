@@ -6,6 +6,10 @@
   ``sim.kubelet/exit-after-seconds: "N"``: it then exits N seconds after starting with
   ``sim.kubelet/exit-code`` (default 0).  Stopping exits 0 (a process that handles SIGTERM).
 * Init containers exit 0 after ``init_run`` seconds (they always succeed here).
+* Probes succeed, except liveness probes of a pod annotated
+  ``sim.kubelet/liveness-fail-after-seconds: "N"``: they fail from N seconds after the
+  container started (the kubelet then kills and restarts it per restartPolicy).
+* ``list_images`` reports every image pulled, with the pull's size.
 """
 from __future__ import annotations
 
@@ -13,10 +17,36 @@ import asyncio
 import hashlib
 import itertools
 
-from .runtime import ImageNeverPull, PullResult, Runtime, normalize_image
+from .runtime import Image, ImageNeverPull, ProbeResult, PullResult, Runtime, normalize_image
 
 EXIT_AFTER = "sim.kubelet/exit-after-seconds"
 EXIT_CODE = "sim.kubelet/exit-code"
+LIVENESS_FAIL_AFTER = "sim.kubelet/liveness-fail-after-seconds"
+
+
+def liveness_fail_after(pod: dict) -> float | None:
+    """Seconds after its start from which a container's liveness probes fail (None: never);
+    a bad or negative value is ignored."""
+    raw = ((pod.get("metadata") or {}).get("annotations") or {}).get(LIVENESS_FAIL_AFTER)
+    try:
+        after = float(raw) if raw is not None else None
+    except ValueError:
+        return None
+    return after if after is not None and after >= 0 else None
+
+
+def failure_output(probe: dict, host: str | None) -> str:
+    """What a failing probe of this handler says (upstream pkg/probe/{http,tcp,grpc});
+    an exec probe quotes the command's output, here a note naming the annotation."""
+    if isinstance(probe.get("httpGet"), dict):
+        return "HTTP probe failed with statuscode: 500"
+    if isinstance(probe.get("tcpSocket"), dict):
+        tcp = probe["tcpSocket"]
+        return f"dial tcp {tcp.get('host') or host or ''}:{tcp.get('port')}: connect: " \
+               "connection refused"
+    if isinstance(probe.get("grpc"), dict):
+        return 'service unhealthy (responded with "NOT_SERVING")'
+    return f"simulated failure ({LIVENESS_FAIL_AFTER})"
 
 
 def exit_plan(pod: dict) -> tuple[float | None, int]:
@@ -37,12 +67,16 @@ def exit_plan(pod: dict) -> tuple[float | None, int]:
 
 
 class _Container:
-    __slots__ = ("uid", "exit_after", "exit_code", "stopped", "done", "task")
+    __slots__ = ("uid", "exit_after", "exit_code", "stopped", "done", "task", "started",
+                 "liveness_fail_after")
 
-    def __init__(self, uid: str, exit_after: float | None, exit_code: int):
+    def __init__(self, uid: str, exit_after: float | None, exit_code: int,
+                 liveness_fail_after: float | None = None):
         self.uid, self.exit_after, self.exit_code = uid, exit_after, exit_code
         self.stopped = asyncio.Event()
         self.done: int | None = None
+        self.started: float | None = None          # loop time of start_container
+        self.liveness_fail_after = liveness_fail_after
 
 
 class SimulatedRuntime(Runtime):
@@ -52,6 +86,7 @@ class SimulatedRuntime(Runtime):
                  init_run: float = 0.1):
         self.pull_delay, self.start_delay, self.init_run = pull_delay, start_delay, init_run
         self.images: set[str] = set()
+        self.pulled: dict[str, tuple[str, int]] = {}     # ref → (imageID, size)
         self.containers: dict[str, _Container] = {}
         self._ids = itertools.count(1)
 
@@ -72,6 +107,7 @@ class SimulatedRuntime(Runtime):
         started = loop.time()
         await asyncio.sleep(self.pull_delay)
         self.images.add(ref)
+        self.pulled[ref] = (image_id, size)
         return PullResult(image_id, size, loop.time() - started, False)
 
     async def create_container(self, pod: dict, container: dict, attempt: int, *,
@@ -84,12 +120,14 @@ class SimulatedRuntime(Runtime):
             after, code = self.init_run, 0
         else:
             after, code = exit_plan(pod)
-        self.containers[cid] = _Container(uid, after, code)
+        self.containers[cid] = _Container(uid, after, code,
+                                          None if init else liveness_fail_after(pod))
         return cid
 
     async def start_container(self, cid: str) -> None:
         if cid not in self.containers:
             raise KeyError(cid)
+        self.containers[cid].started = asyncio.get_running_loop().time()
 
     async def wait_container(self, cid: str) -> int:
         c = self.containers[cid]
@@ -115,3 +153,20 @@ class SimulatedRuntime(Runtime):
         for cid in [k for k, c in self.containers.items() if c.uid == uid]:
             c = self.containers.pop(cid)
             c.stopped.set()
+
+    async def list_images(self) -> list[Image]:
+        out = []
+        for ref, (image_id, size) in self.pulled.items():
+            digest = image_id.rsplit("@", 1)[-1]
+            tags = () if "@" in ref else (ref,)
+            out.append(Image(digest, tags, (image_id,), size))
+        return out
+
+    async def probe(self, cid: str, kind: str, probe: dict, host: str | None) -> ProbeResult:
+        c = self.containers.get(cid)
+        if kind != "liveness" or c is None or c.liveness_fail_after is None or \
+                c.started is None:
+            return ProbeResult(True)
+        if asyncio.get_running_loop().time() - c.started < c.liveness_fail_after:
+            return ProbeResult(True)
+        return ProbeResult(False, failure_output(probe, host))

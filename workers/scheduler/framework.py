@@ -4,7 +4,9 @@ stopping at a node's first failure), then — with more than one feasible node �
 Score, NormalizeScore and the weighted sum, and ``selectHost`` picks the best, breaking ties
 uniformly at random (reservoir sampling, as upstream).
 
-``schedule(pod, infos, rng)`` returns the chosen node name or raises ``FitError``, whose
+``schedule(pod, infos, rng, namespaces)`` returns the chosen node name or raises ``FitError``
+(``namespaces``: namespace name → its labels, for the ``namespaceSelector`` of pod affinity
+terms; unknown namespaces have no labels), whose
 ``message(post_filter)`` is upstream's "0/N nodes are available: ..." sentence.  Nothing here
 awaits: a cycle sees one consistent snapshot.
 """
@@ -14,7 +16,7 @@ import random
 
 from workers.scheduler import affinity, filters, scores, spread
 from workers.scheduler.filters import Status
-from workers.scheduler.nodeinfo import NodeInfo, pod_requests
+from workers.scheduler.nodeinfo import NodeInfo, image_node_counts, pod_requests
 
 FILTERS = (
     ("NodeUnschedulable", filters.node_unschedulable),
@@ -35,6 +37,7 @@ SCORES = (
     ("PodTopologySpread", 2, spread.score, spread.normalize),
     ("InterPodAffinity", 2, affinity.score, affinity.normalize),
     ("NodeResourcesBalancedAllocation", 1, scores.balanced_allocation, None),
+    ("ImageLocality", 1, scores.image_locality, None),
 )
 
 NO_NODE_AVAILABLE = "0/{} nodes are available"
@@ -43,17 +46,23 @@ NO_NODE_AVAILABLE = "0/{} nodes are available"
 class CycleState:
     """What PreFilter / PreScore computed once for the pod being scheduled."""
 
-    def __init__(self, pod: dict, infos: dict[str, NodeInfo]):
+    def __init__(self, pod: dict, infos: dict[str, NodeInfo], namespaces: dict | None = None):
+        self.namespaces = namespaces or {}
         self.requests = pod_requests(pod)
         self.non_zero = pod_requests(pod, non_zero=True)
-        self.affinity = affinity.prefilter(pod, infos) if _needs_affinity(pod, infos) else None
+        self.affinity = affinity.prefilter(pod, infos, self.namespaces) \
+            if _needs_affinity(pod, infos) else None
         self.spread = spread.prefilter(pod, infos)
         self.affinity_scores = None
         self.spread_scores = None
+        self.num_nodes = len(infos)
+        self.image_nodes = None
 
     def prescore(self, pod: dict, infos: dict[str, NodeInfo]) -> None:
-        self.affinity_scores = affinity.prescore(pod, infos)
+        self.affinity_scores = affinity.prescore(pod, infos, self.namespaces)
         self.spread_scores = spread.prescore(pod, infos)
+        self.num_nodes = len(infos)
+        self.image_nodes = image_node_counts(infos, scores.pod_images(pod))
 
 
 def _needs_affinity(pod: dict, infos: dict[str, NodeInfo]) -> bool:
@@ -135,11 +144,12 @@ def select_host(totals: dict[str, float], rng: random.Random) -> str:
     return best
 
 
-def schedule(pod: dict, infos: dict[str, NodeInfo], rng: random.Random | None = None) -> str:
+def schedule(pod: dict, infos: dict[str, NodeInfo], rng: random.Random | None = None,
+             namespaces: dict | None = None) -> str:
     if not infos:
         raise FitError(pod, 0, {})
     rng = rng or random.Random()
-    state = CycleState(pod, infos)
+    state = CycleState(pod, infos, namespaces)
     feasible, statuses = find_feasible(pod, infos, state)
     if not feasible:
         raise FitError(pod, len(infos), statuses)

@@ -7,6 +7,10 @@ or the largest init container (plus the sidecars started before it) when that is
 plus ``spec.overhead``.  ``non_zero`` applies the scheduler's defaults for containers that
 request no cpu or memory (100m, 200Mi: pkg/scheduler/util/pod_resources.go), used by the
 scores only, never by the fit filter.
+
+``images`` maps every name a node reports in ``status.images`` to that image's size (the
+per-node half of upstream's ``ImageStates``); ``image_node_counts`` gives the other half,
+how many nodes of a snapshot hold each image, for ImageLocality.
 """
 from __future__ import annotations
 
@@ -73,6 +77,34 @@ def host_ports(pod: dict) -> list[tuple[str, str, int]]:
     return out
 
 
+def node_images(node: dict) -> dict[str, int]:
+    """Image name → size in bytes, over every name of every ``status.images`` entry."""
+    out: dict[str, int] = {}
+    for img in (node.get("status") or {}).get("images") or []:
+        if not isinstance(img, dict):
+            continue
+        try:
+            size = int(img.get("sizeBytes") or 0)
+        except (TypeError, ValueError):
+            size = 0
+        for name in img.get("names") or []:
+            out.setdefault(name, size)
+    return out
+
+
+def image_node_counts(infos: dict, names) -> dict[str, int]:
+    """For each of ``names``: the number of nodes in ``infos`` that have it (upstream's
+    ``ImageStateSummary.NumNodes``, counted on the snapshot: O(nodes × names), a few
+    microseconds per cycle at 100 nodes, and always consistent with it)."""
+    wanted = set(names)
+    counts = dict.fromkeys(wanted, 0)
+    for info in infos.values():
+        for name in wanted:
+            if name in info.images:
+                counts[name] += 1
+    return counts
+
+
 def is_terminal(pod: dict) -> bool:
     return ((pod.get("status") or {}).get("phase")) in ("Succeeded", "Failed")
 
@@ -97,8 +129,7 @@ class NodeInfo:
         self.non_zero: dict = {"cpu": 0, "memory": 0}
         self.used_ports: list[tuple[str, str, int]] = []
         self.affinity_pods: dict[str, dict] = {}     # pods with pod (anti-)affinity terms
-        self.images = {name for img in ((node.get("status") or {}).get("images") or [])
-                       for name in img.get("names") or []}
+        self.images: dict[str, int] = node_images(node)
 
     def add_pod(self, pod: dict) -> None:
         key = pod_key(pod)

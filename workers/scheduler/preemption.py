@@ -1,7 +1,7 @@
 """DefaultPreemption (plugins/defaultpreemption/default_preemption.go and
 framework/preemption/preemption.go), run when no node fits a pod.
 
-``find_candidate(pod, infos, fit_error)`` looks at every node whose failure was
+``find_candidate(pod, infos, fit_error, namespaces)`` looks at every node whose failure was
 ``Unschedulable`` (resolvable; ``UnschedulableAndUnresolvable`` nodes are "not helpful"):
 it removes every pod of lower priority, checks the pod fits, then gives back
 ("reprieves") the victims one at a time, highest priority first, as long as the pod still
@@ -39,25 +39,25 @@ def eligible(pod: dict, infos: dict) -> str | None:
     return None
 
 
-def _fits(pod: dict, info, infos: dict) -> bool:
+def _fits(pod: dict, info, infos: dict, namespaces: dict | None = None) -> bool:
     trial = dict(infos)
     trial[info.name] = info
-    return filter_node(pod, info, CycleState(pod, trial)) is None
+    return filter_node(pod, info, CycleState(pod, trial, namespaces)) is None
 
 
-def victims_on(pod: dict, info, infos: dict) -> list[dict] | None:
+def victims_on(pod: dict, info, infos: dict, namespaces: dict | None = None) -> list[dict] | None:
     lower = [p for p in info.pods.values() if priority(p) < priority(pod)]
     if not lower:
         return None
     trial = info.clone()
     for p in lower:
         trial.remove_pod(_key(p))
-    if not _fits(pod, trial, infos):
+    if not _fits(pod, trial, infos, namespaces):
         return None
     victims = []
     for p in sorted(lower, key=lambda p: -priority(p)):
         trial.add_pod(p)
-        if not _fits(pod, trial, infos):
+        if not _fits(pod, trial, infos, namespaces):
             trial.remove_pod(_key(p))
             victims.append(p)
     return victims
@@ -68,7 +68,7 @@ def _key(pod: dict) -> str:
     return f"{m.get('namespace')}/{m.get('name')}"
 
 
-def find_candidate(pod: dict, infos: dict, err: FitError):
+def find_candidate(pod: dict, infos: dict, err: FitError, namespaces: dict | None = None):
     why_not = eligible(pod, infos)
     if why_not is not None:
         return None, [], f"preemption: {why_not}"
@@ -78,7 +78,7 @@ def find_candidate(pod: dict, infos: dict, err: FitError):
         if info is None or status.code == UNRESOLVABLE:
             reasons[NOT_HELPFUL] = reasons.get(NOT_HELPFUL, 0) + 1
             continue
-        victims = victims_on(pod, info, infos)
+        victims = victims_on(pod, info, infos, namespaces)
         if not victims:
             reasons[NO_VICTIMS] = reasons.get(NO_VICTIMS, 0) + 1
             continue

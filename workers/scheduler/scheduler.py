@@ -9,7 +9,10 @@ until the informer confirms the binding or the bind fails (then it is forgotten 
 retried after its backoff).  Unbound pods whose ``spec.schedulerName`` is ours (and that are
 not being deleted) are queued.  Node changes that could make a pod fit (a new node; labels,
 taints, allocatable or unschedulable changed) and pods leaving a node move the parked pods
-back (``SchedulingQueue.move_all``).
+back (``SchedulingQueue.move_all``).  A Node update that changes only ``status.images``
+refreshes the node's images (ImageLocality) without moving any pod, as upstream's queueing
+hints ignore it.  A Namespace informer keeps each namespace's labels for the
+``namespaceSelector`` of pod affinity terms; a change of them moves the parked pods back.
 
 The cycle itself never awaits; API writes (bind, status, events, victims) run in tasks.
 """
@@ -23,7 +26,7 @@ from apiserver.client import ApiError, Informer
 from apiserver.client.events import EventRecorder
 
 from workers.scheduler import binder, framework, preemption
-from workers.scheduler.nodeinfo import NodeInfo, is_terminal, pod_key
+from workers.scheduler.nodeinfo import NodeInfo, is_terminal, node_images, pod_key
 from workers.scheduler.queue import QueuedPod, SchedulingQueue
 
 log = logging.getLogger("workers.scheduler")
@@ -43,6 +46,10 @@ def _node_relevant(old: dict | None, new: dict) -> bool:
     return (om.get("labels") != nm.get("labels") or _spec(old) != _spec(new)
             or (old.get("status") or {}).get("allocatable")
             != (new.get("status") or {}).get("allocatable"))
+
+
+def _images(node: dict | None) -> list | None:
+    return ((node or {}).get("status") or {}).get("images")
 
 
 class Scheduler:
@@ -70,6 +77,10 @@ class Scheduler:
                                      transport=transport, name="pods")
         self.node_informer = Informer(client, "/api/v1/nodes", handler=self.on_node,
                                       transport=transport, name="nodes")
+        self.namespace_labels: dict[str, dict] = {}
+        self.namespace_informer = Informer(client, "/api/v1/namespaces",
+                                           handler=self.on_namespace, transport=transport,
+                                           name="namespaces")
 
     # ---- cache --------------------------------------------------------------------------
     def _add_bound(self, key: str, node: str, pod: dict) -> None:
@@ -137,12 +148,25 @@ class Scheduler:
         info = self.nodes.get(name)
         if info is not None and not _node_relevant(old, node):
             info.node = node             # a heartbeat: nothing the filters read changed
+            if _images(old) != _images(node):
+                info.images = node_images(node)
             return
         info = NodeInfo(node)
         for pod in self.pods_by_node.get(name, {}).values():
             info.add_pod(pod)
         self.nodes[name] = info
         self.queue.move_all()
+
+    def on_namespace(self, event: str, ns: dict, old: dict | None) -> None:
+        name = (ns.get("metadata") or {}).get("name", "")
+        if event == "DELETED":
+            self.namespace_labels.pop(name, None)
+            return
+        labels = (ns.get("metadata") or {}).get("labels") or {}
+        changed = old is not None and self.namespace_labels.get(name) != labels
+        self.namespace_labels[name] = labels
+        if changed:
+            self.queue.move_all()        # a namespaceSelector may select it now
 
     # ---- the scheduling cycle -----------------------------------------------------------
     def schedule_one(self, qp: QueuedPod) -> None:
@@ -152,7 +176,7 @@ class Scheduler:
             self.queue.done(key)         # bound or deleted meanwhile (skipPodSchedule)
             return
         try:
-            node = framework.schedule(pod, self.nodes, self.rng)
+            node = framework.schedule(pod, self.nodes, self.rng, self.namespace_labels)
         except framework.FitError as err:
             self._unschedulable(qp, err)
             return
@@ -165,7 +189,8 @@ class Scheduler:
         pod = qp.pod
         nominated, victims, post = None, [], ""
         if self.preemption_enabled:
-            nominated, victims, post = preemption.find_candidate(pod, self.nodes, err)
+            nominated, victims, post = preemption.find_candidate(pod, self.nodes, err,
+                                                                 self.namespace_labels)
         message = err.message(post)
         self.failed += 1
         self.queue.done_unschedulable(qp)
@@ -228,10 +253,12 @@ class Scheduler:
 
     # ---- lifecycle ----------------------------------------------------------------------
     def start_informers(self) -> None:
+        self.namespace_informer.start()
         self.node_informer.start()
         self.pod_informer.start()
 
     async def wait_synced(self, timeout: float | None = None) -> None:
+        await self.namespace_informer.wait_synced(timeout)
         await self.node_informer.wait_synced(timeout)
         await self.pod_informer.wait_synced(timeout)
 
@@ -267,3 +294,4 @@ class Scheduler:
         await self.recorder.flush()
         await self.pod_informer.close()
         await self.node_informer.close()
+        await self.namespace_informer.close()

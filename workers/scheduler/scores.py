@@ -1,9 +1,8 @@
 """Per-node Score plugins and their normalizers, with upstream's default weights
 (pkg/scheduler/apis/config/v1/default_plugins.go): TaintToleration 3, NodeAffinity 2,
 PodTopologySpread 2, InterPodAffinity 2, NodeResourcesFit 1 (LeastAllocated),
-NodeResourcesBalancedAllocation 1.  Every plugin's scores end in 0..100 (MaxNodeScore)
-before weighting.  ImageLocality is not run (its weight-1 score would need image sizes
-that simulated nodes do not report)."""
+NodeResourcesBalancedAllocation 1, ImageLocality 1.  Every plugin's scores end in 0..100
+(MaxNodeScore) before weighting."""
 from __future__ import annotations
 
 import math
@@ -13,6 +12,9 @@ from workers.scheduler.nodeinfo import NodeInfo
 from workers.scheduler.selectors import node_selector_term_matches
 
 MAX_NODE_SCORE = 100
+MB = 1024 * 1024
+IMAGE_MIN_THRESHOLD = 23 * MB            # plugins/imagelocality/image_locality.go
+IMAGE_MAX_CONTAINER_THRESHOLD = 1000 * MB
 RESOURCES = (("cpu", 1), ("memory", 1))   # upstream's default scoring resources and weights
 
 
@@ -59,6 +61,43 @@ def taint_toleration(pod: dict, info: NodeInfo, state) -> float:
     return sum(1 for taint in (info.node.get("spec") or {}).get("taints") or []
                if taint.get("effect") == "PreferNoSchedule"
                and not any(tolerates(t, taint) for t in tolerations))
+
+
+# ---- ImageLocality (plugins/imagelocality/image_locality.go) -------------------------------
+def normalized_image_name(name: str) -> str:
+    """Upstream ``normalizedImageName``: only a missing tag is added (``nginx`` →
+    ``nginx:latest``); no registry is, so a pod's ``nginx`` matches a node reporting
+    ``nginx:latest`` but not ``docker.io/library/nginx:latest`` — upstream's known gap."""
+    if name.rfind(":") <= name.rfind("/"):
+        name += ":latest"
+    return name
+
+
+def pod_images(pod: dict) -> list[str]:
+    """Normalized images of the init containers then the containers."""
+    spec = pod.get("spec") or {}
+    return [normalized_image_name(c.get("image") or "")
+            for c in (spec.get("initContainers") or []) + (spec.get("containers") or [])]
+
+
+def image_locality(pod: dict, info: NodeInfo, state) -> float:
+    """Sum over the pod's containers of (image size × share of nodes having it) for the
+    images this node has, clamped to [23 MB, 1000 MB × containers] and scaled to 0..100
+    (``calculatePriority``).  ``state.image_nodes`` / ``state.num_nodes`` come from
+    PreScore."""
+    images = pod_images(pod)
+    total_nodes = state.num_nodes or 1
+    total = 0
+    for name in images:
+        size = info.images.get(name)
+        if size is not None:
+            spread = (state.image_nodes or {}).get(name, 0) / total_nodes
+            total += int(size * spread)
+    ceiling = IMAGE_MAX_CONTAINER_THRESHOLD * len(images)
+    if ceiling <= IMAGE_MIN_THRESHOLD:
+        return 0
+    total = min(max(total, IMAGE_MIN_THRESHOLD), ceiling)
+    return MAX_NODE_SCORE * (total - IMAGE_MIN_THRESHOLD) // (ceiling - IMAGE_MIN_THRESHOLD)
 
 
 def default_normalize(scores: dict, reverse: bool = False) -> dict:
