@@ -11,7 +11,9 @@ The condition is written through the status subresource only when it changes (it
 lastTransitionTime then), so a steady state writes nothing.  Runs in the server process like
 the other in-process controllers: a pass follows local commits and polls every second, but a
 backend is asked again only when its APIService, Service or Endpoints changed, or 30 s
-after its last check (upstream's resync).
+after its last check (upstream's resync); a failed check is retried sooner, after 1 s
+doubling up to those 30 s, as upstream requeues a failure rate-limited (so a backend that
+starts just after its APIService is registered is Available within a second or two).
 """
 from __future__ import annotations
 
@@ -21,21 +23,20 @@ import time
 
 import orjson
 
-from apiserver.authentication.user import UserInfo
 from apiserver.registry.context import system_context
 from apiserver.registry.meta import now_rfc3339
 from apiserver.runtime import errors
 from resources.controllers.base import PollingController
 
 from .apiservices import GROUP, available
-from .proxying import backend_get
+from .proxying import AGGREGATOR_USER, backend_get
 from .resolver import ResolveError
 from .transport import ProxyIdentity, tls_context
 
 log = logging.getLogger(__name__)
 
 MANAGER = "kube-apiserver-availability"
-CHECKER = UserInfo("system:kube-aggregator", groups=("system:masters",))
+CHECKER = AGGREGATOR_USER
 CHECK_SECONDS = 30.0
 
 
@@ -79,6 +80,7 @@ class AvailabilityController(PollingController):
         self.check_seconds = check_seconds
         self.store = stores.store(GROUP, "v1", "apiservices")
         self._checked: dict = {}     # name -> (what the check depended on, when)
+        self._retry: dict = {}       # name -> seconds until a failed check is tried again
         super().__init__(poll_seconds=poll_seconds)
 
     def _inputs(self, obj: dict) -> tuple:
@@ -98,7 +100,8 @@ class AvailabilityController(PollingController):
         inputs = self._inputs(obj)
         last = self._checked.get(name)
         now = time.monotonic()
-        if last is not None and last[0] == inputs and now - last[1] < self.check_seconds:
+        wait = self._retry.get(name, self.check_seconds)
+        if last is not None and last[0] == inputs and now - last[1] < wait:
             return False
         self._checked[name] = (inputs, now)
         return True
@@ -112,6 +115,11 @@ class AvailabilityController(PollingController):
                     not self._due(obj):
                 continue
             want = check(self.stores, obj, self.identity)
+            name = obj["metadata"]["name"]
+            if want[0] == "True":
+                self._retry.pop(name, None)
+            else:
+                self._retry[name] = min(self._retry.get(name, 0.5) * 2, self.check_seconds)
             have = available(obj) or {}
             if (have.get("status"), have.get("reason"), have.get("message")) == want:
                 continue

@@ -4,7 +4,10 @@ Upstream: kubernetes/kubernetes:staging/src/k8s.io/apiserver/pkg/util/proxy/prox
 (``ResolveEndpoint``: the Service port whose ``port`` is the APIService's, then a ready
 address of the Endpoints subset carrying a port of the same name) and kube-aggregator's
 ``--enable-aggregator-routing``.  This server has no cluster network to reach a ClusterIP
-through, so it always routes to an endpoint, as that flag does.  The TLS server name is the
+through, so it routes a ClusterIP Service to an endpoint, as that flag does; an ExternalName
+Service goes to its ``externalName`` at the APIService's port, as upstream's
+``ResolveCluster`` sends it (``up`` registers the local metrics server so: Endpoints may not
+name a loopback address, an ExternalName may say ``localhost``).  The TLS server name is the
 Service's DNS name (``NAME.NAMESPACE.svc``), as upstream's ``serviceResolver`` uses, so a
 backend's serving certificate is checked against the name the APIService gave, never
 against whatever address an Endpoints object lists.
@@ -51,9 +54,11 @@ def resolve(stores, namespace: str, name: str, port: int) -> Endpoint:
     spec = service.get("spec") or {}
     server_name = f"{name}.{namespace}.svc"
     if spec.get("type") == "ExternalName":
-        raise ResolveError("ServiceNotFound",
-                           f'service/{name} in "{namespace}" is an ExternalName service, '
-                           "which this server does not route to")
+        host = (spec.get("externalName") or "").rstrip(".")
+        if not host:
+            raise ResolveError("ServiceNotFound",
+                               f'service/{name} in "{namespace}" has no externalName')
+        return Endpoint(host=host, port=port, server_name=server_name)
     svc_port = next((p for p in spec.get("ports") or [] if p.get("port") == port), None)
     if svc_port is None:
         raise ResolveError("ServicePortError",

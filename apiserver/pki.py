@@ -94,7 +94,8 @@ class PKI:
                 serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
         return self
 
-    def _issue(self, cert_path: Path, key_path: Path, subject, *, server: bool, hosts=()):
+    def _issue(self, cert_path: Path, key_path: Path, subject, *, server: bool, hosts=(),
+               apiserver_names: bool = True):
         ca_key = serialization.load_pem_private_key(self.ca_key.read_bytes(), None)
         ca_cert = x509.load_pem_x509_certificate(self.ca_cert.read_bytes())
         key = _key()
@@ -103,8 +104,10 @@ class PKI:
                    .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
                    .add_extension(x509.ExtendedKeyUsage([usage]), critical=False))
         if server:
+            # only the API server's own certificate names the kubernetes Service: another
+            # server of this CA (a kubelet, the metrics server) must not pass for it
             names = ["localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
-                     "kubernetes.default.svc.cluster.local"]
+                     "kubernetes.default.svc.cluster.local"] if apiserver_names else []
             sans = [x509.DNSName(n) for n in names]
             for host in hosts:
                 try:
@@ -112,7 +115,8 @@ class PKI:
                 except ValueError:
                     if host not in names:
                         sans.append(x509.DNSName(host))
-            sans.append(x509.IPAddress(ipaddress.ip_address("10.96.0.1")))
+            if apiserver_names:
+                sans.append(x509.IPAddress(ipaddress.ip_address("10.96.0.1")))
             builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
         cert = builder.sign(ca_key, hashes.SHA256())
         _write_private(key_path, _pem_key(key))
@@ -130,6 +134,25 @@ class PKI:
             except ValueError:
                 pass
         self._issue(cert_path, key_path, subject, server=False)
+        return cert_path, key_path
+
+    def ensure_serving(self, name: str, cn: str, hosts) -> tuple[Path, Path]:
+        """pki/NAME.crt and pki/NAME.key: a serving certificate of this CA for exactly
+        ``hosts`` (DNS names and IP addresses), reused while its subject and names match."""
+        cert_path, key_path = self.dir / f"{name}.crt", self.dir / f"{name}.key"
+        subject = _name(cn)
+        if cert_path.exists() and key_path.exists():
+            try:
+                cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+                san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+                have = {str(v) for v in san.get_values_for_type(x509.DNSName)} | \
+                    {str(v) for v in san.get_values_for_type(x509.IPAddress)}
+                if cert.subject == subject and have == set(hosts):
+                    return cert_path, key_path
+            except (ValueError, x509.ExtensionNotFound):
+                pass
+        self._issue(cert_path, key_path, subject, server=True, hosts=hosts,
+                    apiserver_names=False)
         return cert_path, key_path
 
     def write_kubeconfig(self, path: Path, server: str, cert: Path | None = None,

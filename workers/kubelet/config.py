@@ -38,7 +38,11 @@ class KubeletConfig:
     node_roles: tuple = ()
     node_ip: str = "127.0.0.1"
     pod_cidr: str | None = None
-    port: int = 10250
+    port: int = 10250                              # 0: any free port (reported as bound)
+    tls_cert_file: str = ""                        # "": a self-signed pair is made
+    tls_private_key_file: str = ""
+    client_ca_file: str = ""                       # "": no client certificates accepted
+    address: str = ""                              # "": node_ip
     node_status_update_frequency: float = 10.0
     node_status_report_frequency: float = 300.0
     lease_duration: int = 40
@@ -95,7 +99,18 @@ def add_arguments(parser) -> None:
                         help="the node's pod CIDR (default: a /24 of 10.244.0.0/16 chosen "
                              "from the node name); with several --node-name, one each, in "
                              "the same order")
-    parser.add_argument("--port", type=int, default=10250, help="daemonEndpoints port")
+    parser.add_argument("--port", type=int, default=10250,
+                        help="the kubelet API's port (daemonEndpoints); with several "
+                             "--node-name, the first's, the others counting up; 0: free ports")
+    parser.add_argument("--address", default="", dest="address",
+                        help="the kubelet API's bind address (default: --node-ip)")
+    parser.add_argument("--tls-cert-file", default="",
+                        help="serving certificate; {node} is replaced by the node name "
+                             "(default: a self-signed one, as upstream)")
+    parser.add_argument("--tls-private-key-file", default="", help="its key; {node} as above")
+    parser.add_argument("--client-ca-file", default="",
+                        help="CA bundle whose client certificates authenticate callers of the "
+                             "kubelet API (without it, only bearer tokens do)")
     parser.add_argument("--node-status-update-frequency", type=float, default=10.0)
     parser.add_argument("--node-status-report-frequency", type=float, default=300.0)
     parser.add_argument("--node-lease-duration-seconds", type=int, default=40,
@@ -125,7 +140,8 @@ def configs_from(values) -> list[KubeletConfig]:
     common = {k: o[k] for k in (
         "runtime", "cpu", "memory", "pods", "ephemeral_storage", "node_ip", "port",
         "node_status_update_frequency", "node_status_report_frequency", "lease_duration",
-        "lease_renew_interval", "pull_delay", "start_delay", "watch_transport") if k in o}
+        "lease_renew_interval", "pull_delay", "start_delay", "watch_transport",
+        "client_ca_file") if k in o}
     cidrs = o.get("pod_cidr") or []
     if isinstance(cidrs, str):
         cidrs = [cidrs]
@@ -138,6 +154,11 @@ def configs_from(values) -> list[KubeletConfig]:
             raise ValueError(f"--pod-cidr {cidr!r}: not a CIDR") from None
         if net.num_addresses < 4:
             raise ValueError(f"--pod-cidr {cidr!r}: too small for pods")
+    port = int(o.get("port", 10250))
+    if not 0 <= port <= 65535 or port + len(names) - 1 > 65535:
+        raise ValueError(f"--port {port}: not a port for {len(names)} kubelet(s)")
+    if bool(o.get("tls_cert_file")) != bool(o.get("tls_private_key_file")):
+        raise ValueError("--tls-cert-file and --tls-private-key-file go together")
     out = []
     for i, name in enumerate(names):
         if not _NODE_NAME.match(name) or len(name) > 253:
@@ -146,5 +167,9 @@ def configs_from(values) -> list[KubeletConfig]:
         out.append(KubeletConfig(
             node_name=name, kubeconfig=o["kubeconfig"].replace("{node}", name),
             node_labels=labels, node_roles=tuple(o.get("node_roles") or ()),
-            pod_cidr=cidrs[i] if cidrs else None, **{**common, "port": int(o.get("port", 10250)) + i}))
+            pod_cidr=cidrs[i] if cidrs else None,
+            tls_cert_file=(o.get("tls_cert_file") or "").replace("{node}", name),
+            tls_private_key_file=(o.get("tls_private_key_file") or "").replace("{node}", name),
+            address=o.get("address") or "",
+            **{**common, "port": port + i if port else 0}))
     return out

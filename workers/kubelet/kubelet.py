@@ -4,12 +4,14 @@
 
 1. builds its ``AsyncClient`` from ``cfg.kubeconfig`` (the node's identity,
    system:node:NAME) and its runtime;
-2. registers the Node, retrying with back-off until the server answers (a refusal such as a
+2. serves its API over HTTPS (``server.py``: healthz, pods, stats and resource metrics) on
+   ``cfg.port`` (0: a free one), which the Node's ``daemonEndpoints`` report;
+3. registers the Node, retrying with back-off until the server answers (a refusal such as a
    Forbidden label is logged with the server's message and retried too, as upstream);
-3. runs the Lease renewer, the node status loop and an ``Informer`` on pods with
+4. runs the Lease renewer, the node status loop and an ``Informer`` on pods with
    ``fieldSelector=spec.nodeName=NAME`` over the websocket watch (the only pods the Node
    authorizer lets it list), handing each pod to its ``PodWorker`` (keyed by uid);
-4. on ``stop``: ends its tasks and closes its connections; pods keep running as far as the
+5. on ``stop``: ends its tasks and closes its connections; pods keep running as far as the
    API is concerned (a restarted kubelet adopts them), as upstream's kubelet does.
 
 ``run_kubelets(configs)`` runs several in one process on one event loop (kwok's model) until
@@ -18,11 +20,15 @@ SIGTERM/SIGINT.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import random
 import signal
 
 from apiserver.client import ApiError, AsyncClient, Informer, load_kubeconfig
+from workers.serving.delegated import DelegatedAuthenticator, DelegatedAuthorizer
+from workers.serving.https import HttpsServer
+from workers.serving.selfsigned import self_signed
 
 from .config import KubeletConfig
 from .events import EventRecorder
@@ -31,7 +37,9 @@ from .lease import LeaseController
 from .node import NodeStatusManager, now_rfc3339
 from .pods import PodWorker
 from .runtime import Runtime
+from .server import KubeletServer
 from .simulated import SimulatedRuntime
+from .usage import Stats
 
 log = logging.getLogger("workers.kubelet")
 
@@ -61,6 +69,8 @@ class Kubelet:
         self.node: NodeStatusManager | None = None
         self.lease: LeaseController | None = None
         self.informer: Informer | None = None
+        self.server: HttpsServer | None = None
+        self.stats = Stats()
         self.registered = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -70,9 +80,10 @@ class Kubelet:
             config.user_agent = "kubelet/v1.32.0"     # the field manager of its writes
             self.client = AsyncClient(config)
         self.events = EventRecorder(self.client, self.node_name, self.now)
-        self.node = NodeStatusManager(self.client, self.cfg)
         tasks: list[asyncio.Task] = []
         try:
+            await self._serve()
+            self.node = NodeStatusManager(self.client, self.cfg, self.runtime)
             if not await self._register(stop):
                 return
             self.ips = PodIPs(self.node.pod_cidr)
@@ -97,8 +108,29 @@ class Kubelet:
                 await asyncio.gather(*pending, return_exceptions=True)
             if self.events:
                 await self.events.flush(1.0)
+            if self.server is not None:
+                await self.server.stop()
             if own_client:
                 await self.client.close()
+
+    async def _serve(self) -> None:
+        """Start the kubelet API (``server.py``) and note the port it bound in ``cfg``, which
+        the Node's ``daemonEndpoints`` report."""
+        cfg = self.cfg
+        cert, key = cfg.tls_cert_file, cfg.tls_private_key_file
+        if not cert:
+            cert, key = self_signed(cfg.node_name, [cfg.node_ip])
+        authn = DelegatedAuthenticator(self.client, cfg.client_ca_file)
+        # the kubelet asks about every request, /healthz and system:masters included
+        # (pkg/kubelet/apis/config: its webhook authorizer has no always-allow lists)
+        authz = DelegatedAuthorizer(self.client, always_allow_paths=(), always_allow_groups=())
+        app = KubeletServer(self, authn, authz)
+        self.server = HttpsServer(app, cfg.address or cfg.node_ip, cfg.port, cert, key,
+                                  [cfg.client_ca_file], name=f"kubelet {cfg.node_name}")
+        await self.server.start()
+        self.cfg = dataclasses.replace(cfg, port=self.server.port)
+        log.info("kubelet %s: API on %s:%d", cfg.node_name, cfg.address or cfg.node_ip,
+                 self.server.port)
 
     async def _register(self, stop: asyncio.Event) -> bool:
         delay, ceiling = REGISTER_BACKOFF

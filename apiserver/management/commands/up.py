@@ -13,12 +13,14 @@ child processes once the server listens: N simulated kubelets named node-1 … n
 process, as kwok does; each with its own client certificate CN=system:node:NAME
 O=system:nodes, DIR/kubelets/NAME.kubeconfig and the podCIDR 10.244.<i>.0/24), and
 ``manage.py scheduler --kubeconfig DIR/scheduler.kubeconfig --leader-elect``
-(CN=system:kube-scheduler).  A child that dies is started again (1 s back-off doubling to
+(CN=system:kube-scheduler), and the metrics server (``metrics_addon``: ``kubectl top``).
+A child that dies is started again (1 s back-off doubling to
 30 s); SIGTERM/SIGINT stop the children first, then the server.  Their logs go to
 DIR/logs/.  ``--no-workers`` starts none.
 """
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -31,6 +33,7 @@ from django.core.management.base import CommandError
 
 from apiserver.management.commands.apiserver import Command as ApiserverCommand
 from apiserver.management.commands.apiserver import start, with_data_dir_defaults
+from apiserver.management import metrics_addon
 from apiserver.pki import PKI
 from apiserver.server import lifecycle
 
@@ -142,12 +145,19 @@ def worker_children(directory: Path, pki: PKI, server: str, nodes: int, per_proc
         cert, key = pki.ensure_client(f"kubelet-{name}", f"system:node:{name}", ["system:nodes"])
         pki.write_kubeconfig(kube_dir / f"{name}.kubeconfig", server, cert, key,
                              f"system:node:{name}")
+        # the kubelet API's serving pair, for its name and address (the metrics server
+        # verifies it with the cluster CA)
+        pki.ensure_serving(f"kubelet-serving-{name}", name, [name, "127.0.0.1"])
     children = []
     for start_at in range(0, len(names), per_process):
         group = names[start_at:start_at + per_process]
         argv = [sys.executable, "-m", "workers.kubelet", "--runtime", runtime,
                 "--kubeconfig", str(kube_dir / "{node}.kubeconfig"),
-                "--port", str(10250 + start_at)]
+                # free ports: several clusters may run on one machine; each Node reports
+                # the port its kubelet bound in daemonEndpoints
+                "--port", "0", "--client-ca-file", str(pki.ca_cert),
+                "--tls-cert-file", str(pki.dir / "kubelet-serving-{node}.crt"),
+                "--tls-private-key-file", str(pki.dir / "kubelet-serving-{node}.key")]
         for offset, name in enumerate(group):
             argv += ["--node-name", name, "--pod-cidr", f"10.244.{start_at + offset}.0/24"]
         label = group[0] if len(group) == 1 else f"{group[0]}..{group[-1]}"
@@ -188,6 +198,9 @@ class Command(ApiserverCommand):
         parser.add_argument("--kube-controller-manager-arg", action="append", default=[],
                             help="an extra flag for the controller manager, as k3s's (e.g. "
                                  "--kube-controller-manager-arg=--controllers=*,-cronjob)")
+        parser.add_argument("--metrics-server-arg", action="append", default=[],
+                            help="an extra flag for the metrics server (e.g. "
+                                 "--metrics-server-arg=--metric-resolution=5s)")
         parser.add_argument("--no-workers", action="store_true", help="start no workers")
         # as k3s and kubeadm clusters: kubelets by the Node authorizer, everyone else by RBAC
         # (``apiserver`` keeps kube-apiserver's flag default, AlwaysAllow)
@@ -212,14 +225,19 @@ class Command(ApiserverCommand):
         server = f"https://{host}:{options.secure_port}"
         kubeconfig = directory / "admin.kubeconfig"
         pki.write_kubeconfig(kubeconfig, server)
-        supervisor = None
+        supervisor = metrics_port = None
         if not o["no_workers"]:
             env = dict(os.environ, PYTHONUNBUFFERED="1")
-            supervisor = Supervisor(
-                worker_children(directory, pki, server, nodes, o["kubelets_per_process"],
-                                o["node_runtime"], o["kubelet_arg"],
-                                o["kube_controller_manager_arg"]),
-                env, log=lambda m: (self.stderr.write(m), sys.stderr.flush()))
+            children = worker_children(directory, pki, server, nodes, o["kubelets_per_process"],
+                                       o["node_runtime"], o["kubelet_arg"],
+                                       o["kube_controller_manager_arg"])
+            if nodes:
+                argv, metrics_port = metrics_addon.metrics_server_child(
+                    directory, pki, server, o["metrics_server_arg"])
+                children.append(Child("metrics-server", argv,
+                                      directory / "logs" / "metrics-server.log"))
+            supervisor = Supervisor(children, env,
+                                    log=lambda m: (self.stderr.write(m), sys.stderr.flush()))
 
         def started():
             self.stdout.write(f"serving on https://{host}:{options.secure_port}\n"
@@ -227,6 +245,11 @@ class Command(ApiserverCommand):
             if supervisor is not None:
                 _stop_workers_first(supervisor)
                 supervisor.start()
+                if metrics_port:
+                    # its APIService, Service and RBAC, applied as the admin once serving
+                    threading.Thread(target=lambda: asyncio.run(metrics_addon.register(
+                        kubeconfig, metrics_port, pki.ca_cert.read_bytes())),
+                        name="metrics-server registration", daemon=True).start()
                 self.stdout.write(f"started {nodes} node(s) and the controller manager: "
                                   f"logs in {directory / 'logs'}")
             sys.stdout.flush()

@@ -27,7 +27,9 @@ def test_kubelets_get_node_identities_and_are_grouped(tmp_path):
     assert first[-1] == "--lease-renew-interval=2"
     second = kubelets[1].argv
     assert second[second.index("--pod-cidr") + 1] == "10.244.2.0/24"
-    assert second[second.index("--port") + 1] == "10252"
+    assert second[second.index("--port") + 1] == "0"
+    assert second[second.index("--tls-cert-file") + 1] == str(
+        tmp_path / "pki/kubelet-serving-{node}.crt")
     assert subject(tmp_path / "pki/kubelet-node-3.crt") == "CN=system:node:node-3,O=system:nodes"
     cfg = yaml.safe_load((tmp_path / "kubelets/node-3.kubeconfig").read_text())
     assert cfg["clusters"][0]["cluster"]["server"] == "https://127.0.0.1:6443"

@@ -1,0 +1,94 @@
+"""``HttpsServer``: one ASGI app on uvicorn over TLS, started and stopped on the running loop.
+
+uvicorn's ``Server.serve`` installs signal handlers and ticks ten times a second; a process
+running a hundred simulated kubelets wants neither, so this drives ``startup`` and
+``shutdown`` itself (the caller owns the process's signals).  uvicorn does not publish the
+peer certificate in the scope, so the protocol classes read it once per connection from the
+TLS object (the handshake has verified it against ``client_ca_files`` by then) and put its
+DER bytes under ``scope["extensions"]["tls"]["client_cert_der"]``.
+
+A ``port`` of 0 binds a free port; ``port`` then tells which one (the kubelet reports it as
+``daemonEndpoints.kubeletEndpoint``).
+"""
+from __future__ import annotations
+
+import logging
+import ssl
+
+import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+
+log = logging.getLogger(__name__)
+
+
+def _with_peer(app, transport):
+    """``app`` with the connection's verified peer certificate added to each scope."""
+    ssl_object = transport.get_extra_info("ssl_object")
+    der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+    if not der:
+        return app
+
+    async def tagged(scope, receive, send):
+        scope.setdefault("extensions", {})["tls"] = {"client_cert_der": der}
+        return await app(scope, receive, send)
+    return tagged
+
+
+class _PeerHttp(HttpToolsProtocol):
+    def connection_made(self, transport):
+        super().connection_made(transport)
+        self.app = _with_peer(self.app, transport)
+
+
+class _PeerWebSocket(WebSocketsSansIOProtocol):
+    def connection_made(self, transport):
+        super().connection_made(transport)
+        self.app = _with_peer(self.app, transport)
+
+
+def server_ssl_context(cert_file: str, key_file: str, client_ca_files=()) -> ssl.SSLContext:
+    """TLS 1.2+ with the serving pair; client certificates are asked for and verified against
+    ``client_ca_files`` but optional (a caller without one may still bring a bearer token)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(cert_file, key_file)
+    cas = [p for p in client_ca_files if p]
+    for path in cas:
+        ctx.load_verify_locations(path)
+    if cas:
+        ctx.verify_mode = ssl.CERT_OPTIONAL
+    return ctx
+
+
+class HttpsServer:
+    """See the module docstring.  ``await start()``, then ``await stop()``."""
+
+    def __init__(self, app, host: str, port: int, cert_file: str, key_file: str,
+                 client_ca_files=(), name: str = "https"):
+        self.name = name
+        self.config = uvicorn.Config(
+            app, host=host, port=port, http=_PeerHttp, ws=_PeerWebSocket,
+            lifespan="off", interface="asgi3", access_log=False, log_level="warning",
+            proxy_headers=False, date_header=False, timeout_graceful_shutdown=2,
+            ssl_certfile=cert_file, ssl_keyfile=key_file)
+        self.config.load()
+        # uvicorn builds its own context from the file names; ours asks for client certs
+        self.config.ssl = server_ssl_context(cert_file, key_file, client_ca_files)
+        self.server = uvicorn.Server(self.config)
+        self.port = port
+
+    async def start(self) -> None:
+        # what ``Server._serve`` does before ``startup`` (lifespan is "off": a no-op)
+        self.server.lifespan = self.config.lifespan_class(self.config)
+        await self.server.startup()
+        if not self.server.started:
+            raise OSError(f"{self.name}: cannot listen on {self.config.host}:{self.config.port}")
+        sockets = [s for srv in self.server.servers for s in srv.sockets]
+        if sockets:
+            self.port = sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        if self.server.started:
+            self.server.should_exit = True
+            await self.server.shutdown()
