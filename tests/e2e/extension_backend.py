@@ -129,3 +129,56 @@ class Backend:
 
     def close(self):
         self.httpd.shutdown()
+        self.httpd.server_close()          # refuse new connections at once
+
+
+WS_GROUP = "ws.example.com"
+WS_RESOURCES = {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": f"{WS_GROUP}/v1",
+                "resources": [{"name": "streams", "singularName": "stream", "namespaced": True,
+                               "kind": "Stream", "verbs": ["get"]}]}
+
+
+class WebSocketBackend:
+    """An extension API server on 127.0.0.1 that speaks websockets (``websockets``' sync
+    server, TLS, front-proxy client certificate required): a connection first gets what the
+    backend saw (path, identity headers, certificate CN), then every message echoed back."""
+
+    def __init__(self, tmp, front_proxy_ca, service_host: str):
+        from websockets.datastructures import Headers
+        from websockets.http11 import Response
+        from websockets.sync.server import serve
+
+        self.ca = CA("ws-backend-ca")
+        crt, key = self.ca.write_pair(tmp, "ws-backend", service_host, client=False,
+                                      hosts=[service_host])
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(str(crt), str(key))
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        ctx.load_verify_locations(cafile=str(front_proxy_ca))
+
+        def process_request(connection, request):
+            if request.headers.get("Upgrade", "").lower() == "websocket":
+                return None
+            if request.path.split("?")[0] == f"/apis/{WS_GROUP}/v1":
+                body = json.dumps(WS_RESOURCES).encode()
+                return Response(200, "OK", Headers([("Content-Type", "application/json"),
+                                                    ("Content-Length", str(len(body)))]), body)
+            return Response(404, "Not Found", Headers([("Content-Length", "0")]), b"")
+
+        def handler(ws):
+            peer = ws.socket.getpeercert()
+            cn = dict(x[0] for x in peer["subject"])["commonName"]
+            headers = ws.request.headers
+            ws.send(json.dumps({"path": ws.request.path, "cn": cn,
+                                "user": headers.get_all("X-Remote-User"),
+                                "groups": headers.get_all("X-Remote-Group"),
+                                "authorization": headers.get_all("Authorization")}))
+            for message in ws:
+                ws.send(f"echo:{message}")
+
+        self.server = serve(handler, "127.0.0.1", 0, ssl=ctx, process_request=process_request)
+        self.port = self.server.socket.getsockname()[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()

@@ -176,3 +176,60 @@ def test_an_unregistered_group_is_404(server):
     status, _, body = server.request("GET", "/apis/nothing.example.com/v1/things")
     assert status == 404, body
     assert json.loads(body)["reason"] == "NotFound"
+
+
+def test_a_backend_that_is_down_is_unavailable_and_503(server, backend):
+    _wait(lambda: (c := _available(server, f"{VERSION}.{GROUP}")) and c["status"] == "True")
+    backend.close()
+    # still Available (the next periodic check is up to 30 s away): the dial fails, 503
+    status, _, body = server.request("GET", f"/apis/{GROUP}/{VERSION}/namespaces/default/widgets")
+    assert status == 503 and json.loads(body)["reason"] == "ServiceUnavailable", body
+    # a change to its Service is checked at once, as upstream's controller does on events
+    server.kubectl("annotate", "service", "demo-api", "checked=now")
+    cond = _wait(lambda: (c := _available(server, f"{VERSION}.{GROUP}")) and
+                 c["status"] == "False" and c)
+    assert cond and cond["reason"] == "FailedDiscoveryCheck", cond
+    assert cond["message"].startswith(
+        f"failing or missing response from https://demo-api.default.svc:443/apis/{GROUP}/{VERSION}")
+
+
+def test_websockets_are_relayed_to_a_backend_on_loopback(server, tmp_path):
+    """An ExternalName Service for 127.0.0.1 (Endpoints may not name loopback): the
+    upgrade goes through after authentication, with the caller's identity only."""
+    from websockets.sync.client import connect
+
+    from tests.e2e.extension_backend import WS_GROUP, WebSocketBackend
+
+    b = WebSocketBackend(tmp_path, server.data_dir / "pki" / "front-proxy-ca.crt",
+                         "demo-ws.default.svc")
+    _apply(server, {"apiVersion": "v1", "kind": "Service",
+                    "metadata": {"name": "demo-ws", "namespace": "default"},
+                    "spec": {"type": "ExternalName", "externalName": "127.0.0.1",
+                             "ports": [{"port": b.port}]}})
+    _apply(server, {"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService",
+                    "metadata": {"name": f"v1.{WS_GROUP}"},
+                    "spec": {"group": WS_GROUP, "version": "v1", "groupPriorityMinimum": 1000,
+                             "versionPriority": 15,
+                             "caBundle": base64.b64encode(b.ca.pem).decode(),
+                             "service": {"namespace": "default", "name": "demo-ws",
+                                         "port": b.port}}})
+    try:
+        cond = _wait(lambda: (c := _available(server, f"v1.{WS_GROUP}")) and
+                     c["status"] == "True" and c)
+        assert cond, _available(server, f"v1.{WS_GROUP}")
+        ctx = server.ssl_context()
+        url = f"wss://127.0.0.1:{server.port}/apis/{WS_GROUP}/v1/namespaces/default/streams/s1"
+        with connect(url, ssl=ctx, additional_headers={"X-Remote-User": "mallory",
+                                                      "X-Remote-Group": "system:masters"},
+                     open_timeout=10) as ws:
+            seen = json.loads(ws.recv(timeout=10))
+            ws.send("ping")
+            assert ws.recv(timeout=10) == "echo:ping"
+        assert seen["path"] == f"/apis/{WS_GROUP}/v1/namespaces/default/streams/s1"
+        assert seen["cn"] == "front-proxy-client"
+        assert seen["user"] == ["kubernetes-admin"] and seen["authorization"] == []
+        assert "system:masters" in seen["groups"] and "mallory" not in seen["user"]
+    finally:
+        server.kubectl("delete", "apiservice", f"v1.{WS_GROUP}", "--ignore-not-found")
+        server.kubectl("delete", "service", "demo-ws", "--ignore-not-found")
+        b.close()
