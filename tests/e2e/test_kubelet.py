@@ -20,7 +20,9 @@ def cluster():
     group = ServerGroup()
     try:
         yield group.start("--nodes", "2", "--kubelet-arg=--lease-renew-interval=1",
-                          "--kubelet-arg=--node-status-update-frequency=2")
+                          "--kubelet-arg=--node-status-update-frequency=2",
+                          "--kube-controller-manager-arg=--node-monitor-grace-period=6",
+                          "--kube-controller-manager-arg=--node-monitor-period=1")
     finally:
         group.stop()
 
@@ -204,6 +206,45 @@ def test_a_killed_kubelet_is_restarted_and_adopts_its_pods(cluster, ns):
         before["containerStatuses"][0]["containerID"]
     assert after["podIP"] == before["podIP"]
     assert "restarting in" in cluster.log_path.read_text()
+
+
+def test_a_hung_kubelets_nodes_turn_unknown_and_their_pods_are_evicted(cluster, ns):
+    """SIGSTOP the kubelet process (the supervisor sees it alive and restarts nothing): its
+    leases lapse, the node-lifecycle controller marks both nodes Ready=Unknown with the
+    unreachable taints, and a pod tolerating them for 1 s is evicted; once the process
+    resumes, the kubelet finishes the eviction and the nodes are Ready again."""
+    until(lambda: nodes_ready(cluster), what="Ready nodes")
+    tolerate = [{"key": f"node.kubernetes.io/{k}", "operator": "Exists",
+                 "effect": "NoExecute", "tolerationSeconds": 1}
+                for k in ("unreachable", "not-ready")]
+    cluster.kubectl("-n", ns, "apply", "-f", "-",
+                    input=pod_manifest("fragile", tolerations=tolerate))
+    until(lambda: pod_status(cluster, ns, "fragile").get("phase") == "Running",
+          what="fragile Running")
+    (pid,) = until(lambda: kubelet_children(cluster), what="the kubelet process")
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        def unknown():
+            node = get(cluster, "/api/v1/nodes/node-1") or {}
+            ready = next((c for c in node.get("status", {}).get("conditions", [])
+                          if c["type"] == "Ready"), {})
+            taints = {(t["key"], t["effect"]) for t in node.get("spec", {}).get("taints") or []}
+            return ready.get("status") == "Unknown" and taints and (ready, taints)
+        ready, taints = until(unknown, timeout=30, what="node-1 Ready=Unknown")
+        assert ready["reason"] == "NodeStatusUnknown"
+        assert ready["message"] == "Kubelet stopped posting node status."
+        assert ("node.kubernetes.io/unreachable", "NoExecute") in taints
+        evicted = until(lambda: (get(cluster, f"/api/v1/namespaces/{ns}/pods/fragile") or {})
+                        .get("metadata", {}).get("deletionTimestamp"), timeout=20,
+                        what="the pod marked for deletion")
+        assert evicted
+        assert "TaintManagerEviction" in cluster.kubectl(
+            "-n", ns, "get", "events", "--field-selector", "involvedObject.name=fragile").stdout
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    until(lambda: get(cluster, f"/api/v1/namespaces/{ns}/pods/fragile") is None, timeout=30,
+          what="the resumed kubelet finishing the eviction")
+    until(lambda: nodes_ready(cluster), timeout=30, what="Ready nodes again")
 
 
 def test_manage_py_kubelet_registers_a_node_and_stops_on_sigterm(cluster):

@@ -205,7 +205,17 @@ class NodeStatusManager:
         return self.node
 
     async def post_status(self, force: bool = False) -> bool:
-        """Patch the status if it changed or the report interval passed; True if posted."""
+        """Patch the status if it changed or the report interval passed; True if posted.
+
+        The comparison is with the Node as the server has it now (upstream
+        ``tryUpdateNodeStatus`` GETs it with resourceVersion 0 each time), so a status
+        someone else changed — the node-lifecycle controller's Ready=Unknown while this
+        kubelet was hung — is put right at the next update, not at the next report."""
+        try:
+            self.node = await self.client.get(self.path, {"resourceVersion": "0"})
+        except ApiError as exc:
+            if exc.status == 404:
+                raise
         old = (self.node or {}).get("status") or {}
         images = None
         if self.runtime is not None:
