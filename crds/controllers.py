@@ -17,8 +17,7 @@ pkg/controller/establish/establishing_controller.go, pkg/controller/apiapproval/
 apiapproval_controller.go, pkg/controller/finalizer/crd_finalizer.go.  Upstream does not compare names with built-in kinds (the kube-apiserver
 simply shadows such a resource); here a built-in's names count as taken, so such a CRD is
 never served half-hidden.  The instances are deleted in storage directly (their own
-finalizers are not waited for, no admission runs), as the namespace controller deletes by
-resource.  Each controller runs in a thread (``resources.controllers.base``) started by the
+finalizers are not waited for, no admission runs).  Each controller runs in a thread (``resources.controllers.base``) started by the
 ``start-apiextensions-controllers`` post-start hook.
 """
 from __future__ import annotations

@@ -121,6 +121,11 @@ _CONTROLLER_ROLES = {
         rule(("update",), ("batch",), ("cronjobs/finalizers",)),
         rule(("list", "watch", "delete"), ("",), ("pods",)),
         events_rule()],
+    # deletes the content of every kind in a Terminating namespace, then its finalizer
+    "namespace-controller": [
+        rule(("get", "list", "watch", "delete"), ("",), ("namespaces",)),
+        rule(("update",), ("",), ("namespaces/finalize", "namespaces/status")),
+        rule(("get", "list", "delete", "deletecollection"), ("*",), ("*",))],
     "ttl-after-finished-controller": [
         rule(("get", "list", "watch", "delete"), ("batch",), ("jobs",)),
         events_rule()],

@@ -1,7 +1,8 @@
 """The resources app's AppConfig (not apps.py: resources/apps/ is the apps/v1 API group).
 
 Registers every built-in kind, the kind-aware admission plugins, the bootstrap hooks and
-the in-process namespace controller.
+the in-process controllers (the namespace controller is the controller manager's:
+workers/controllers/namespace.py).
 Adding a kind is one module plus one line in its group package's ``KINDS``."""
 from django.apps import AppConfig
 
@@ -25,7 +26,6 @@ class ResourcesConfig(AppConfig):
         from apiserver.server.hooks import register_post_start
         from resources import bootstrap, bootstrap_scheduling
         from resources.admission import PLUGINS
-        from resources.controllers.namespace import start_namespace_controller
 
         import importlib
         for group in GROUPS:
@@ -40,7 +40,6 @@ class ResourcesConfig(AppConfig):
         register_post_start("bootstrap-priority-classes",
                             bootstrap_scheduling.ensure_system_priority_classes)
         register_post_start("bootstrap-flowcontrol", import_string("resources.flowcontrol.bootstrap.ensure_flowcontrol_objects"))
-        register_post_start("start-namespace-controller", start_namespace_controller)
         register_post_start("start-csrsigning-controller", import_string("resources.controllers.csrsigning.start_csrsigning_controller"))
         register_post_start("start-storage-protection-controller", import_string(
             "resources.controllers.storage_protection.start_storage_protection_controller"))

@@ -13,8 +13,8 @@ key usage (pkg/controller/certificates/authority/policies.go ``PermissiveSigning
 backdated 5 minutes unless it is short-lived, never past the CA's own expiry.  It is written
 through ``/status``, as upstream's ``UpdateStatus``.
 
-Like the namespace controller it finds its work in storage when it starts, after every
-local commit and once a second.  Without signing files it does nothing and says so once.
+It finds its work in storage when it starts, after every local commit and once a
+second.  Without signing files it does nothing and says so once.
 """
 from __future__ import annotations
 

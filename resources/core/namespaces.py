@@ -2,9 +2,9 @@
 
 Deleting a namespace marks it Terminating (deletionTimestamp, status.phase) and keeps it
 while its ``kubernetes`` finalizer (``spec.finalizers``) is there.  Deleting its content and
-then removing the finalizer is the namespace controller's job
-(``resources.controllers.namespace``), which runs beside the server and, as upstream's,
-finishes every Terminating namespace it finds, also after a restart.
+then removing the finalizer is the namespace controller's job, which runs in the controller
+manager (``workers/controllers/namespace.py``) as upstream's runs in kube-controller-manager:
+without one a deleted namespace stays Terminating.
 
 ``PUT namespaces/{name}/finalize`` writes ``spec.finalizers`` (and metadata) while the status
 stays (upstream kubernetes/kubernetes:pkg/registry/core/namespace/storage/storage.go

@@ -25,6 +25,7 @@ from .endpointslicemirroring import EndpointSliceMirroringController
 from .garbagecollector import GarbageCollector
 from .informers import SharedInformers
 from .job import JobController
+from .namespace import NamespaceController
 from .nodelifecycle import NodeLifecycleController
 from .pvbinder import PersistentVolumeBinder
 from .replicaset import REPLICA_SETS, REPLICATION_CONTROLLERS, ReplicaSetController
@@ -44,6 +45,7 @@ CONTROLLERS = {
     "node-lifecycle": lambda c, i, r, a: NodeLifecycleController(
         c, i, r, grace_period=a.node_monitor_grace_period, monitor_period=a.node_monitor_period),
     "garbagecollector": lambda c, i, r, a: GarbageCollector(c, i, r),
+    "namespace": lambda c, i, r, a: NamespaceController(c, i, r),
     "job": lambda c, i, r, a: JobController(c, i, r),
     "cronjob": lambda c, i, r, a: CronJobController(c, i, r),
     "ttl-after-finished": lambda c, i, r, a: TTLAfterFinishedController(c, i, r),

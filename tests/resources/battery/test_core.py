@@ -30,8 +30,8 @@ class TestNamespace(KindBattery):
     resource = "namespaces"
 
     def valid(self, name):
-        # no "kubernetes" finalizer: delete is then immediate (the finalizer path starts the
-        # namespace controller thread, covered by the namespace tests)
+        # no "kubernetes" finalizer: delete is then immediate (the finalizer path needs the
+        # controller manager's namespace controller, tests/workers/controllers/test_namespace.py)
         return {"metadata": {"name": name}, "spec": {"finalizers": []}}
 
     def invalid(self):

@@ -218,7 +218,9 @@ def test_cluster_scoped_dependent_of_a_namespaced_owner_is_left_alone(kubeconfig
         await client.create("/api/v1/namespaces", {"metadata": {
             "name": name, "ownerReferences": [ref(owner)]}})
         # a cluster-scoped owner of a cluster-scoped dependent does count
-        boss = await client.create("/api/v1/namespaces", {"metadata": {"name": name + "-b"}})
+        # (no "kubernetes" finalizer: no namespace controller runs here to remove it)
+        boss = await client.create("/api/v1/namespaces", {"metadata": {"name": name + "-b"},
+                                                          "spec": {"finalizers": []}})
         await client.create("/api/v1/namespaces", {"metadata": {
             "name": name + "-c", "ownerReferences": [ref(boss, "Namespace")]}})
         await client.delete(f"{CM.format(ns=ns)}/ns-owner")
