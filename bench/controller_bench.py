@@ -7,7 +7,8 @@ the same run; then the controller manager's CPU in steady state.
         python bench/controller_bench.py --nodes 100 --replicas 1000 --steady-pods 3000
 
 One ``manage.py up --nodes N`` (scheduler, N kubelets, controller manager) on a fresh data
-dir, on the database ``DATABASE_URL`` names (SQLite when unset).  Then:
+dir and, with ``DATABASE_URL``, a fresh database next to the one it names (SQLite when unset;
+bench/cluster.py).  Then:
 
 * baseline: ``--replicas`` bare pods created by ``--concurrency`` clients, from the first
   create until every one is Running and Ready (the scheduler and kubelets at work, no
@@ -25,29 +26,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import shutil
-import signal
-import socket
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from apiserver.client import ApiError, AsyncClient, load_kubeconfig  # noqa: E402
+from apiserver.client import AsyncClient, load_kubeconfig  # noqa: E402
+from cluster import (Cluster, child_pids, cpu_seconds, database_label,  # noqa: E402
+                           ready, retrying, wait_nodes_ready)
 
 NS = "bench"
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def template(labels: dict) -> dict:
@@ -62,22 +51,6 @@ def deployment(replicas: int) -> dict:
     return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
             "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
                      "template": template(labels)}}
-
-
-def ready(pod: dict) -> bool:
-    return any(c.get("type") == "Ready" and c.get("status") == "True"
-               for c in pod.get("status", {}).get("conditions") or [])
-
-
-async def retrying(call, *args):
-    """``call(*args)``, again after a 429 (max-in-flight), as client-go honours Retry-After."""
-    while True:
-        try:
-            return await call(*args)
-        except ApiError as exc:
-            if exc.code != 429:
-                raise
-            await asyncio.sleep(1.0)
 
 
 async def list_all(client, path: str, selector: str) -> list:
@@ -120,32 +93,12 @@ async def wait_ready_replicas(client, n: int, timeout: float) -> float:
     raise TimeoutError(f"only {got}/{n} replicas Ready")
 
 
-def controller_manager_pid(up_pid: int) -> int:
-    children = subprocess.run(["pgrep", "-P", str(up_pid)], capture_output=True,
-                              text=True).stdout.split()
-    for pid in children:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            if b"controller-manager" in f.read():
-                return int(pid)
-    raise RuntimeError("no controller-manager child of up")
-
-
-def cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK     # utime + stime
-
-
 async def bench(args, kubeconfig: Path, up_pid: int) -> dict:
     out = {"nodes": args.nodes, "replicas": args.replicas}
     async with AsyncClient(load_kubeconfig(str(kubeconfig)), max_idle=args.concurrency + 4) as c:
         await c.create("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
                                               "metadata": {"name": NS}})
-        deadline = time.monotonic() + 120
-        while len([n for n in (await c.list("/api/v1/nodes"))["items"] if ready(n)]) < args.nodes:
-            if time.monotonic() > deadline:
-                raise TimeoutError("the simulated nodes never became Ready")
-            await asyncio.sleep(0.5)
+        await wait_nodes_ready(c, args.nodes, 120)
 
         took = await baseline(c, args.replicas, args.concurrency, args.timeout)
         out["baseline_bare_pods_ready_s"] = round(took, 1)
@@ -167,7 +120,10 @@ async def bench(args, kubeconfig: Path, up_pid: int) -> dict:
                           {"spec": {"replicas": args.steady_pods}})
             await wait_ready_replicas(c, args.steady_pods, args.timeout)
             await asyncio.sleep(5)                      # let the last status writes settle
-            pid = controller_manager_pid(up_pid)
+            pids = child_pids(up_pid, "controller-manager")
+            if not pids:
+                raise RuntimeError("no controller-manager child of up")
+            pid = pids[0]
             cpu0, w0 = cpu_seconds(pid), time.monotonic()
             await asyncio.sleep(args.steady_seconds)
             cpu1, w1 = cpu_seconds(pid), time.monotonic()
@@ -187,36 +143,14 @@ def main() -> None:
     ap.add_argument("--timeout", type=float, default=1200.0)
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="controller-bench-"))
-    port = free_port()
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    log = tmp / "up.log"
-    server = subprocess.Popen(
-        [sys.executable, "manage.py", "up", "--data-dir", str(tmp / "data"), "--secure-port",
-         str(port), "--nodes", str(args.nodes), "--kubelets-per-process",
-         str(args.kubelets_per_process)],
-        cwd=ROOT, env=env, stdout=open(log, "wb"), stderr=subprocess.STDOUT,
-        start_new_session=True)
-    try:
-        deadline = time.monotonic() + 120
-        while f"serving on https://127.0.0.1:{port}" not in log.read_text(errors="replace"):
-            if time.monotonic() > deadline or server.poll() is not None:
-                sys.exit("server did not start:\n" + log.read_text()[-2000:])
-            time.sleep(0.2)
-        result = asyncio.run(bench(args, tmp / "data" / "admin.kubeconfig", server.pid))
-        result["database"] = "postgresql" if os.environ.get("DATABASE_URL") else "sqlite"
-        for k, v in result.items():
-            print(f"{k:>28}: {v}")
-        if args.json:
-            Path(args.json).write_text(json.dumps(result, indent=2))
-    finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(60)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-        shutil.rmtree(tmp, ignore_errors=True)
-
+    up = ["--nodes", str(args.nodes), "--kubelets-per-process", str(args.kubelets_per_process)]
+    with Cluster(up, prefix="controller-bench-") as cluster:
+        result = asyncio.run(bench(args, cluster.kubeconfig, cluster.proc.pid))
+    result["database"] = database_label()
+    for k, v in result.items():
+        print(f"{k:>28}: {v}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2))
 
 if __name__ == "__main__":
     main()

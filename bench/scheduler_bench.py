@@ -5,9 +5,9 @@ with no scheduler) measured in the same run.
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/apiserver_bench \\
         python bench/scheduler_bench.py --nodes 100 --pods 1000
 
-One ``manage.py up`` (no workers) on a fresh data dir, on the database ``DATABASE_URL`` names
-(SQLite when unset).  ``--nodes`` Node objects (4 cpu, 16Gi, 110 pods, Ready) are created
-through the API.  Then:
+One ``manage.py up`` (no workers) on a fresh data dir and, with ``DATABASE_URL``, a
+fresh database next to the one it names (SQLite when unset; bench/cluster.py).
+``--nodes`` Node objects (4 cpu, 16Gi, 110 pods, Ready) are created through the API.  Then:
 
 * baseline: ``--pods`` pods (100m cpu) POSTed by ``--concurrency`` clients, with a
   ``schedulerName`` nobody serves: creates/s;
@@ -22,26 +22,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from apiserver.client import AsyncClient, load_kubeconfig  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from cluster import ROOT, Cluster, database_label  # noqa: E402
 
 
 def node(name: str) -> dict:
@@ -127,32 +117,13 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=8)
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="sched-bench-"))
-    port = free_port()
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    server = subprocess.Popen([sys.executable, "manage.py", "up", "--data-dir", str(tmp / "data"),
-                               "--secure-port", str(port)], cwd=ROOT, env=env,
-                              stdout=open(tmp / "up.log", "wb"), stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 90
-        while f"serving on https://127.0.0.1:{port}" not in (tmp / "up.log").read_text(errors="replace"):
-            if time.monotonic() > deadline or server.poll() is not None:
-                sys.exit("server did not start:\n" + (tmp / "up.log").read_text()[-2000:])
-            time.sleep(0.2)
-        result = asyncio.run(bench(args, tmp / "data" / "admin.kubeconfig", tmp))
-        result["database"] = "postgresql" if os.environ.get("DATABASE_URL") else "sqlite"
-        for k, v in result.items():
-            print(f"{k:>24}: {v}")
-        if args.json:
-            Path(args.json).write_text(json.dumps(result, indent=2))
-    finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        shutil.rmtree(tmp, ignore_errors=True)
-
+    with Cluster([], prefix="sched-bench-") as cluster:
+        result = asyncio.run(bench(args, cluster.kubeconfig, cluster.tmp))
+    result["database"] = database_label()
+    for k, v in result.items():
+        print(f"{k:>24}: {v}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2))
 
 if __name__ == "__main__":
     main()
