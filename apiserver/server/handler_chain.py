@@ -2,7 +2,7 @@
 kubernetes/apiserver:pkg/server/config.go ``DefaultBuildHandlerChain``):
 
 request_info ▸ timeout ▸ authentication ▸ impersonation ▸ max_in_flight ▸ authorization ▸
-server chain (aggregator ▸ kube ▸ extensions ▸ NotFound)
+request metrics (and /metrics) ▸ server chain (aggregator ▸ kube ▸ extensions ▸ NotFound)
 
 In front of them all, /admin paths leave for the Django admin (``admin_bridge``): its session
 cookie never meets the API's filters and no API credential ever opens it.
@@ -16,6 +16,7 @@ from apiserver.filters.authentication import AuthenticationFilter
 from apiserver.filters.authorization import AuthorizationFilter
 from apiserver.filters.impersonation import ImpersonationFilter
 from apiserver.filters.max_in_flight import MaxInFlightFilter
+from apiserver.filters.metrics import RequestMetricsFilter
 from apiserver.filters.request_info import RequestInfoFilter
 from apiserver.filters.timeout import TimeoutFilter
 from apiserver.server.admin_bridge import with_admin
@@ -24,7 +25,8 @@ from apiserver.server.admin_bridge import with_admin
 def build_handler_chain(head, config):
     """Wrap the head of the server chain (``head``) in the filters; returns the ASGI app."""
     o = config.options
-    app = AuthorizationFilter(head, config.authorizer, config.executor)
+    app = RequestMetricsFilter(head)
+    app = AuthorizationFilter(app, config.authorizer, config.executor)
     app = MaxInFlightFilter(app, o.max_requests_inflight, o.max_mutating_requests_inflight)
     app = ImpersonationFilter(app, config.authorizer, config.executor)
     app = AuthenticationFilter(app, config.authenticator, config.executor)
