@@ -28,7 +28,6 @@ import signal
 from apiserver.client import ApiError, AsyncClient, Informer, load_kubeconfig
 from workers.serving.delegated import DelegatedAuthenticator, DelegatedAuthorizer
 from workers.serving.https import HttpsServer
-from workers.serving.selfsigned import self_signed
 
 from .config import KubeletConfig
 from .events import EventRecorder
@@ -119,6 +118,7 @@ class Kubelet:
         cfg = self.cfg
         cert, key = cfg.tls_cert_file, cfg.tls_private_key_file
         if not cert:
+            from workers.serving.selfsigned import self_signed    # cryptography: only here
             cert, key = self_signed(cfg.node_name, [cfg.node_ip])
         authn = DelegatedAuthenticator(self.client, cfg.client_ca_file)
         # the kubelet asks about every request, /healthz and system:masters included

@@ -22,7 +22,7 @@ import logging
 
 import orjson
 
-from workers.serving.delegated import Attributes, header_map, peer_der
+from workers.serving.delegated import Attributes, ReviewError, header_map, peer
 
 from .node import now_rfc3339
 from .usage import Sample
@@ -136,11 +136,16 @@ class KubeletServer:
         if scope["type"] != "http":
             return
         path, method = scope.get("path") or "/", scope.get("method") or "GET"
-        user = await self.authn.authenticate(header_map(scope), peer_der(scope))
+        user = await self.authn.authenticate(header_map(scope), peer(scope))
         if user is None:
             return await _send(send, 401, b"Unauthorized")
         attrs = request_attributes(self.host.node_name, method, path)
-        ok, _reason = await self.authz.allowed(user, attrs)
+        try:
+            ok, _reason = await self.authz.allowed(user, attrs)
+        except ReviewError:                # upstream pkg/kubelet/server/server.go InstallAuthFilter
+            msg = (f"Authorization error (user={user.name}, verb={attrs.verb}, resource=nodes, "
+                   f"subresource={attrs.subresource})")
+            return await _send(send, 500, msg.encode())
         if not ok:
             msg = (f"Forbidden (user={user.name}, verb={attrs.verb}, resource=nodes, "
                    f"subresource={attrs.subresource})")

@@ -9,8 +9,8 @@ Routes (GET only; ``watch`` is refused with 405 as upstream's storage has no wat
 * ``…/v1beta1/nodes[/NAME]``, ``…/v1beta1/pods`` and ``…/v1beta1/namespaces/NS/pods[/NAME]``,
   with ``labelSelector`` (and ``fieldSelector`` on ``metadata.name``/``metadata.namespace``).
 
-Errors are ``Status`` objects with upstream's texts: ``podmetrics.metrics.k8s.io "ns/name"
-not found``, the authorization filter's ``… is forbidden: User "u" cannot list resource
+Errors are ``Status`` objects with upstream's texts: ``pods "name" not found`` (no such
+pod), ``podmetrics.metrics.k8s.io "ns/name" not found`` (no metrics yet), the authorization filter's ``… is forbidden: User "u" cannot list resource
 "pods" in API group "metrics.k8s.io" in the namespace "ns"``, ``Unauthorized``.
 """
 from __future__ import annotations
@@ -21,7 +21,7 @@ from urllib.parse import parse_qs
 import orjson
 
 from workers.scheduler.selectors import label_selector_matches
-from workers.serving.delegated import Attributes, header_map, peer_der
+from workers.serving.delegated import Attributes, ReviewError, header_map, peer
 
 from .selectors import SelectorError, parse_field_selector, parse_label_selector
 
@@ -37,31 +37,63 @@ GROUP_DOC = {"name": GROUP, "versions": [{"groupVersion": GV, "version": VERSION
 KIND_OF = {"nodes": ("NodeMetrics", "nodemetrics"), "pods": ("PodMetrics", "podmetrics")}
 
 
-def cpu_quantity(nanocores: int) -> str:
-    """Nanocores as resource.Quantity prints a DecimalSI value of scale -9 (``3208713n``,
-    ``5m``, ``2``): the largest SI suffix that keeps the number whole."""
-    if nanocores == 0:
+_DECIMAL_SUFFIXES = {-9: "n", -6: "u", -3: "m", 0: "", 3: "k", 6: "M", 9: "G", 12: "T",
+                     15: "P", 18: "E"}
+_BINARY_SUFFIXES = ("", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei")
+
+
+def _decimal_si(mantissa: int, exponent: int) -> str:
+    """``mantissa``·10^``exponent`` as apimachinery pkg/api/resource/amount.go
+    ``int64Amount.AsCanonicalBytes`` and the DecimalSI suffixer print it: trailing zeros
+    move into the exponent, which is then lowered to a multiple of three."""
+    if mantissa == 0:
         return "0"
-    for divisor, suffix in ((10 ** 9, ""), (10 ** 6, "m"), (10 ** 3, "u")):
-        if nanocores % divisor == 0:
-            return f"{nanocores // divisor}{suffix}"
-    return f"{nanocores}n"
+    while mantissa % 10 == 0:
+        mantissa //= 10
+        exponent += 1
+    shift = exponent % 3                  # Python's modulo is never negative
+    mantissa, exponent = mantissa * 10 ** shift, exponent - shift
+    suffix = _DECIMAL_SUFFIXES.get(exponent)
+    return f"{mantissa}{suffix}" if suffix is not None else f"{mantissa}e{exponent}"
+
+
+def cpu_quantity(nanocores: int) -> str:
+    """Nanocores as resource.Quantity prints ``NewScaledQuantity(n, -9)`` (metrics-server
+    pkg/storage): ``3208713n``, ``5m``, ``2``, ``1k``."""
+    return _decimal_si(int(nanocores), -9)
 
 
 def memory_quantity(size: int) -> str:
-    """Bytes as a BinarySI quantity prints (``46456Ki``; ``1536`` when not whole Ki)."""
-    if size == 0:
-        return "0"
-    for power, suffix in ((50, "Pi"), (40, "Ti"), (30, "Gi"), (20, "Mi"), (10, "Ki")):
-        if size % (1 << power) == 0:
-            return f"{size >> power}{suffix}"
-    return str(size)
+    """Bytes as resource.Quantity prints a BinarySI value (quantity.go
+    ``CanonicalizeBytes``): ``46456Ki``, ``1536`` when not a whole Ki; a value under 1024
+    prints as DecimalSI (``1k`` for 1000)."""
+    size = int(size)
+    if -1024 < size < 1024:
+        return _decimal_si(size, 0)
+    power = 0
+    while size % 1024 == 0 and power < len(_BINARY_SUFFIXES) - 1:
+        size //= 1024
+        power += 1
+    return f"{size}{_BINARY_SUFFIXES[power]}"
 
 
 def window(seconds: float) -> str:
-    """A Go ``time.Duration`` string, to the millisecond (``15s``, ``14.998s``)."""
-    text = f"{seconds:.3f}".rstrip("0").rstrip(".")
-    return f"{text}s"
+    """A Go ``time.Duration.String()`` (``15s``, ``14.998s``, ``1m0.5s``, ``500ms``), of
+    the duration rounded to the millisecond (the kubelet's timestamps are milliseconds)."""
+    ms = int(round(seconds * 1000))
+    if ms == 0:
+        return "0s"
+    sign, ms = ("-", -ms) if ms < 0 else ("", ms)
+    if ms < 1000:
+        return f"{sign}{ms}ms"
+    hours, rest = divmod(ms, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    secs = f"{rest // 1000}" + (f".{rest % 1000:03d}".rstrip("0") if rest % 1000 else "")
+    if hours:
+        return f"{sign}{hours}h{minutes}m{secs}s"
+    if minutes:
+        return f"{sign}{minutes}m{secs}s"
+    return f"{sign}{secs}s"
 
 
 def _rfc3339(t: float) -> str:
@@ -124,11 +156,17 @@ class MetricsAPI:
             return
         path, method = scope.get("path") or "/", scope.get("method") or "GET"
         query = parse_qs((scope.get("query_string") or b"").decode("latin-1"))
-        user = await self.authn.authenticate(header_map(scope), peer_der(scope))
+        user = await self.authn.authenticate(header_map(scope), peer(scope))
         if user is None:
             return await _json(send, 401, status(401, "Unauthorized", "Unauthorized"))
         attrs = request_attributes(method, path.rstrip("/") or "/", query)
-        ok, reason = await self.authz.allowed(user, attrs)
+        try:
+            ok, reason = await self.authz.allowed(user, attrs)
+        except ReviewError as exc:
+            # apiserver pkg/endpoints/filters/authorization.go → responsewriters.InternalError
+            uri = path + (f"?{scope['query_string'].decode('latin-1')}"
+                          if scope.get("query_string") else "")
+            return await _json(send, 500, f'Internal Server Error: "{uri}": {exc}\n')
         if not ok:
             details = {"kind": attrs.resource} if attrs.is_resource else None
             if details and attrs.name:
@@ -168,7 +206,9 @@ class MetricsAPI:
         store, nodes = self.source.store, self.source.nodes()
         if name:
             node, usage = nodes.get(name), store.node(name)
-            if node is None or usage is None:
+            if node is None:                 # the node lister's own NotFound (resource "node")
+                return 404, _not_found("node", name, "")
+            if usage is None:
                 return 404, _not_found("nodemetrics", name)
             return 200, {"kind": "NodeMetrics", "apiVersion": GV, **_node_item(node, usage)}
         items = []
@@ -186,7 +226,9 @@ class MetricsAPI:
         store, pods = self.source.store, self.source.pods()
         if name:
             pod, usage = pods.get((namespace, name)), store.pod(namespace, name)
-            if pod is None or usage is None:
+            if pod is None:                  # the pod metadata lister's NotFound (core "pods")
+                return 404, _not_found("pods", name, "")
+            if usage is None:
                 return 404, _not_found("podmetrics", f"{namespace}/{name}")
             return 200, {"kind": "PodMetrics", "apiVersion": GV, **_pod_item(pod, usage)}
         items = []
@@ -212,9 +254,15 @@ def _selected(obj: dict, labels, fields) -> bool:
     return all((values[f] == v) == eq for f, eq, v in fields)
 
 
-def _not_found(kind: str, name: str) -> dict:
-    return status(404, "NotFound", f'{kind}.{GROUP} "{name}" not found',
-                  {"name": name, "group": GROUP, "kind": kind})
+def _not_found(resource: str, name: str, group: str = GROUP) -> dict:
+    """apimachinery ``NewNotFound``.  Upstream (metrics-server pkg/api node.go, pod.go)
+    answers an object its listers do not know with the lister's error (``node "n"``,
+    ``pods "p"``: client-go listers), and one without metrics yet with its own
+    ``nodemetrics.metrics.k8s.io "n"`` / ``podmetrics.metrics.k8s.io "ns/p"``."""
+    qualified = f"{resource}.{group}" if group else resource
+    details = {"name": name, "group": group, "kind": resource} if group else \
+        {"name": name, "kind": resource}
+    return status(404, "NotFound", f'{qualified} "{name}" not found', details)
 
 
 def _meta(obj: dict, namespaced: bool) -> dict:

@@ -75,11 +75,16 @@ def parse_label_selector(text: str) -> dict | None:
 def parse_field_selector(text: str) -> list[tuple[str, bool, str]]:
     out = []
     for part in _split((text or "").strip()) if (text or "").strip() else []:
+        if not part:                     # fields.ParseSelector skips empty terms
+            continue
         m = re.fullmatch(r"([^=!]+)(==|=|!=)(.*)", part)
         if not m:
             raise SelectorError(f"invalid selector: '{text}'; can't understand '{part}'")
         field = m.group(1).strip()
         if field not in FIELDS:
-            raise SelectorError(f"field label not supported: {field}")
+            # apimachinery runtime DefaultMetaV1FieldSelectorConversion (metrics types
+            # register no field label conversions of their own)
+            raise SelectorError(f'"{field}" is not a known field selector: only '
+                                f'"metadata.name", "metadata.namespace"')
         out.append((field, m.group(2) != "!=", m.group(3).strip()))
     return out

@@ -79,7 +79,9 @@ class MetricsStore:
         return Usage(last.timestamp, last.timestamp - t0, cpu, int(last.memory))
 
     def pod(self, namespace: str, name: str) -> tuple[Usage, list] | None:
-        """(the pod's timestamp and window, [(container name, Usage)]) or None."""
+        """(the pod's timestamp and window, [(container name, Usage)]) or None.  The pod's
+        time is its earliest container's, with that container's window (upstream
+        pkg/storage/pod.go ``GetMetrics``)."""
         containers = self._pods.get((namespace, name))
         if not containers:
             return None
@@ -89,9 +91,8 @@ class MetricsStore:
             if usage is None:
                 return None
             out.append((container, usage))
-        newest = max(u.timestamp for _, u in out)
-        window = min(u.window for _, u in out)
-        return Usage(newest, window, 0, 0), out
+        earliest = min((u for _, u in out), key=lambda u: u.timestamp)
+        return Usage(earliest.timestamp, earliest.window, 0, 0), out
 
     def pods(self) -> list[tuple[str, str]]:
         return list(self._pods)

@@ -19,9 +19,6 @@ import time
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
-from cryptography import x509
-from cryptography.x509.oid import NameOID
-
 from apiserver.client import ApiError
 
 log = logging.getLogger(__name__)
@@ -72,14 +69,17 @@ class RequestHeaderConfig:
     extra_prefixes: tuple = ("X-Remote-Extra-",)
 
 
-def _load_ca(path: str) -> list[x509.Certificate]:
+def _load_ca(path: str) -> list:
     if not path:
         return []
+    from cryptography import x509     # only servers with a front proxy need it (memory)
     with open(path, "rb") as f:
         return x509.load_pem_x509_certificates(f.read())
 
 
-def _issued_by(cert: x509.Certificate, cas: list[x509.Certificate]) -> bool:
+def _issued_by(der: bytes, cas: list) -> bool:
+    from cryptography import x509
+    cert = x509.load_der_x509_certificate(der)
     for ca in cas:
         try:
             cert.verify_directly_issued_by(ca)
@@ -89,44 +89,53 @@ def _issued_by(cert: x509.Certificate, cas: list[x509.Certificate]) -> bool:
     return False
 
 
-def _names(cert: x509.Certificate, oid) -> list[str]:
-    return [a.value for a in cert.subject.get_attributes_for_oid(oid)]
+def _names(subject: list[dict], attribute: str) -> list[str]:
+    """Values of ``attribute`` (``commonName``, ``organizationName``) in an ``ssl``-decoded
+    subject."""
+    return [rdn[attribute] for rdn in subject if attribute in rdn]
 
 
 class DelegatedAuthenticator:
-    """``await authenticate(scope_headers, peer_der)`` → ``User`` or None (401)."""
+    """``await authenticate(headers, peer)`` → ``User`` or None (401)."""
 
     def __init__(self, client, client_ca_file: str = "",
                  requestheader: RequestHeaderConfig | None = None, clock=time.monotonic):
         self.client = client
-        self.client_cas = _load_ca(client_ca_file)
+        self.client_ca_file = client_ca_file
         self.requestheader = requestheader or RequestHeaderConfig()
         self.front_proxy_cas = _load_ca(self.requestheader.ca_file)
+        # the client CA's certificates are needed only to tell its certificates from the
+        # front proxy's (two pools); alone, the TLS handshake has verified them already
+        self.client_cas = _load_ca(client_ca_file) if self.front_proxy_cas else []
         self.clock = clock
         self._tokens: dict[str, tuple[float, User | None]] = {}
 
-    async def authenticate(self, headers: dict[str, list[str]], peer_der: bytes | None):
-        """``headers``: lower-cased names → values.  Order as upstream's union: request
-        header (front proxy), x509, bearer token."""
-        if peer_der:
-            cert = x509.load_der_x509_certificate(peer_der)
-            if self.front_proxy_cas and _issued_by(cert, self.front_proxy_cas):
-                user = self._from_request_headers(cert, headers)
+    async def authenticate(self, headers: dict[str, list[str]], peer: dict | None):
+        """``headers``: lower-cased names → values; ``peer``: the TLS layer's verified
+        client certificate (``client_cert_der``, ``client_subject``) or None.  Order as
+        upstream's union: request header (front proxy), x509, bearer token.  With one CA
+        pool the handshake's verification tells the issuer; with both, the signature does."""
+        if peer and peer.get("client_cert_der"):
+            der, subject = peer["client_cert_der"], peer.get("client_subject") or []
+            from_proxy = bool(self.front_proxy_cas) and _issued_by(der, self.front_proxy_cas)
+            if from_proxy:
+                user = self._from_request_headers(subject, headers)
                 if user is not None:
                     return user
-            if self.client_cas and _issued_by(cert, self.client_cas):
-                cn = _names(cert, NameOID.COMMON_NAME)
+            elif self.client_ca_file and (not self.front_proxy_cas or
+                                          _issued_by(der, self.client_cas)):
+                cn = _names(subject, "commonName")
                 if cn and cn[0]:
-                    return User(cn[0], tuple(_names(cert, NameOID.ORGANIZATION_NAME)))
+                    return User(cn[0], tuple(_names(subject, "organizationName")))
         auth = (headers.get("authorization") or [""])[0]
         scheme, _, token = auth.partition(" ")
         if scheme.lower() == "bearer" and token.strip():
             return await self._token(token.strip())
         return None
 
-    def _from_request_headers(self, cert, headers) -> User | None:
+    def _from_request_headers(self, subject, headers) -> User | None:
         cfg = self.requestheader
-        cn = (_names(cert, NameOID.COMMON_NAME) or [""])[0]
+        cn = (_names(subject, "commonName") or [""])[0]
         if cfg.allowed_names and cn not in cfg.allowed_names:
             return None
         name = next((v for h in cfg.username_headers for v in headers.get(h.lower(), []) if v),
@@ -167,9 +176,16 @@ class DelegatedAuthenticator:
         return user
 
 
+class ReviewError(Exception):
+    """A SubjectAccessReview that could not be made: upstream callers answer 500 (the
+    kubelet's ``Authorization error (…)``, the generic filter's InternalError), not 403."""
+
+
 @dataclass
 class DelegatedAuthorizer:
-    """``await allowed(user, attrs)`` → (bool, reason) by SubjectAccessReview."""
+    """``await allowed(user, attrs)`` → (bool, reason) by SubjectAccessReview; raises
+    ``ReviewError`` when the API server gives no answer (not cached: the next request
+    asks again)."""
 
     client: object
     always_allow_paths: tuple = ALWAYS_ALLOW_PATHS
@@ -206,7 +222,7 @@ class DelegatedAuthorizer:
                 "/apis/authorization.k8s.io/v1/subjectaccessreviews", review)
         except (ApiError, OSError, TimeoutError) as exc:
             log.warning("SubjectAccessReview failed: %s", type(exc).__name__)
-            return False, "the authorization check could not be made"
+            raise ReviewError(f"SubjectAccessReview failed: {type(exc).__name__}") from exc
         status = out.get("status") or {}
         answer = (bool(status.get("allowed")) and not status.get("denied"),
                   status.get("reason") or "")
@@ -224,5 +240,6 @@ def header_map(scope) -> dict[str, list[str]]:
     return out
 
 
-def peer_der(scope) -> bytes | None:
-    return ((scope.get("extensions") or {}).get("tls") or {}).get("client_cert_der")
+def peer(scope) -> dict | None:
+    """The TLS layer's verified client certificate of the request (``https.py``)."""
+    return (scope.get("extensions") or {}).get("tls") or None

@@ -5,7 +5,8 @@ running a hundred simulated kubelets wants neither, so this drives ``startup`` a
 ``shutdown`` itself (the caller owns the process's signals).  uvicorn does not publish the
 peer certificate in the scope, so the protocol classes read it once per connection from the
 TLS object (the handshake has verified it against ``client_ca_files`` by then) and put its
-DER bytes under ``scope["extensions"]["tls"]["client_cert_der"]``.
+DER bytes under ``scope["extensions"]["tls"]["client_cert_der"]`` and its subject (a list of
+``{attribute: value}``, as ``ssl`` decodes it) under ``"client_subject"``.
 
 A ``port`` of 0 binds a free port; ``port`` then tells which one (the kubelet reports it as
 ``daemonEndpoints.kubeletEndpoint``).
@@ -28,9 +29,12 @@ def _with_peer(app, transport):
     der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
     if not der:
         return app
+    # the decoded subject too: a server with one client CA needs no X.509 parsing of its own
+    subject = [dict(rdn) for rdn in ssl_object.getpeercert().get("subject", ())]
+    tls = {"client_cert_der": der, "client_subject": subject}
 
     async def tagged(scope, receive, send):
-        scope.setdefault("extensions", {})["tls"] = {"client_cert_der": der}
+        scope.setdefault("extensions", {})["tls"] = tls
         return await app(scope, receive, send)
     return tagged
 
@@ -81,7 +85,12 @@ class HttpsServer:
     async def start(self) -> None:
         # what ``Server._serve`` does before ``startup`` (lifespan is "off": a no-op)
         self.server.lifespan = self.config.lifespan_class(self.config)
-        await self.server.startup()
+        try:
+            await self.server.startup()
+        except SystemExit:
+            # uvicorn's startup calls sys.exit() when it cannot bind; here that must not end
+            # a process serving other kubelets, so it is the OSError callers expect
+            self.server.started = False
         if not self.server.started:
             raise OSError(f"{self.name}: cannot listen on {self.config.host}:{self.config.port}")
         sockets = [s for srv in self.server.servers for s in srv.sockets]
