@@ -79,6 +79,16 @@ _CONTROLLER_ROLES = {
         rule(("patch", "update"), ("",), ("pods/status",)),
         rule(("get",), ("*",), ("*/scale",)),
         events_rule()],
+    # reads the targets' scale and the metrics APIs, writes the scale and its own status
+    "horizontal-pod-autoscaler": [
+        rule(("get", "list", "watch"), ("autoscaling",), ("horizontalpodautoscalers",)),
+        rule(("update",), ("autoscaling",), ("horizontalpodautoscalers/status",)),
+        rule(("get", "update"), ("*",), ("*/scale",)),
+        rule(("list",), ("",), ("pods",)),
+        rule(("list",), ("metrics.k8s.io",), ("pods",)),
+        rule(("get", "list"), ("custom.metrics.k8s.io",), ("*",)),
+        rule(("get", "list"), ("external.metrics.k8s.io",), ("*",)),
+        events_rule()],
     "persistent-volume-binder": [
         rule(("get", "list", "watch", "update", "create", "delete"), ("",),
              ("persistentvolumes",)),

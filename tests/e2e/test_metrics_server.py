@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import ssl
 import uuid
 
@@ -20,7 +21,8 @@ def cluster():
     group = ServerGroup()
     try:
         yield group.start("--nodes", "2", "--metrics-server-arg=--metric-resolution=1s",
-                          "--kubelet-arg=--node-status-update-frequency=2")
+                          "--kubelet-arg=--node-status-update-frequency=2",
+                          "--kube-controller-manager-arg=--horizontal-pod-autoscaler-sync-period=1s")
     finally:
         group.stop()
 
@@ -82,7 +84,8 @@ def test_kubectl_top_prints_nodes_and_pods(cluster, busy_pod):
     assert int(cores.rstrip("m")) >= 300
     missing = cluster.kubectl("top", "pod", "nope", "-n", busy_pod, check=False)
     assert missing.returncode != 0
-    assert f'podmetrics.metrics.k8s.io "{busy_pod}/nope" not found' in missing.stderr
+    # no such pod: the pod lister's NotFound, as upstream metrics-server answers
+    assert 'pods "nope" not found' in missing.stderr
     listed = cluster.get_json("/apis/metrics.k8s.io/v1beta1/pods?labelSelector=run%3Dbusy")
     assert [i["metadata"]["name"] for i in listed["items"]] == ["busy"]
     assert listed["items"][0]["containers"][0]["usage"] == {"cpu": "250m", "memory": "64Mi"}
@@ -145,3 +148,67 @@ def test_the_kubelet_api_authenticates_and_authorizes(cluster, busy_pod):
     assert b"node_cpu_usage_seconds_total " in body
     status, _, body = _get("127.0.0.1", port, "/pods", admin)
     assert status == 200 and json.loads(body)["kind"] == "PodList"
+
+
+WORKER = """
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: worker
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {app: worker}
+  template:
+    metadata:
+      labels: {app: worker}
+    spec:
+      containers:
+      - name: app
+        image: nginx
+        resources:
+          requests: {cpu: 100m}
+"""
+
+
+def test_the_hpa_scales_a_deployment_on_cpu(cluster):
+    """The horizontalpodautoscaling controller reads metrics.k8s.io: idle pods (a tenth of
+    their request) keep one replica; at 200m of a 100m request it scales to --max at once
+    (without behavior, max(2 x current, 4) per step, upstream's scale-up limit)."""
+    ns = f"hpa-{uuid.uuid4().hex[:6]}"
+    cluster.kubectl("create", "namespace", ns)
+    cluster.kubectl("apply", "-n", ns, "-f", "-", input=WORKER)
+    cluster.kubectl("autoscale", "deploy", "worker", "-n", ns, "--cpu-percent=50", "--min=1",
+                    "--max=4")
+
+    def targets():
+        row = cluster.kubectl("get", "hpa", "worker", "-n", ns, "--no-headers").stdout.split()
+        # NAME REFERENCE TARGETS(2 words) MINPODS MAXPODS REPLICAS AGE
+        return row if len(row) == 8 and row[3] != "<unknown>/50%" else None
+    row = wait_for(targets, 25, "a measured utilization", 0.5)
+    assert row[1:3] == ["Deployment/worker", "cpu:"] and row[4:7] == ["1", "4", "1"], row
+    assert re.fullmatch(r"1[01]%/50%", row[3]), row
+
+    cluster.kubectl("patch", "deploy", "worker", "-n", ns, "-p", json.dumps(
+        {"spec": {"template": {"metadata": {"annotations": {"sim.kubelet/cpu-usage": "200m"}}}}}))
+
+    def scaled():
+        row = cluster.kubectl("get", "hpa", "worker", "-n", ns, "--no-headers").stdout.split()
+        return row if len(row) == 8 and row[6] == "4" else None
+    row = wait_for(scaled, 25, "the HPA to scale to 4", 0.5)
+    assert row[2] == "cpu:" and re.fullmatch(r"20[01]%/50%", row[3]), row
+    assert cluster.get_json(f"/apis/apps/v1/namespaces/{ns}/deployments/worker")[
+        "spec"]["replicas"] == 4
+    hpa = cluster.get_json(f"/apis/autoscaling/v2/namespaces/{ns}/horizontalpodautoscalers/"
+                           "worker")
+    conditions = {c["type"]: c["reason"] for c in hpa["status"]["conditions"]}
+    assert conditions["AbleToScale"] in ("ReadyForNewScale", "SucceededRescale")
+    assert conditions["ScalingActive"] == "ValidMetricFound"
+    # TooManyReplicas once the new pods' samples count (200% of 4 pods asks for 16)
+    assert conditions["ScalingLimited"] in ("DesiredWithinRange", "TooManyReplicas")
+    events = cluster.get_json(f"/api/v1/namespaces/{ns}/events")["items"]
+    rescales = [e["message"] for e in events if e["reason"] == "SuccessfulRescale"]
+    assert rescales == ["New size: 4; reason: cpu resource utilization (percentage of request) "
+                        "above target"]
+    assert {e["source"]["component"] for e in events if e["reason"] == "SuccessfulRescale"} == {
+        "horizontal-pod-autoscaler"}

@@ -23,6 +23,8 @@ from .endpoints import EndpointsController
 from .endpointslice import EndpointSliceController
 from .endpointslicemirroring import EndpointSliceMirroringController
 from .garbagecollector import GarbageCollector
+from .horizontalpodautoscaler import HorizontalPodAutoscalerController
+from .hpa_util import add_arguments as add_hpa_arguments
 from .informers import SharedInformers
 from .job import JobController
 from .namespace import NamespaceController
@@ -52,6 +54,13 @@ CONTROLLERS = {
     "daemonset": lambda c, i, r, a: DaemonSetController(c, i, r),
     "statefulset": lambda c, i, r, a: StatefulSetController(c, i, r),
     "disruption": lambda c, i, r, a: DisruptionController(c, i, r),
+    "horizontalpodautoscaling": lambda c, i, r, a: HorizontalPodAutoscalerController(
+        c, i, r, sync_period=a.horizontal_pod_autoscaler_sync_period,
+        downscale_stabilization=a.horizontal_pod_autoscaler_downscale_stabilization,
+        tolerance=a.horizontal_pod_autoscaler_tolerance,
+        cpu_initialization_period=a.horizontal_pod_autoscaler_cpu_initialization_period,
+        initial_readiness_delay=a.horizontal_pod_autoscaler_initial_readiness_delay,
+        workers=a.concurrent_horizontal_pod_autoscaler_syncs),
     "endpoint": lambda c, i, r, a: EndpointsController(c, i, r),
     "endpointslice": lambda c, i, r, a: EndpointSliceController(
         c, i, r, max_per_slice=getattr(a, "max_endpoints_per_slice", 100)),
@@ -67,6 +76,7 @@ RECORDER_NAMES = {"node-lifecycle": "node-controller",
                   "garbagecollector": "garbage-collector-controller",
                   # upstream's disruption controller records as the manager itself
                   "disruption": "controllermanager",
+                  "horizontalpodautoscaling": "horizontal-pod-autoscaler",
                   "persistentvolume-binder": "persistentvolume-controller",
                   "endpointslice": "endpoint-slice-controller",
                   "endpointslice-mirroring": "endpoint-slice-mirroring-controller"}
@@ -107,6 +117,7 @@ def add_lifecycle_arguments(p) -> None:
                    help="the most endpoints the endpointslice controller puts in one slice")
     p.add_argument("--mirroring-max-endpoints-per-subset", type=int, default=1000,
                    help="the most addresses of one Endpoints subset mirrored to a slice")
+    add_hpa_arguments(p)
 
 
 def selected(spec: str) -> list[str]:
