@@ -120,10 +120,14 @@ class Kubelet:
         if not cert:
             from workers.serving.selfsigned import self_signed    # cryptography: only here
             cert, key = self_signed(cfg.node_name, [cfg.node_ip])
-        authn = DelegatedAuthenticator(self.client, cfg.client_ca_file)
+        # upstream KubeletConfiguration defaults (pkg/kubelet/apis/config/v1beta1/
+        # defaults.go): tokens cached 2 min, allowed reviews 5 min, denied 30 s — so the
+        # metrics server's scrape every 15 s asks the API server once per 5 minutes
+        authn = DelegatedAuthenticator(self.client, cfg.client_ca_file, token_ttl=120.0)
         # the kubelet asks about every request, /healthz and system:masters included
-        # (pkg/kubelet/apis/config: its webhook authorizer has no always-allow lists)
-        authz = DelegatedAuthorizer(self.client, always_allow_paths=(), always_allow_groups=())
+        # (its webhook authorizer has no always-allow lists)
+        authz = DelegatedAuthorizer(self.client, always_allow_paths=(), always_allow_groups=(),
+                                    allow_ttl=300.0, deny_ttl=30.0)
         app = KubeletServer(self, authn, authz)
         self.server = HttpsServer(app, cfg.address or cfg.node_ip, cfg.port, cert, key,
                                   [cfg.client_ca_file], name=f"kubelet {cfg.node_name}")

@@ -88,7 +88,7 @@ async def run(args) -> int:
             await asyncio.wait([acquiring, stopper], return_when=asyncio.FIRST_COMPLETED)
             if not acquiring.done():
                 acquiring.cancel()
-                await sched.stop()
+                await _bounded_stop(sched)
                 return 0
         loop_task = sched.start()
         waits = [stopper, loop_task]
@@ -99,7 +99,7 @@ async def run(args) -> int:
         lost = holding is not None and holding.done()
         if holding and not holding.done():
             holding.cancel()
-        await sched.stop()
+        await _bounded_stop(sched)
         if loop_task.done() and not loop_task.cancelled() and loop_task.exception():
             log.error("scheduling loop died: %r", loop_task.exception())
             return 1
@@ -109,6 +109,19 @@ async def run(args) -> int:
             await elector.release()
         log.info("scheduler %s stopped (%d pods bound)", args.scheduler_name, sched.bound)
         return 0
+
+
+STOP_GRACE = 5.0
+
+
+async def _bounded_stop(sched) -> None:
+    """Stop within ``STOP_GRACE`` seconds even when the server is overloaded or gone (events
+    still being retried, connections that do not close): a scheduler that lost its lease
+    must exit so a fresh one can take over, as upstream's does at once."""
+    try:
+        await asyncio.wait_for(sched.stop(), STOP_GRACE)
+    except asyncio.TimeoutError:
+        log.warning("scheduler: not stopped cleanly within %.0f s; exiting", STOP_GRACE)
 
 
 def main(argv: list[str] | None = None, verbosity: int = 1) -> int:

@@ -23,7 +23,7 @@ from apiserver.client import ApiError
 
 log = logging.getLogger(__name__)
 
-CACHE_TTL = 10.0                    # TokenReview and SubjectAccessReview answers
+CACHE_TTL = 10.0                    # TokenReview and SubjectAccessReview answers (defaults)
 ALWAYS_ALLOW_PATHS = ("/healthz", "/readyz", "/livez")
 ALWAYS_ALLOW_GROUPS = ("system:masters",)
 
@@ -99,8 +99,10 @@ class DelegatedAuthenticator:
     """``await authenticate(headers, peer)`` → ``User`` or None (401)."""
 
     def __init__(self, client, client_ca_file: str = "",
-                 requestheader: RequestHeaderConfig | None = None, clock=time.monotonic):
+                 requestheader: RequestHeaderConfig | None = None, clock=time.monotonic,
+                 token_ttl: float = CACHE_TTL):
         self.client = client
+        self.token_ttl = token_ttl
         self.client_ca_file = client_ca_file
         self.requestheader = requestheader or RequestHeaderConfig()
         self.front_proxy_cas = _load_ca(self.requestheader.ca_file)
@@ -172,7 +174,7 @@ class DelegatedAuthenticator:
                         tuple(sorted((k, tuple(v)) for k, v in (u.get("extra") or {}).items())))
         if len(self._tokens) > 4096:
             self._tokens.clear()
-        self._tokens[key] = (now + CACHE_TTL, user)
+        self._tokens[key] = (now + self.token_ttl, user)
         return user
 
 
@@ -191,6 +193,8 @@ class DelegatedAuthorizer:
     always_allow_paths: tuple = ALWAYS_ALLOW_PATHS
     always_allow_groups: tuple = ALWAYS_ALLOW_GROUPS
     clock: object = time.monotonic
+    allow_ttl: float = CACHE_TTL
+    deny_ttl: float = CACHE_TTL
     _cache: dict = field(default_factory=dict)
 
     async def allowed(self, user: User, attrs: Attributes) -> tuple[bool, str]:
@@ -228,7 +232,7 @@ class DelegatedAuthorizer:
                   status.get("reason") or "")
         if len(self._cache) > 4096:
             self._cache.clear()
-        self._cache[key] = (now + CACHE_TTL, *answer)
+        self._cache[key] = (now + (self.allow_ttl if answer[0] else self.deny_ttl), *answer)
         return answer
 
 

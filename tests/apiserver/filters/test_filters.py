@@ -416,6 +416,35 @@ def test_watches_are_not_counted():
     assert counted == {"read": 0, "mutating": 0}
 
 
+def test_over_the_limit_leases_and_system_masters_still_get_answers():
+    """Leases take no seat (APF's node-high and leader-election levels upstream);
+    system:masters is served past the limit, as upstream's filter."""
+    from apiserver.authentication.user import UserInfo
+    lease = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/node-1"
+
+    async def main():
+        gate, seen = asyncio.Event(), []
+        limiter = MaxInFlightFilter(fake_app(seen, gate=gate), 5, 1)
+
+        def as_user(scope, receive, send):      # what authentication would have set
+            groups = ("system:masters",) if (b"x-masters", b"1") in scope["headers"] else ()
+            scope["k8s.user"] = UserInfo("someone", groups=groups)
+            return limiter(scope, receive, send)
+        client = ASGIClient(RequestInfoFilter(as_user))
+        first = asyncio.create_task(client.acall("POST", CONFIGMAPS, b"{}", query="block=1"))
+        await _until(lambda: len(seen) == 1)
+        renewed = await client.acall("PUT", lease, b"{}")
+        refused = await client.acall("POST", CONFIGMAPS, b"{}")
+        masters = await client.acall("POST", CONFIGMAPS, b"{}", headers={"X-Masters": "1"})
+        gate.set()
+        await first
+        return renewed, refused, masters, dict(limiter.current)
+
+    renewed, refused, masters, current = asyncio.run(main())
+    assert (renewed.status_code, refused.status_code, masters.status_code) == (200, 429, 200)
+    assert current == {"read": 0, "mutating": 0}
+
+
 def test_a_failing_request_frees_its_slot():
     async def boom(scope, receive, send):
         raise RuntimeError("inner failure")
