@@ -204,3 +204,34 @@ async def wait_nodes_ready(client, n: int, timeout: float = 180) -> None:
             return
         await asyncio.sleep(0.5)
     raise TimeoutError(f"only {got}/{n} nodes became Ready")
+
+
+def request_counts(kubeconfig) -> dict:
+    """The API server's ``apiserver_request_total`` (its ``/metrics``), summed per
+    ``(verb, resource, subresource)``: the requests it has answered so far."""
+    import re
+    import ssl
+    import http.client
+    from urllib.parse import urlsplit
+    from apiserver.client import load_kubeconfig
+    cfg = load_kubeconfig(kubeconfig)
+    u = urlsplit(cfg.server)
+    conn = http.client.HTTPSConnection(u.hostname, u.port, context=cfg.ssl_context(), timeout=30)
+    try:
+        conn.request("GET", "/metrics")
+        text = conn.getresponse().read().decode()
+    finally:
+        conn.close()
+    out: dict = {}
+    for line in text.splitlines():
+        if not line.startswith("apiserver_request_total{"):
+            continue
+        labels = dict(re.findall(r'(\w+)="([^"]*)"', line))
+        key = (labels["verb"], labels["resource"], labels["subresource"])
+        out[key] = out.get(key, 0) + int(line.rsplit(" ", 1)[1])
+    return out
+
+
+def request_delta(before: dict, after: dict) -> dict:
+    return {k: after.get(k, 0) - before.get(k, 0) for k in after
+            if after.get(k, 0) != before.get(k, 0)}
