@@ -263,3 +263,36 @@ def pytest_runtest_makereport(item, call):
         rep.sections.append(("server log (tail)", _tail(srv.log_path, 40)))
         if srv.proc.poll() is not None:
             rep.sections.append(("server process", f"exited with {srv.proc.returncode}"))
+
+
+# The e2e modules whose subject is a worker process — kubelets, the scheduler, the controller
+# manager's controllers, the metrics server — rather than the server's storage: API clients
+# whose behaviour does not depend on the database under the server.  They run in the SQLite
+# pass (the README's default start); the PostgreSQL pass runs every other module (storage,
+# watch, the API surface, authentication, authorization, admission, CRDs, the aggregator,
+# leader election's Lease conflicts, namespace deletion), keeping the two passes inside the
+# suite's time budget.  E2E_ALL_BACKENDS=1 runs them on PostgreSQL too.
+WORKER_MODULES = frozenset({
+    "test_kubelet", "test_scheduler", "test_controller_manager", "test_daemonset",
+    "test_statefulset", "test_jobs", "test_disruption", "test_endpoints", "test_pv_binder",
+    "test_rootcacertpublisher", "test_metrics_server", "test_garbage_collection",
+})
+
+
+def pytest_collection_modifyitems(config, items):
+    if not os.environ.get("DATABASE_URL") or os.environ.get("E2E_ALL_BACKENDS"):
+        return
+    here = Path(__file__).resolve().parent
+    keep, drop = [], []
+    for item in items:
+        path = Path(str(item.path)).resolve()
+        (drop if path.parent == here and path.stem in WORKER_MODULES else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+def pytest_report_header(config):
+    if os.environ.get("DATABASE_URL") and not os.environ.get("E2E_ALL_BACKENDS"):
+        return ("worker e2e modules run in the SQLite pass only: "
+                + ", ".join(sorted(WORKER_MODULES)))
