@@ -64,49 +64,49 @@ def _changes_in_period(period: int, events: list, now: float) -> int:
     return sum(e[0] for e in events if e[1] > cutoff)
 
 
-def scale_up_limit_with_rules(current: int, up_events: list, down_events: list, rules: dict,
-                              now: float) -> int:
-    """``calculateScaleUpLimitWithScalingRules``: the most replicas the policies allow."""
+def _proposed(start: int, policy: dict, up: bool) -> int | None:
+    """What one Pods or Percent policy allows from ``start`` replicas (None: unknown type)."""
+    value = int(policy.get("value") or 0)
+    if policy.get("type") == "Pods":
+        return start + value if up else start - value
+    if policy.get("type") == "Percent":
+        if up:   # rounded up, or a small Percent would never add a pod
+            return int(math.ceil(start * (1 + value / 100)))
+        return int(start * (1 - value / 100))        # Go's int32() truncates
+    return None
+
+
+def _limit_with_rules(current: int, up_events: list, down_events: list, rules: dict,
+                      now: float, up: bool) -> int:
+    """Upstream's ``calculateScaleUpLimitWithScalingRules`` (``up``) and
+    ``calculateScaleDownLimitWithBehaviors``: each policy's allowance from the replicas of
+    one period ago; selectPolicy Max takes the most change, Min the least."""
     select = rules.get("selectPolicy") or "Max"
     if select == "Disabled":
         return current
-    pick, result = (min, INT32_MAX) if select == "Min" else (max, INT32_MIN)
+    most_change = select != "Min"
+    pick = max if most_change == up else min
+    result = (INT32_MIN if pick is max else INT32_MAX)
     for policy in rules.get("policies") or []:
         period = int(policy.get("periodSeconds") or 0)
         start = (current - _changes_in_period(period, up_events, now)
                  + _changes_in_period(period, down_events, now))
-        value = int(policy.get("value") or 0)
-        if policy.get("type") == "Pods":
-            proposed = start + value
-        elif policy.get("type") == "Percent":
-            # rounded up, or a small Percent would never add a pod
-            proposed = int(math.ceil(start * (1 + value / 100)))
-        else:
-            continue
-        result = pick(result, proposed)
+        proposed = _proposed(start, policy, up)
+        if proposed is not None:
+            result = pick(result, proposed)
     return result
+
+
+def scale_up_limit_with_rules(current: int, up_events: list, down_events: list, rules: dict,
+                              now: float) -> int:
+    """The most replicas the scale-up policies allow."""
+    return _limit_with_rules(current, up_events, down_events, rules, now, up=True)
 
 
 def scale_down_limit_with_rules(current: int, up_events: list, down_events: list, rules: dict,
                                 now: float) -> int:
-    """``calculateScaleDownLimitWithBehaviors``: the fewest replicas the policies allow."""
-    select = rules.get("selectPolicy") or "Max"
-    if select == "Disabled":
-        return current
-    pick, result = (max, INT32_MIN) if select == "Min" else (min, INT32_MAX)
-    for policy in rules.get("policies") or []:
-        period = int(policy.get("periodSeconds") or 0)
-        start = (current - _changes_in_period(period, up_events, now)
-                 + _changes_in_period(period, down_events, now))
-        value = int(policy.get("value") or 0)
-        if policy.get("type") == "Pods":
-            proposed = start - value
-        elif policy.get("type") == "Percent":
-            proposed = int(start * (1 - value / 100))        # Go's int32() truncates
-        else:
-            continue
-        result = pick(result, proposed)
-    return result
+    """The fewest replicas the scale-down policies allow."""
+    return _limit_with_rules(current, up_events, down_events, rules, now, up=False)
 
 
 def _longest_period(rules: dict | None) -> int:
