@@ -210,7 +210,6 @@ def request_counts(kubeconfig) -> dict:
     """The API server's ``apiserver_request_total`` (its ``/metrics``), summed per
     ``(verb, resource, subresource)``: the requests it has answered so far."""
     import re
-    import ssl
     import http.client
     from urllib.parse import urlsplit
     from apiserver.client import load_kubeconfig
@@ -233,5 +232,38 @@ def request_counts(kubeconfig) -> dict:
 
 
 def request_delta(before: dict, after: dict) -> dict:
+    """The requests answered between two ``request_counts`` snapshots, per key (keys whose
+    count did not change are left out)."""
     return {k: after.get(k, 0) - before.get(k, 0) for k in after
             if after.get(k, 0) != before.get(k, 0)}
+
+
+def request_kind(key: tuple) -> str:
+    """``(verb, resource, subresource)`` as one label: ``POST pods/binding``, ``LIST pods``,
+    ``GET (non-resource)`` for discovery, health checks and the like."""
+    verb, resource, subresource = key
+    if not resource:
+        return f"{verb} (non-resource)"
+    return f"{verb} {resource}/{subresource}" if subresource else f"{verb} {resource}"
+
+
+def requests_per_pod(delta: dict, pods: int, top: int = 8) -> dict:
+    """Summary of a ``request_delta`` over a window that started ``pods`` pods: the total,
+    the total per pod, and the ``top`` request kinds by count, each per pod (largest first).
+    Everything the server answered in the window is in it, the bench client's own requests
+    and per-second background (node leases, status heartbeats) included."""
+    total = sum(delta.values())
+    kinds: dict = {}
+    for key, n in delta.items():
+        kind = request_kind(key)
+        kinds[kind] = kinds.get(kind, 0) + n
+    ranked = sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
+    return {"requests": total, "requests_per_pod": round(total / max(pods, 1), 2),
+            "top_per_pod": {k: round(n / max(pods, 1), 2) for k, n in ranked}}
+
+
+def format_requests(summary: dict) -> str:
+    """A ``requests_per_pod`` result on one line: ``14.2 requests/pod (14,200): POST
+    pods/binding 1.0, ...``."""
+    top = ", ".join(f"{k} {v}" for k, v in summary["top_per_pod"].items())
+    return (f"{summary['requests_per_pod']} requests/pod ({summary['requests']:,}): {top}")

@@ -19,7 +19,10 @@ fresh data dir, and with ``DATABASE_URL`` on a fresh database next to the one it
   pod's creationTimestamp (upstream's SLI definition, but the timestamp has one-second
   resolution, so this figure is late by up to 1 s); p50/p90/p99/max, target p99 ≤ 5 s
   (upstream's pod startup SLO, which also excludes image pulls: the simulated runtime's pull
-  delay, 0.2 s by default, is included here);
+  delay, 0.2 s by default, is included here); and the API requests per pod: the server's
+  ``apiserver_request_total`` read before the first create and once all are Running, the
+  difference over ``--pods``, in total and for the top kinds (verb resource/subresource;
+  the bench's creates, and the node leases and status of the window, are in it);
 * fill: pods POSTed by ``--fill-concurrency`` clients until the namespace holds ``--fill``
   (30 per node at the defaults), until all are Running; ``--settle`` seconds of quiet; then
   over ``--steady-seconds`` the CPU (utime+stime from /proc/PID/stat) and VmRSS of up's
@@ -48,7 +51,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from apiserver.client import AsyncClient, load_kubeconfig, watch  # noqa: E402
 from cluster import (CLK_TCK, ROOT, Cluster, child_pids, cpu_seconds,  # noqa: E402
-                     database_label, retrying, rss_kib, wait_nodes_ready)
+                     database_label, format_requests, request_counts, request_delta,
+                     requests_per_pod, retrying, rss_kib, wait_nodes_ready)
 from raw_baselines import pct  # noqa: E402
 
 NS = "bench"
@@ -166,10 +170,12 @@ async def phase_startup(c, wc, args, cluster: Cluster) -> dict:
     rv = (await retrying(c.list, PODS, {"limit": 1}))["metadata"]["resourceVersion"]
     seen = FirstSeen(wc, "startup", rv)
     await asyncio.sleep(1.0)                        # the watch request is on its way
+    req0 = await asyncio.to_thread(request_counts, cluster.kubeconfig)
     meter.start()
     sent = await paced_creates(c, "startup", args.pods, args.rate, "default-scheduler")
     await seen.wait(args.pods, args.timeout)
     cpu = meter.stop()
+    req1 = await asyncio.to_thread(request_counts, cluster.kubeconfig)
     await seen.stop()
     sends = [s for s, _, _ in sent.values()]
     running = {n: t for n, t in seen.running.items() if n in sent}
@@ -181,6 +187,7 @@ async def phase_startup(c, wc, args, cluster: Cluster) -> dict:
         "latency_from_creation_timestamp_s": stats([t - sent[n][2] for n, t in running.items()]),
         "bound_from_send_s": stats([t - sent[n][0] for n, t in seen.bound.items() if n in sent]),
         "cpu_pct_of_core": cpu,
+        "requests": requests_per_pod(request_delta(req0, req1), args.pods),
     }
     out["met_p99_from_send"] = out["latency_from_send_s"]["p99"] <= TARGET_P99_S \
         and len(running) == args.pods
@@ -346,6 +353,8 @@ def report(r: dict) -> None:
           f"{'MET' if s['met_p99_from_creation_timestamp'] else 'NOT MET'}")
     print(f"  seen Running: {s['running_seen']}/{r['pods']}")
     print("  CPU while starting, % of one core: " + cpu_line(s["cpu_pct_of_core"]))
+    print(f"  API requests while starting ({s['cpu_pct_of_core']['window_s']} s): "
+          + format_requests(s["requests"]))
     raw = r["raw_rss_kib"]
     print("  raw RSS: " + ", ".join(f"{k} {v / 1024:.1f} MiB" for k, v in raw.items()))
     if "steady" not in r:
