@@ -42,14 +42,31 @@ async def send_response(send, status: int, headers: list, body: bytes) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+PRIORITY_THREADS = 2
+
+
+def _priority(scope) -> bool:
+    """coordination.k8s.io Leases: node heartbeats and leader elections.  Upstream's default
+    API Priority and Fairness serves them in priority levels of their own (node-high,
+    leader-election); here they get a lane of their own threads, so a queue of workload
+    requests never delays a renewal past its deadline (a node would turn NotReady, a
+    scheduler or controller manager lose its lease and exit)."""
+    info = scope.get("k8s.request_info")
+    return info is not None and info.api_group == "coordination.k8s.io" and \
+        info.resource == "leases"
+
+
 class DjangoBridge:
-    """ASGI app running Django's URL routing and views on a fixed thread pool."""
+    """ASGI app running Django's URL routing and views on a fixed thread pool, with a small
+    second pool for Lease requests (``_priority``)."""
 
     def __init__(self, threads: int = 8, executor=None):
         self.handler = BaseHandler()
         self.handler.load_middleware(is_async=False)
         # ``executor``: tests run views inline, in their own thread and transaction
         self.pool = executor or ThreadPoolExecutor(max_workers=threads, thread_name_prefix="request")
+        self.priority_pool = executor or ThreadPoolExecutor(
+            max_workers=PRIORITY_THREADS, thread_name_prefix="request-priority")
 
     def _run(self, scope, body: bytes):
         request = ASGIRequest(scope, io.BytesIO(body))
@@ -67,7 +84,8 @@ class DjangoBridge:
         if body is None:
             return
         loop = asyncio.get_running_loop()
-        response = await loop.run_in_executor(self.pool, self._run, scope, body)
+        pool = self.priority_pool if _priority(scope) else self.pool
+        response = await loop.run_in_executor(pool, self._run, scope, body)
         headers = [(b"content-type", response["Content-Type"].encode("latin-1"))] \
             if response.has_header("Content-Type") else []
         for key, value in response.items():
