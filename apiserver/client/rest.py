@@ -191,9 +191,12 @@ class AsyncClient:
                 pass
 
     async def _open(self, method: str, path: str, params, body: bytes | None,
-                    content_type: str | None, read_timeout: float | None) -> Response:
+                    content_type: str | None, read_timeout: float | None,
+                    accept: str | None = None) -> Response:
         """Send a request and read the response head, retrying once on a stale connection."""
         hdrs = self.headers()
+        if accept:
+            hdrs["Accept"] = accept
         lines = [f"{method} {self.target(path, params)} HTTP/1.1", f"Host: {self.netloc}"]
         lines += [f"{k}: {v}" for k, v in hdrs.items()]
         if body is not None:
@@ -255,12 +258,13 @@ class AsyncClient:
     # ---- requests -------------------------------------------------------------------------
     async def request(self, method: str, path: str, params: dict | None = None,
                       body: bytes | None = None, content_type: str | None = None,
-                      timeout: float | None = ...) -> Response:
-        """One request; returns the ``Response`` with its body read into ``.body``."""
+                      timeout: float | None = ..., accept: str | None = None) -> Response:
+        """One request; returns the ``Response`` with its body read into ``.body``
+        (``accept`` replaces the default ``Accept: application/json``)."""
         timeout = self.timeout if timeout is ... else timeout
 
         async def go():
-            resp = await self._open(method, path, params, body, content_type, None)
+            resp = await self._open(method, path, params, body, content_type, None, accept)
             try:
                 resp.body = await resp.read()
             except BaseException:
@@ -271,12 +275,13 @@ class AsyncClient:
         return await (asyncio.wait_for(go(), timeout) if timeout else go())
 
     async def request_json(self, method: str, path: str, params: dict | None = None,
-                           obj=None, content_type: str | None = None) -> dict:
+                           obj=None, content_type: str | None = None,
+                           accept: str | None = None) -> dict:
         body = None
         if obj is not None:
             body = obj if isinstance(obj, (bytes, bytearray)) else \
                 (obj.encode() if isinstance(obj, str) else orjson.dumps(obj))
-        resp = await self.request(method, path, params, body, content_type)
+        resp = await self.request(method, path, params, body, content_type, accept=accept)
         if resp.status >= 400:
             raise ApiError.from_response(resp.status, resp.phrase, resp.body, resp.headers)
         if not resp.body:
@@ -287,8 +292,9 @@ class AsyncClient:
             raise ApiError(resp.status, "InvalidResponse", "the response body is not JSON",
                            resp.body, resp.headers) from None
 
-    async def get(self, path: str, params: dict | None = None) -> dict:
-        return await self.request_json("GET", path, params)
+    async def get(self, path: str, params: dict | None = None, *,
+                  accept: str | None = None) -> dict:
+        return await self.request_json("GET", path, params, accept=accept)
 
     async def list(self, path: str, params: dict | None = None) -> dict:
         """A collection GET.  With ``limit`` in ``params``, follows ``continue`` tokens and

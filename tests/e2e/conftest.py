@@ -265,17 +265,22 @@ def pytest_runtest_makereport(item, call):
             rep.sections.append(("server process", f"exited with {srv.proc.returncode}"))
 
 
-# The e2e modules whose subject is a worker process — kubelets, the scheduler, the controller
-# manager's controllers, the metrics server — rather than the server's storage: API clients
-# whose behaviour does not depend on the database under the server.  They run in the SQLite
-# pass (the README's default start); the PostgreSQL pass runs every other module (storage,
-# watch, the API surface, authentication, authorization, admission, CRDs, the aggregator,
-# leader election's Lease conflicts, namespace deletion), keeping the two passes inside the
-# suite's time budget.  E2E_ALL_BACKENDS=1 runs them on PostgreSQL too.
+# The e2e modules whose subject is not the server's storage: worker processes (kubelets,
+# the scheduler, the controller manager's controllers, the metrics server, a kopf operator),
+# API clients whose behaviour does not depend on the database under the server, and the
+# authenticator and authorizer configurations (OIDC, x509 and front proxy, bootstrap tokens
+# and webhooks, ABAC/AlwaysDeny, log hygiene), which hold no state in it.  They run in the
+# SQLite pass (the README's default start); the PostgreSQL pass runs every other module
+# (storage, watch, restarts, the API surface, Django users and RBAC models, service-account
+# tokens, admission, CRDs, the aggregator), keeping the two passes inside the suite's time
+# budget.  E2E_ALL_BACKENDS=1 runs them on PostgreSQL too.
 WORKER_MODULES = frozenset({
     "test_kubelet", "test_scheduler", "test_controller_manager", "test_daemonset",
     "test_statefulset", "test_jobs", "test_disruption", "test_endpoints", "test_pv_binder",
     "test_rootcacertpublisher", "test_metrics_server", "test_garbage_collection",
+    "test_controller_manager_leader", "test_namespace_deletion", "test_crd_kopf",
+    "test_auth_oidc", "test_auth_x509_proxy", "test_auth_bootstrap_webhook",
+    "test_auth_no_credentials_logged", "test_authz_modes",
 })
 
 

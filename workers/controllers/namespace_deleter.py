@@ -91,12 +91,49 @@ class APIResource:
         return f"{self.group}/{self.version}, Resource={self.plural}"
 
 
+# client-go asks for aggregated discovery first (two requests for the whole server) and
+# falls back to the legacy documents (one per group version) when the server has none
+AGGREGATED = ("application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,"
+              "application/json")
+
+
 async def preferred_namespaced_resources(client) -> tuple[list[APIResource], Exception | None]:
-    """Legacy discovery of the namespaced resources, each at its group's preferred version
-    (or the first version serving it when the preferred one does not).  Returns the
-    resources and a ``DiscoveryFailed`` naming the group versions that could not be read
-    (the others are still returned); a failure of /api or /apis itself raises."""
-    core = await client.get("/api")
+    """The namespaced resources, each at its group's preferred version (or the first version
+    serving it when the preferred one does not), as client-go's
+    ``ServerPreferredNamespacedResources``.  Returns the resources and a ``DiscoveryFailed``
+    naming the group versions that could not be read (the others are still returned); a
+    failure of /api or /apis itself raises."""
+    core = await client.get("/api", accept=AGGREGATED)
+    if core.get("kind") == "APIGroupDiscoveryList":
+        return _from_aggregated([core, await client.get("/apis", accept=AGGREGATED)])
+    return await _from_legacy(client, core)
+
+
+def _from_aggregated(docs: list[dict]) -> tuple[list[APIResource], Exception | None]:
+    """APIGroupDiscoveryList documents: versions come preferred first; a Stale version (an
+    aggregated backend that did not answer) is a failure, as client-go's
+    ``StaleGroupVersionError``."""
+    failed: dict[str, str] = {}
+    chosen: dict[tuple[str, str], APIResource] = {}
+    for doc in docs:
+        for g in doc.get("items") or ():
+            group = (g.get("metadata") or {}).get("name", "")
+            for v in g.get("versions") or ():
+                version = v.get("version", "")
+                gv = f"{group}/{version}" if group else version
+                if v.get("freshness") == "Stale":
+                    failed[gv] = f"stale GroupVersion discovery: {gv}"
+                    continue
+                for r in v.get("resources") or ():
+                    name = r.get("resource", "")
+                    if name and r.get("scope") == "Namespaced":
+                        chosen.setdefault((group, name), APIResource(
+                            group, version, name, frozenset(r.get("verbs") or ())))
+    return list(chosen.values()), (DiscoveryFailed(failed) if failed else None)
+
+
+async def _from_legacy(client, core: dict) -> tuple[list[APIResource], Exception | None]:
+    """The legacy documents: /api, /apis, then one APIResourceList per group version."""
     versions: list[tuple[str, str, bool]] = [
         ("", v, i == 0) for i, v in enumerate(core.get("versions") or ())]
     for g in (await client.get("/apis")).get("groups") or ():

@@ -69,7 +69,9 @@ class FakeAPI:
         return [p for m, p in self.calls if m == method]
 
     # -- the client interface ---------------------------------------------------------------
-    async def get(self, path, params=None):
+    async def get(self, path, params=None, accept=None):
+        # a server without aggregated discovery: it answers the legacy documents whatever
+        # the Accept header asks for (client-go falls back to them then)
         self.calls.append(("GET", path))
         if path in self.fail:
             raise self.fail[path]
@@ -422,3 +424,28 @@ def test_a_condition_keeps_its_transition_time_until_its_status_flips():
     assert (remaining["status"], remaining["reason"]) == ("False", "ContentRemoved")
     assert remaining["lastTransitionTime"] != "2000-01-01T00:00:00Z"
     assert [c["type"] for c in ns["status"]["conditions"]] == list(CONDITION_TYPES)
+
+
+def test_aggregated_discovery_takes_preferred_versions_and_reports_stale_ones():
+    """Two documents (/api and /apis as APIGroupDiscoveryList) stand for the legacy walk:
+    the first version of a group is its preferred one, a resource only an older version
+    serves comes from that version, cluster-scoped resources are left out, and a Stale
+    version (an aggregated backend that did not answer) is a discovery failure."""
+    from workers.controllers.namespace_deleter import DiscoveryFailed, _from_aggregated
+
+    def res(name, scope="Namespaced"):
+        return {"resource": name, "scope": scope, "verbs": ["delete", "deletecollection", "list"]}
+    core = {"kind": "APIGroupDiscoveryList", "items": [{"metadata": {}, "versions": [
+        {"version": "v1", "resources": [res("pods"), res("nodes", "Cluster")]}]}]}
+    apis = {"kind": "APIGroupDiscoveryList", "items": [
+        {"metadata": {"name": "example.com"}, "versions": [
+            {"version": "v1", "resources": [res("widgets")]},
+            {"version": "v1beta1", "resources": [res("widgets"), res("gadgets")]}]},
+        {"metadata": {"name": "metrics.k8s.io"}, "versions": [
+            {"version": "v1beta1", "freshness": "Stale", "resources": []}]}]}
+    resources, failure = _from_aggregated([core, apis])
+    got = sorted((r.group, r.version, r.plural) for r in resources)
+    assert got == [("", "v1", "pods"), ("example.com", "v1", "widgets"),
+                   ("example.com", "v1beta1", "gadgets")]
+    assert isinstance(failure, DiscoveryFailed)
+    assert "stale GroupVersion discovery: metrics.k8s.io/v1beta1" in str(failure)
