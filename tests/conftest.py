@@ -55,3 +55,23 @@ def ctx():
 
 def database_vendor() -> str:
     return "postgresql" if os.environ.get("DATABASE_URL") else "sqlite"
+
+
+# Tests that touch no database at all run in the SQLite pass only: the workers' unit tests
+# (API-client logic: scheduler, kubelet, controllers, metrics server) and the static checks
+# of the source (layering, serving globals).  The PostgreSQL pass of scripts/test would only
+# repeat them; E2E_ALL_BACKENDS=1 keeps them there too.
+_DATABASE_FREE = ("workers", "test_layering.py", "test_no_serving_globals.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    if not os.environ.get("DATABASE_URL") or os.environ.get("E2E_ALL_BACKENDS"):
+        return
+    here = os.path.dirname(os.path.abspath(__file__))
+    keep, drop = [], []
+    for item in items:
+        rel = os.path.relpath(str(item.path), here).split(os.sep)
+        (drop if rel[0] in _DATABASE_FREE else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
