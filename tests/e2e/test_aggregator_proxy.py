@@ -105,8 +105,11 @@ def test_a_watch_streams_through_as_it_comes(server, backend):
 
 def test_discovery_lists_the_backends_resources(server, backend):
     _wait(lambda: (c := _available(server, f"{VERSION}.{GROUP}")) and c["status"] == "True")
-    groups = server.get_json("/apis")["groups"]
-    assert any(g["name"] == GROUP and g["preferredVersion"]["version"] == VERSION for g in groups)
+    # discovery follows the APIService asynchronously (as upstream's aggregation does): the
+    # Available condition may be written just before the backend's documents are read
+    listed = _wait(lambda: any(g["name"] == GROUP and g["preferredVersion"]["version"] == VERSION
+                               for g in server.get_json("/apis")["groups"]), timeout=10)
+    assert listed, server.get_json("/apis")["groups"]
     assert server.get_json(f"/apis/{GROUP}")["versions"] == [
         {"groupVersion": f"{GROUP}/{VERSION}", "version": VERSION}]
     out = _wait(lambda: "widgets" in (o := server.kubectl("api-resources", "--api-group", GROUP,
