@@ -56,4 +56,9 @@ PLUGINS = {
         "resources.admission.validating_admission_webhook.ValidatingAdmissionWebhook",
     # the Pod Security Standards (baseline, restricted) from namespace labels
     "PodSecurity": "resources.admission.pod_security.PodSecurity",
+    # in 1.32's default set, inert while their alpha feature gates are off (upstream default)
+    "ClusterTrustBundleAttest":
+        "resources.admission.cluster_trust_bundle_attest.ClusterTrustBundleAttest",
+    "MutatingAdmissionPolicy":
+        "resources.admission.mutating_admission_policy.MutatingAdmissionPolicy",
 }

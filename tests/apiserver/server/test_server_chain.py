@@ -209,11 +209,15 @@ def test_config_refuses_unknown_plugins_from_the_flags(db):
         Config(options=options, request_executor=InlineExecutor()).complete()
 
 
-def test_defaults_that_are_not_implemented_are_reported_not_run():
+def test_every_upstream_default_plugin_runs():
     on, absent = resolve((), ())
-    # MutatingAdmissionPolicy is default-on upstream but not implemented here (yet)
-    assert "NamespaceLifecycle" in on and "PodSecurity" in on
-    assert "MutatingAdmissionPolicy" in absent and "MutatingAdmissionPolicy" not in on
+    # 1.32's default set, MutatingAdmissionPolicy and ClusterTrustBundleAttest included
+    # (inert while their alpha gates are off, as upstream)
+    assert absent == ()
+    for name in ("NamespaceLifecycle", "PodSecurity", "MutatingAdmissionPolicy",
+                 "ClusterTrustBundleAttest", "ValidatingAdmissionWebhook", "ResourceQuota"):
+        assert name in on
+    assert "AlwaysPullImages" not in on            # registered, but off by default
     on, absent = resolve((), ("NamespaceLifecycle",))
     assert "NamespaceLifecycle" not in on
 
