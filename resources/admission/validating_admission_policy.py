@@ -97,7 +97,10 @@ class ValidatingAdmissionPolicy(Plugin, WantsStores):
     def _matches(self, resources: dict | None, attrs) -> bool:
         if not resources:
             return True
-        if not any(_rule_matches(r, attrs) for r in resources.get("resourceRules") or []):
+        # a binding's matchResources without resourceRules does not narrow what the policy
+        # matches (upstream MatchResources doc; a policy's matchConstraints must have rules)
+        rules = resources.get("resourceRules") or []
+        if rules and not any(_rule_matches(r, attrs) for r in rules):
             return False
         if any(_rule_matches(r, attrs) for r in resources.get("excludeResourceRules") or []):
             return False

@@ -171,3 +171,19 @@ def test_audit_action_and_audit_annotations(stores):
     assert attrs.annotations == {"a/size": "2", "a/team": "core"}
     assert attrs.warnings == ["Validation failed for ValidatingAdmissionPolicy 'a' with "
                               "binding 'ab': too big"]
+
+
+def test_binding_narrowed_by_namespace_selector_alone(stores):
+    """A binding's matchResources with only a namespaceSelector (no resourceRules) keeps the
+    policy's rules and narrows them to the selected namespaces."""
+    ctx = system_context("t")
+    for ns in ("picked", "other"):
+        stores.store("", "v1", "namespaces").create(
+            None, {"metadata": {"name": ns, "labels": {"team": ns}}}, ctx)
+    policy(stores, "small", "size(object.data) <= 1")
+    binding(stores, "small-b", "small",
+            matchResources={"namespaceSelector": {"matchLabels": {"team": "picked"}}})
+    cm(stores, "fine", {"a": "1", "b": "2"}, ns="other")
+    with pytest.raises(errors.APIError) as exc:
+        cm(stores, "big", {"a": "1", "b": "2"}, ns="picked")
+    assert "with binding 'small-b' denied request" in str(exc.value)
