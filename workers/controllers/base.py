@@ -47,19 +47,27 @@ class Controller:
                 self.queue.forget(key)
             except asyncio.CancelledError:
                 raise
-            except (ApiError, OSError, asyncio.TimeoutError) as exc:
-                if self.queue.failures(key) < MAX_RETRIES:
-                    log.info("%s: syncing %s: %s; retrying", self.name, key, exc)
-                    self.queue.add_rate_limited(key)
-                else:
-                    log.warning("%s: dropping %s after %d retries: %s", self.name, key,
-                                MAX_RETRIES, exc)
-                    self.queue.forget(key)
-            except Exception:
-                log.exception("%s: syncing %s failed", self.name, key)
-                self.queue.add_rate_limited(key)
+            except Exception as exc:  # noqa: BLE001 - handle_sync_error decides each
+                self.handle_sync_error(key, exc)
             finally:
                 self.queue.done(key)
+
+    def handle_sync_error(self, key: str, exc: Exception) -> None:
+        """What a failed ``sync(key)`` does with the key (upstream's ``handleErr``): an API
+        or network error is re-added rate-limited up to ``MAX_RETRIES`` times, then
+        dropped; anything else is logged with its traceback and re-added rate-limited.
+        A controller with its own policy (the namespace controller) overrides this."""
+        if isinstance(exc, (ApiError, OSError, asyncio.TimeoutError)):
+            if self.queue.failures(key) < MAX_RETRIES:
+                log.info("%s: syncing %s: %s; retrying", self.name, key, exc)
+                self.queue.add_rate_limited(key)
+            else:
+                log.warning("%s: dropping %s after %d retries: %s", self.name, key,
+                            MAX_RETRIES, exc)
+                self.queue.forget(key)
+            return
+        log.error("%s: syncing %s failed", self.name, key, exc_info=exc)
+        self.queue.add_rate_limited(key)
 
 
 def split_key(key: str) -> tuple[str, str]:

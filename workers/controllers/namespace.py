@@ -76,27 +76,16 @@ class NamespaceController(Controller):
             return
         await self.deleter.delete(key)
 
-    async def _worker(self) -> None:
-        """Upstream's ``worker``: success forgets the key, remaining content brings it back
-        after half the estimate, any failure re-adds it rate-limited (never dropped)."""
-        while True:
-            key = await self.queue.get()
-            if key is None:
-                return
-            try:
-                await self.sync(key)
-                self.queue.forget(key)
-            except asyncio.CancelledError:
-                raise
-            except ResourcesRemaining as exc:
-                wait = exc.estimate // 2 + 1
-                log.debug("namespace %s: content remaining, waiting %d seconds", key, wait)
-                self.queue.add_after(key, wait)
-            except Exception as exc:  # noqa: BLE001 - every failure is retried, as upstream
-                if isinstance(exc, EXPECTED):
-                    log.info("deletion of namespace %s failed: %s", key, exc)
-                else:
-                    log.exception("deletion of namespace %s failed", key)
-                self.queue.add_rate_limited(key)
-            finally:
-                self.queue.done(key)
+    def handle_sync_error(self, key: str, exc: Exception) -> None:
+        """Upstream's namespace ``worker``: remaining content brings the key back after half
+        the estimate; any other failure re-adds it rate-limited (never dropped)."""
+        if isinstance(exc, ResourcesRemaining):
+            wait = exc.estimate // 2 + 1
+            log.debug("namespace %s: content remaining, waiting %d seconds", key, wait)
+            self.queue.add_after(key, wait)
+            return
+        if isinstance(exc, EXPECTED):
+            log.info("deletion of namespace %s failed: %s", key, exc)
+        else:
+            log.error("deletion of namespace %s failed", key, exc_info=exc)
+        self.queue.add_rate_limited(key)
