@@ -37,9 +37,11 @@ def gvk_text(obj: dict) -> str:
 
 
 class ConversionFailed(errors.APIError):
-    """Upstream surfaces converter errors as a bare 500 Status with the converter's text."""
+    """Upstream surfaces converter errors as a bare 500 Status with the converter's text:
+    they are plain Go errors, which responsewriters/status.go (convertStorageErrorOrNot)
+    renders with StatusReasonUnknown, i.e. no reason (kubectl: "Error from server: …")."""
 
-    code, reason = 500, "InternalError"
+    code, reason = 500, ""
 
 
 class NoneConverter:

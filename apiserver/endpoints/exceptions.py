@@ -42,7 +42,15 @@ def _where(exc: BaseException) -> str:
 
 
 def status_exception_handler(exc, context):
-    return status_response(as_api_error(exc))
+    """Every error a DRF view raises, as its Status.  The response is marked as logged so
+    Django's request logger (``django.utils.log.log_response``) adds no "Internal Server
+    Error: <path>" line for a 5xx: a typed error (a failed admission or conversion webhook,
+    as upstream's 500s in responsewriters/status.go) is the API answering as designed, and
+    an unexpected exception was already logged once by ``as_api_error``, without its
+    message."""
+    resp = status_response(as_api_error(exc))
+    resp._has_been_logged = True
+    return resp
 
 
 def not_found_view(request, exception=None):
