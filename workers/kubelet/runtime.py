@@ -24,8 +24,26 @@ A runtime owns containers only; the pod worker (``pods.py``) owns the pod lifecy
   what the kubelet's ``Unhealthy`` event quotes.  Raising means "probe errored": the
   result is thrown away, as upstream's worker does.
 
+Streaming (upstream's CRI Exec/Attach/PortForward and the container log files the kubelet
+reads, pkg/kubelet/kuberuntime/logs/logs.go), used by the kubelet's API (``/exec``,
+``/attach``, ``/portForward``, ``/containerLogs``):
+
+* ``exec(cid, command, stdin=, tty=)`` → a started ``ContainerStream`` running ``command``
+  inside the container's environment; ``attach(cid, stdin=, tty=)`` → a ``ContainerStream``
+  joined to the container's own process.  Either raises ``StreamingUnsupported`` (with the
+  message the caller shows) when this runtime cannot run commands, and
+  ``ContainerNotRunning`` when ``cid`` is not running.
+* ``logs(cid, follow=)`` → an async iterator of ``LogLine`` for one container attempt,
+  oldest first: what it wrote so far, then (``follow``) what it writes until it ends.  The
+  logs of an attempt stay readable after it exits, until ``remove_pod`` (``--previous``).
+  The kubelet applies sinceSeconds/sinceTime/tailLines/limitBytes/timestamps itself.
+* ``port_forward(pod, port)`` → ``(reader, writer)``: an open TCP stream to ``port`` of the
+  pod (asyncio streams); ``StreamingUnsupported`` when the runtime has no network.
+
+The base class answers every streaming call with ``StreamingUnsupported``.
+
 ``name`` prefixes container ids in statuses (``simulated://…``).  The simulated runtime
-(``simulated.py``) is the default; the streaming issue adds one that runs real processes.
+(``simulated.py``) is the default; ``process.py`` runs containers as local processes.
 """
 from __future__ import annotations
 
@@ -53,6 +71,60 @@ class Image:
     repo_tags: tuple = ()
     repo_digests: tuple = ()
     size: int = 0
+
+
+class StreamingUnsupported(Exception):
+    """This runtime cannot do what was asked (the simulated runtime runs no commands); the
+    message is what the client sees."""
+
+
+class ContainerNotRunning(Exception):
+    """The container named is not running (exec and attach need a running container)."""
+
+
+@dataclass(frozen=True)
+class LogLine:
+    """One line a container wrote: when (epoch seconds, nanosecond precision kept as the
+    RFC 3339 text ``time``), on which stream (``stdout``/``stderr``), and its bytes including
+    the newline (a last partial line has none)."""
+    time: str
+    stream: str
+    data: bytes
+
+
+class ContainerStream(ABC):
+    """One exec or attach session (CRI's streams).  ``tty`` sessions have one output
+    (stdout; stderr is at EOF from the start) and honour ``resize``."""
+
+    tty: bool = False
+
+    @abstractmethod
+    async def read_stdout(self) -> bytes:
+        """The next bytes the process wrote to stdout; ``b""`` at EOF."""
+
+    @abstractmethod
+    async def read_stderr(self) -> bytes:
+        """The next bytes written to stderr; ``b""`` at EOF (at once for a tty)."""
+
+    @abstractmethod
+    async def write_stdin(self, data: bytes) -> None:
+        """Feed the process's stdin (ignored when the session has none)."""
+
+    @abstractmethod
+    async def close_stdin(self) -> None:
+        """EOF on stdin (the client half-closed it)."""
+
+    @abstractmethod
+    def resize(self, width: int, height: int) -> None:
+        """The terminal's new size (tty only; otherwise ignored)."""
+
+    @abstractmethod
+    async def wait(self) -> int:
+        """The exit code: the command's for exec; the container's for attach."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """The client went away: exec kills its command; attach only detaches."""
 
 
 @dataclass(frozen=True)
@@ -92,6 +164,20 @@ class Runtime(ABC):
 
     @abstractmethod
     async def probe(self, cid: str, kind: str, probe: dict, host: str | None) -> ProbeResult: ...
+
+    async def exec(self, cid: str, command: list[str], *, stdin: bool,
+                   tty: bool) -> ContainerStream:
+        raise StreamingUnsupported(f"the {self.name} runtime cannot run commands")
+
+    async def attach(self, cid: str, *, stdin: bool, tty: bool) -> ContainerStream:
+        raise StreamingUnsupported(f"the {self.name} runtime cannot attach to containers")
+
+    def logs(self, cid: str, *, follow: bool):
+        """An async iterator of ``LogLine`` (see the module docstring)."""
+        raise StreamingUnsupported(f"the {self.name} runtime keeps no logs")
+
+    async def port_forward(self, pod: dict, port: int):
+        raise StreamingUnsupported(f"the {self.name} runtime cannot forward ports")
 
 
 def normalize_image(image: str) -> str:
