@@ -48,6 +48,15 @@ class Attributes:
     # audit annotations a plugin records ("pod-security.kubernetes.io/enforce-policy" …)
     annotations: dict = field(default_factory=dict)
     uid: str = ""             # the request's UID (AdmissionReview.request.uid)
+    # (group, version, kind, resource) the request named when it differs from the object's
+    # version above (a kind served in several versions converts to one stored version, and
+    # the plugins see that version's object): webhooks and policies match and report this
+    # one as upstream's attributes' kind and resource (see :meth:`request_gvk`)
+    request: tuple | None = None
+
+    def request_gvk(self) -> tuple:
+        """(group, version, kind, resource) of the request as the client named it."""
+        return self.request or (self.group, self.version, self.kind, self.resource)
 
     def warn(self, text: str) -> None:
         if text not in self.warnings:

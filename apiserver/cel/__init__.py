@@ -3,8 +3,9 @@
 :func:`compile_expression` compiles one expression over declared variables with the
 Kubernetes library functions (strings, regex, sets from ``oidc_cel``; lists ``isSorted``,
 ``sum``, ``min``, ``max``; quantity, url, ip and cidr from :mod:`apiserver.cel.library`)
-and returns a :class:`Program`.  Not yet here: the cost budget (cel-python has no cost
-tracking).
+and returns a :class:`Program`; ``authz=True`` adds the ``authorizer`` library
+(:mod:`apiserver.cel.authz`) that admission expressions have.  Not yet here: the cost budget
+(cel-python has no cost tracking).
 
 May import: celpy, ``apiserver.authentication.oidc_cel``, ``apiserver.runtime.quantity``.
 """
@@ -16,6 +17,7 @@ from celpy import celtypes
 from apiserver.authentication.oidc_cel import FUNCTIONS as _STRING_FUNCTIONS
 from apiserver.authentication.oidc_cel import KNOWN_FUNCTIONS as _KNOWN
 from apiserver.authentication.oidc_cel import _Sets
+from apiserver.cel import authz as _authz
 from apiserver.cel import library
 
 COST_LIMIT_MESSAGE = "operation cancelled: actual cost limit exceeded"
@@ -69,14 +71,17 @@ def string_of(value):
 FUNCTIONS = dict(_STRING_FUNCTIONS, isSorted=_is_sorted, sum=_sum,
                  min=_extreme(min), max=_extreme(max), **library.FUNCTIONS, string=string_of)
 KNOWN_FUNCTIONS = frozenset(_KNOWN) | frozenset(FUNCTIONS)
+AUTHZ_FUNCTIONS = dict(FUNCTIONS, **_authz.FUNCTIONS)
+AUTHZ_KNOWN_FUNCTIONS = KNOWN_FUNCTIONS | frozenset(_authz.FUNCTIONS)
 _environment = celpy.Environment()
 
 
 class Program:
     """One compiled expression; ``evaluate`` takes plain JSON-like values per variable."""
 
-    def __init__(self, text: str):
+    def __init__(self, text: str, *, authz: bool = False):
         self.text = text
+        known = AUTHZ_KNOWN_FUNCTIONS if authz else KNOWN_FUNCTIONS
         try:
             tree = _environment.compile(text)
         except celpy.CELParseError as exc:
@@ -87,15 +92,17 @@ class Program:
         for sub in tree.iter_subtrees():
             if sub.data in ("ident_arg", "member_dot_arg"):
                 name = sub.children[0 if sub.data == "ident_arg" else 1]
-                if str(name) not in KNOWN_FUNCTIONS:
+                if str(name) not in known:
                     raise CompileError(
                         f"compilation failed: ERROR: <input>:{name.line}:{name.column}: "
                         f"undeclared reference to '{name}' (in container '')")
-        self.program = _environment.program(tree, functions=FUNCTIONS)
+        self.tree = tree
+        self.program = _environment.program(tree, functions=AUTHZ_FUNCTIONS if authz
+                                            else FUNCTIONS)
 
     def evaluate(self, variables: dict):
-        activation = {k: (v if isinstance(v, celtypes.MapType) else celpy.json_to_cel(v))
-                      for k, v in variables.items()}
+        activation = {k: (v if isinstance(v, (celtypes.MapType, _authz.AuthzValue))
+                          else celpy.json_to_cel(v)) for k, v in variables.items()}
         activation["sets"] = _Sets()
         activation.setdefault("ip", library.IPNamespace())
         try:
@@ -117,5 +124,5 @@ def _error_text(exc: Exception) -> str:
     return str(args[0]) if args else str(exc)
 
 
-def compile_expression(text: str) -> Program:
-    return Program(text)
+def compile_expression(text: str, *, authz: bool = False) -> Program:
+    return Program(text, authz=authz)

@@ -28,6 +28,10 @@ class RequestContext:
     stores: object = None                # the serving StoreRegistry (set by the Store)
     # the request's UID, the same in both admission phases (AdmissionReview.request.uid)
     uid: str = field(default_factory=lambda: str(uuid.uuid4()))
+    # (group, version, kind, resource) the request named when a ConvertingStore serves it
+    # over another version's Store: admission matches and reports that version
+    # (upstream's attributes carry the request's kind; apiserver.registry.conversion)
+    served_as: tuple | None = None
 
     def warn(self, text: str) -> None:
         if text not in self.warnings:

@@ -16,6 +16,7 @@ May import: apiserver.runtime, apiserver.openapi, apiserver.registry.
 from __future__ import annotations
 
 import copy
+import dataclasses
 
 import orjson
 
@@ -89,10 +90,20 @@ class ConvertingStore:
         return self.from_storage(obj)
 
     # ---- writes ---------------------------------------------------------------------------
+    def _served(self, ctx):
+        """Admission runs in the inner Store on the storage version's object; it is told
+        which version the request named (RequestContext.served_as), on a copy of the
+        context (warnings stay shared) so the caller's next write is not marked."""
+        s = self.strategy
+        return dataclasses.replace(ctx, served_as=(s.group, s.version, s.kind, s.plural),
+                                   warnings=ctx.warnings)
+
     def create(self, namespace, obj: dict, ctx) -> str:
+        ctx = self._served(ctx)
         return self._out(self.inner.create(namespace, self._in(obj, ctx), ctx))
 
     def update(self, namespace, name, obj: dict, ctx) -> tuple[str, bool]:
+        ctx = self._served(ctx)
         doc, created = self.inner.update(namespace, name, self._in(obj, ctx), ctx)
         return self._out(doc), created
 
@@ -102,12 +113,14 @@ class ConvertingStore:
         def converted(current):
             new = transform(self.from_storage(current) if current is not None else None)
             return self._in(new, ctx) if isinstance(new, dict) else new
+        ctx = self._served(ctx)
         doc, created = self.inner.guaranteed_update(namespace, name, converted, ctx, **kwargs)
         return self._out(doc), created
 
     def delete(self, namespace, name, options: dict, ctx) -> tuple[str, bool]:
-        doc, gone = self.inner.delete(namespace, name, options, ctx)
+        doc, gone = self.inner.delete(namespace, name, options, self._served(ctx))
         return self._out(doc), gone
 
     def delete_collection(self, namespace, options: dict, ctx, **kwargs) -> list[str]:
-        return self._out_many(self.inner.delete_collection(namespace, options, ctx, **kwargs))
+        return self._out_many(self.inner.delete_collection(namespace, options,
+                                                           self._served(ctx), **kwargs))

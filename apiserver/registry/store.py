@@ -530,11 +530,14 @@ class Store:
     def _attrs(self, operation, obj, old, ctx):
         s = self.strategy
         m = (obj or old or {}).get("metadata", {})
+        served = ctx.served_as
+        if served is not None and (served[0], served[3]) != (s.group, s.plural):
+            served = None                  # another kind written under the same request
         return Attributes(
             operation=operation, group=s.group, version=s.version, kind=s.kind,
             resource=s.plural, subresource=ctx.subresource, namespace=m.get("namespace", ""),
             name=m.get("name", ""), obj=obj, old=old, user=ctx.user, dry_run=ctx.dry_run,
-            warnings=ctx.warnings, uid=ctx.uid)
+            warnings=ctx.warnings, uid=ctx.uid, request=served)
 
     def _admit(self, operation, obj, old, ctx):
         self.admission.admit(self._attrs(operation, obj, old, ctx))

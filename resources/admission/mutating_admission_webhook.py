@@ -10,15 +10,19 @@ from __future__ import annotations
 from apiserver import webhook_client
 from resources.admission import webhook_dispatch as webhook
 from apiserver.admission.base import Plugin
-from apiserver.registry.initializer import WantsStores
+from apiserver.registry.initializer import WantsAuthorizer, WantsStores
 
 
-class MutatingAdmissionWebhook(Plugin, WantsStores):
+class MutatingAdmissionWebhook(Plugin, WantsStores, WantsAuthorizer):
     name = "MutatingAdmissionWebhook"
     mutating = True
     stores = None
     configs = None
     pool = None
+    authorizer = None           # matchConditions' ``authorizer`` variable
+
+    def set_authorizer(self, authorizer) -> None:
+        self.authorizer = authorizer
 
     def set_stores(self, stores) -> None:
         self.stores = stores
@@ -29,17 +33,21 @@ class MutatingAdmissionWebhook(Plugin, WantsStores):
         return operation in ("CREATE", "UPDATE", "DELETE", "CONNECT")
 
     def admit(self, attrs) -> None:
-        hooks = [h for h in webhook.hooks_of(self.configs, "mutatingwebhookconfigurations")
-                 if webhook.matches(h, attrs, self.stores)]
-        ran_before_change: list[dict] = []
-        ran: list[dict] = []
-        for hook in hooks:
+        # each webhook with what it matched (upstream WebhookInvocation), decided once
+        calls = []
+        for hook in webhook.hooks_of(self.configs, "mutatingwebhookconfigurations"):
+            match = webhook.matches(hook, attrs, self.stores, self.authorizer)
+            if match is not None:
+                calls.append((hook, match))
+        ran_before_change: list = []
+        ran: list = []
+        for hook, match in calls:
             changed = webhook.invoke(hook, attrs, self.stores, mutate=attrs.obj is not None,
-                           pool=self.pool)
+                                     pool=self.pool, match=match)
             if changed:
                 ran_before_change = list(ran)
-            ran.append(hook)
-        again = [h for h in ran_before_change if h.get("reinvocationPolicy") == "IfNeeded"]
-        for hook in again:
-            webhook.invoke(hook, attrs, self.stores, mutate=attrs.obj is not None,
-                           pool=self.pool)
+            ran.append((hook, match))
+        for hook, match in ran_before_change:
+            if hook.get("reinvocationPolicy") == "IfNeeded":
+                webhook.invoke(hook, attrs, self.stores, mutate=attrs.obj is not None,
+                               pool=self.pool, match=match)

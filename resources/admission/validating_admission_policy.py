@@ -15,7 +15,12 @@ request: MSG`` (reason Invalid, 422, unless the validation's ``reason`` says oth
 bindings are read from memory (apiserver.registry.followed), compiled programs cached by
 resourceVersion.
 
-Not yet: matchPolicy Equivalent, the ``authorizer`` variable, status.typeChecking.
+``matchPolicy: Equivalent`` (the default) matches a request through any version that
+serves the same objects (resources.admission.equivalence); the expressions then see the
+object in the version the policy's rules named, and ``request.kind``/``request.resource``
+name it (``requestKind``/``requestResource`` the client's own).  ``authorizer`` and
+``authorizer.requestResource`` ask the server's authorizer about the requesting user
+(apiserver.cel.authz).
 """
 from __future__ import annotations
 
@@ -24,11 +29,14 @@ import json
 import orjson
 
 from apiserver.admission.base import Plugin
-from apiserver.cel import CompileError, EvaluationError, compile_expression
+from apiserver.cel import CompileError, EvaluationError, authz, compile_expression
 from apiserver.registry.followed import FollowedLists
-from apiserver.registry.initializer import WantsStores
+from apiserver.registry.initializer import WantsAuthorizer, WantsStores
 from apiserver.runtime import errors
 from apiserver.runtime.selectors import label_selector_from_dict
+from resources.admission import equivalence
+from resources.admission import webhook_dispatch as webhook_rules
+from resources.admission.equivalence import Match
 from resources.admission.refusals import new_forbidden
 
 GROUP = "admissionregistration.k8s.io"
@@ -39,24 +47,26 @@ AUDIT_FAILURE_KEY = "validation.policy.admission.k8s.io/validation_failure"
 MAX_AUDIT_VALUE = 10 * 1024
 
 
-def _rule_matches(rule: dict, attrs) -> bool:
-    def has(values, value):
-        return "*" in (values or []) or value in (values or [])
-    resource = attrs.resource + ("/" + attrs.subresource if attrs.subresource else "")
-    return (has(rule.get("apiGroups"), attrs.group) and has(rule.get("apiVersions"), attrs.version)
-            and has(rule.get("operations"), attrs.operation)
-            and has(rule.get("resources"), resource)
-            and (not rule.get("resourceNames") or attrs.name in rule["resourceNames"]))
+def _rules_match(rules: list, match_policy, attrs, stores) -> Match | None:
+    """NamedRuleWithOperations: the webhook rules' matching (upstream policy/matching uses
+    the same predicates/rules) narrowed by resourceNames."""
+    return webhook_rules.rules_match(
+        [r for r in rules if not r.get("resourceNames") or attrs.name in r["resourceNames"]],
+        match_policy, attrs, stores)
 
 
 def _labels(obj):
     return ((obj or {}).get("metadata") or {}).get("labels") or {}
 
 
-class ValidatingAdmissionPolicy(Plugin, WantsStores):
+class ValidatingAdmissionPolicy(Plugin, WantsStores, WantsAuthorizer):
     name = "ValidatingAdmissionPolicy"
     validating = True
     stores = None
+    authorizer = None           # the expressions' ``authorizer`` variable
+
+    def set_authorizer(self, authorizer) -> None:
+        self.authorizer = authorizer
 
     def __init__(self):
         self._compiled: dict = {}
@@ -72,7 +82,7 @@ class ValidatingAdmissionPolicy(Plugin, WantsStores):
 
     def _program(self, text):
         try:
-            return compile_expression(text)
+            return compile_expression(text, authz=True)
         except CompileError as exc:
             return exc
 
@@ -94,28 +104,36 @@ class ValidatingAdmissionPolicy(Plugin, WantsStores):
             }
         return self._compiled[key]
 
-    def _matches(self, resources: dict | None, attrs) -> bool:
+    def _matches(self, resources: dict | None, attrs) -> Match | None:
+        """What ``resources`` (a policy's matchConstraints or a binding's matchResources)
+        matches of the request, or None (upstream policy/matching/matching.go Matches):
+        the excluded rules and then the rules, both under its matchPolicy, then the
+        selectors."""
+        own = equivalence.request_match(attrs)
         if not resources:
-            return True
+            return own
+        policy = resources.get("matchPolicy")
         # a binding's matchResources without resourceRules does not narrow what the policy
         # matches (upstream MatchResources doc; a policy's matchConstraints must have rules)
         rules = resources.get("resourceRules") or []
-        if rules and not any(_rule_matches(r, attrs) for r in rules):
-            return False
-        if any(_rule_matches(r, attrs) for r in resources.get("excludeResourceRules") or []):
-            return False
+        match = _rules_match(rules, policy, attrs, self.stores) if rules else own
+        if match is None:
+            return None
+        if _rules_match(resources.get("excludeResourceRules") or [], policy, attrs,
+                        self.stores) is not None:
+            return None
         selector = resources.get("objectSelector")
         obj = attrs.obj if attrs.obj is not None else attrs.old
         if selector and not label_selector_from_dict(selector).matches(_labels(obj)):
-            return False
+            return None
         selector = resources.get("namespaceSelector")
         if selector and attrs.namespace:
             store = self.stores.store("", "v1", "namespaces")
             found = store.storage.get(store.resource, "", attrs.namespace)
             ns = orjson.loads(found[0]) if found else {}
             if not label_selector_from_dict(selector).matches(_labels(ns)):
-                return False
-        return True
+                return None
+        return match
 
     def _param_store(self, kind: dict):
         group, _, version = (kind.get("apiVersion") or "v1").rpartition("/")
@@ -176,8 +194,8 @@ class ValidatingAdmissionPolicy(Plugin, WantsStores):
             policy = policies.get(spec.get("policyName"))
             if policy is None:
                 continue
-            if not self._matches((policy.get("spec") or {}).get("matchConstraints"), attrs) \
-                    or not self._matches(spec.get("matchResources"), attrs):
+            match = self._matches((policy.get("spec") or {}).get("matchConstraints"), attrs)
+            if match is None or self._matches(spec.get("matchResources"), attrs) is None:
                 continue
             fail = ((policy.get("spec") or {}).get("failurePolicy") or "Fail") == "Fail"
             try:
@@ -187,31 +205,35 @@ class ValidatingAdmissionPolicy(Plugin, WantsStores):
                     denied.append((policy, binding, f"failed to configure binding: {exc}", ""))
                 continue
             for param in params:
-                self._evaluate(policy, binding, param, attrs, denied)
+                self._evaluate(policy, binding, param, attrs, denied, match)
         if denied:
             policy, binding, message, reason = denied[0]
             text = (f"ValidatingAdmissionPolicy '{policy['metadata']['name']}' with binding "
                     f"'{binding['metadata']['name']}' denied request: {message}")
             raise _denial(attrs, text, reason or "Invalid")
 
-    def _evaluate(self, policy, binding, param, attrs, denied: list) -> None:
+    def _evaluate(self, policy, binding, param, attrs, denied: list, match: Match) -> None:
         """One policy, binding and param: act on each failed validation as the binding's
-        actions say; append refusals to ``denied``; publish audit annotations."""
+        actions say; append refusals to ``denied``; publish audit annotations.  The
+        expressions see the objects in ``match``'s version (upstream VersionedAttributes)."""
         pname, bname = policy["metadata"]["name"], binding["metadata"]["name"]
         actions = (binding.get("spec") or {}).get("validationActions") or []
         fail = ((policy.get("spec") or {}).get("failurePolicy") or "Fail") == "Fail"
         user = attrs.user
+        own = equivalence.request_match(attrs)
         request = {"operation": attrs.operation, "namespace": attrs.namespace,
                    "name": attrs.name, "uid": attrs.uid, "dryRun": attrs.dry_run,
-                   "resource": {"group": attrs.group, "version": attrs.version,
-                                "resource": attrs.resource},
-                   "subResource": attrs.subresource,
-                   "kind": {"group": attrs.group, "version": attrs.version, "kind": attrs.kind},
+                   "resource": match.gvr(), "subResource": match.subresource,
+                   "kind": match.gvk(), "requestResource": own.gvr(),
+                   "requestKind": own.gvk(), "requestSubResource": own.subresource,
                    "userInfo": {"username": getattr(user, "name", "") or "",
                                 "uid": getattr(user, "uid", "") or "",
                                 "groups": list(getattr(user, "groups", ()) or ())}}
-        env = {"object": attrs.obj, "oldObject": attrs.old, "request": request,
-               "params": param, "namespaceObject": self._namespace_object(attrs)}
+        env = {"object": equivalence.versioned(self.stores, attrs, match, attrs.obj),
+               "oldObject": equivalence.versioned(self.stores, attrs, match, attrs.old),
+               "request": request, "params": param,
+               "namespaceObject": self._namespace_object(attrs),
+               **authz.variables(user, self.authorizer, webhook_rules.request_resource(attrs))}
         compiled = self._policy_programs(policy)
 
         def run(program):

@@ -9,15 +9,19 @@ from __future__ import annotations
 from apiserver import webhook_client
 from resources.admission import webhook_dispatch as webhook
 from apiserver.admission.base import Plugin
-from apiserver.registry.initializer import WantsStores
+from apiserver.registry.initializer import WantsAuthorizer, WantsStores
 
 
-class ValidatingAdmissionWebhook(Plugin, WantsStores):
+class ValidatingAdmissionWebhook(Plugin, WantsStores, WantsAuthorizer):
     name = "ValidatingAdmissionWebhook"
     validating = True
     stores = None
     configs = None
     pool = None
+    authorizer = None           # matchConditions' ``authorizer`` variable
+
+    def set_authorizer(self, authorizer) -> None:
+        self.authorizer = authorizer
 
     def set_stores(self, stores) -> None:
         self.stores = stores
@@ -29,5 +33,7 @@ class ValidatingAdmissionWebhook(Plugin, WantsStores):
 
     def validate(self, attrs) -> None:
         for hook in webhook.hooks_of(self.configs, "validatingwebhookconfigurations"):
-            if webhook.matches(hook, attrs, self.stores):
-                webhook.invoke(hook, attrs, self.stores, mutate=False, pool=self.pool)
+            match = webhook.matches(hook, attrs, self.stores, self.authorizer)
+            if match is not None:
+                webhook.invoke(hook, attrs, self.stores, mutate=False, pool=self.pool,
+                               match=match)

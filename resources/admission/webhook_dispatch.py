@@ -19,11 +19,13 @@ import uuid
 from celpy import celtypes
 
 from apiserver import webhook_client
-from apiserver.cel import CompileError, EvaluationError, compile_expression
+from apiserver.cel import CompileError, EvaluationError, authz, compile_expression
 from apiserver.endpoints.patch.jsonpatch import apply_json_patch
 from apiserver.registry.followed import FollowedLists
 from apiserver.runtime import errors
 from apiserver.runtime.selectors import label_selector_from_dict
+from resources.admission import equivalence
+from resources.admission.equivalence import Match
 from resources.admission.refusals import new_forbidden
 
 # upstream rules.IsExemptAdmissionConfigurationResource
@@ -52,17 +54,36 @@ def _resource_matches(patterns, resource: str, sub: str) -> bool:
     return False
 
 
-def rule_matches(rule: dict, attrs) -> bool:
-    """One ``RuleWithOperations`` against the request (upstream rules.Matcher)."""
+def rule_matches(rule: dict, attrs, match: Match | None = None) -> bool:
+    """One ``RuleWithOperations`` against the request (upstream rules.Matcher), or against
+    ``match``, one of its equivalent resources (upstream attrWithResourceOverride)."""
+    match = match or equivalence.request_match(attrs)
     scope = rule.get("scope") or "*"
     if scope == "Cluster" and attrs.namespace:
         return False
     if scope == "Namespaced" and not attrs.namespace:
         return False
     return (_any(rule.get("operations"), attrs.operation)
-            and _any(rule.get("apiGroups"), attrs.group)
-            and _any(rule.get("apiVersions"), attrs.version)
-            and _resource_matches(rule.get("resources"), attrs.resource, attrs.subresource))
+            and _any(rule.get("apiGroups"), match.group)
+            and _any(rule.get("apiVersions"), match.version)
+            and _resource_matches(rule.get("resources"), match.resource, match.subresource))
+
+
+def rules_match(rules: list, match_policy: str | None, attrs, stores) -> Match | None:
+    """What a list of rules matches (upstream generic/webhook.go ShouldCallHook): the
+    request's own resource when a rule names it; else, under ``matchPolicy: Equivalent``
+    (the default), the first equivalent resource a rule names, rules in order first."""
+    own = equivalence.request_match(attrs)
+    if any(rule_matches(r, attrs, own) for r in rules):
+        return own
+    if (match_policy or "Equivalent") != "Equivalent":
+        return None
+    candidates = equivalence.equivalents(stores, attrs)
+    for rule in rules:
+        for candidate in candidates:
+            if rule_matches(rule, attrs, candidate):
+                return candidate
+    return None
 
 
 def _labels(obj) -> dict:
@@ -100,15 +121,18 @@ def _condition(expression: str):
     """A compiled matchCondition (or its CompileError), kept across requests: the
     configurations are immutable per text, and compiling costs more than evaluating."""
     try:
-        return compile_expression(expression)
+        return compile_expression(expression, authz=True)
     except CompileError as exc:
         return exc
 
 
-def conditions_match(hook: dict, attrs) -> bool:
+def conditions_match(hook: dict, attrs, match: Match | None = None, stores=None,
+                     authorizer=None) -> bool:
     """The webhook's matchConditions (upstream webhook/matchconditions/matcher.go): any
     condition false skips the webhook; all true calls it; errors with none false follow
-    failurePolicy — Ignore skips, Fail refuses the request as Forbidden without calling."""
+    failurePolicy — Ignore skips, Fail refuses the request as Forbidden without calling.
+    The expressions see the object in the matched version, the AdmissionReview request
+    and, with an authorizer, ``authorizer`` (apiserver.cel.authz)."""
     conditions = hook.get("matchConditions") or []
     if not conditions:
         return True
@@ -118,9 +142,10 @@ def conditions_match(hook: dict, attrs) -> bool:
         expression = condition.get("expression") or ""
         program = _condition(expression)
         if env is None:
-            env = {"object": attrs.obj if attrs.operation != "DELETE" else None,
-                   "oldObject": attrs.old if attrs.operation != "CREATE" else None,
-                   "request": build_review(attrs)["request"]}
+            request = build_review(attrs, match, stores)["request"]
+            env = {"object": request["object"], "oldObject": request["oldObject"],
+                   "request": request,
+                   **authz.variables(attrs.user, authorizer, request_resource(attrs))}
         try:
             if isinstance(program, CompileError):
                 raise EvaluationError(str(program))
@@ -143,21 +168,32 @@ def conditions_match(hook: dict, attrs) -> bool:
     raise new_forbidden(attrs, message)
 
 
-def matches(hook: dict, attrs, stores) -> bool:
-    """Whether ``hook`` is called for the request (upstream generic/webhook.go
-    ShouldCallHook): exempt configuration kinds never; then the rules, the namespace
-    and object selectors, and last the matchConditions (which may refuse, see above)."""
+def request_resource(attrs) -> tuple:
+    """(group, resource, subresource, namespace, name) of the request, for
+    ``authorizer.requestResource``."""
+    group, _, _, resource = attrs.request_gvk()
+    return group, resource, attrs.subresource, attrs.namespace, attrs.name
+
+
+def matches(hook: dict, attrs, stores, authorizer=None) -> Match | None:
+    """What ``hook`` is called with for the request, or None when it is not called
+    (upstream generic/webhook.go ShouldCallHook): exempt configuration kinds never; then
+    the rules (with ``matchPolicy``), the namespace and object selectors, and last the
+    matchConditions (which may refuse, see above)."""
     if attrs.group == "admissionregistration.k8s.io" and attrs.resource in EXEMPT:
-        return False
-    if not any(rule_matches(r, attrs) for r in hook.get("rules") or []):
-        return False
+        return None
+    match = rules_match(hook.get("rules") or [], hook.get("matchPolicy"), attrs, stores)
+    if match is None:
+        return None
     if not (namespace_matches(hook, attrs, stores) and object_matches(hook, attrs)):
-        return False
-    return conditions_match(hook, attrs)
+        return None
+    return match if conditions_match(hook, attrs, match, stores, authorizer) else None
 
 
-def build_review(attrs) -> dict:
-    """The AdmissionReview v1 request (upstream request/admissionreview.go)."""
+def build_review(attrs, match: Match | None = None, stores=None) -> dict:
+    """The AdmissionReview v1 request (upstream request/admissionreview.go
+    CreateAdmissionRequest): ``kind``/``resource`` and the objects in the version the
+    webhook matched, ``requestKind``/``requestResource`` as the client named them."""
     user = attrs.user
     user_info = {}
     if user is not None:
@@ -169,17 +205,22 @@ def build_review(attrs) -> dict:
     if attrs.operation in OPTIONS_KIND:
         options.setdefault("kind", OPTIONS_KIND[attrs.operation])
         options.setdefault("apiVersion", "meta.k8s.io/v1")
-    kind = {"group": attrs.group, "version": attrs.version, "kind": attrs.kind}
-    resource = {"group": attrs.group, "version": attrs.version, "resource": attrs.resource}
-    request = {"uid": attrs.uid or str(uuid.uuid4()), "kind": kind, "resource": resource,
-               "requestKind": kind, "requestResource": resource,
+    own = equivalence.request_match(attrs)
+    match = match or own
+    obj = attrs.obj if attrs.operation != "DELETE" else None
+    old = attrs.old if attrs.operation != "CREATE" else None
+    if stores is not None:
+        obj = equivalence.versioned(stores, attrs, match, obj)
+        old = equivalence.versioned(stores, attrs, match, old)
+    request = {"uid": attrs.uid or str(uuid.uuid4()), "kind": match.gvk(),
+               "resource": match.gvr(), "requestKind": own.gvk(),
+               "requestResource": own.gvr(),
                "name": attrs.name, "namespace": attrs.namespace, "operation": attrs.operation,
-               "userInfo": user_info,
-               "object": attrs.obj if attrs.operation != "DELETE" else None,
-               "oldObject": attrs.old if attrs.operation != "CREATE" else None,
+               "userInfo": user_info, "object": obj, "oldObject": old,
                "dryRun": bool(attrs.dry_run), "options": options or None}
     if attrs.subresource:
-        request["subResource"] = attrs.subresource
+        request["subResource"] = match.subresource
+        request["requestSubResource"] = own.subresource
     return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request}
 
 
@@ -228,12 +269,16 @@ def dry_run_check(hook: dict, attrs) -> None:
         raise errors.BadRequest(f'admission webhook "{hook.get("name")}" does not support dry run')
 
 
-def invoke(hook: dict, attrs, stores, mutate: bool, pool=None) -> bool:
-    """Call one matching webhook; refuse, or (mutating) apply its patch.  True when the
-    object was changed.  failurePolicy (default Fail) decides on call errors."""
+def invoke(hook: dict, attrs, stores, mutate: bool, pool=None,
+           match: Match | None = None) -> bool:
+    """Call one matching webhook (with what :func:`matches` answered); refuse, or
+    (mutating) apply its patch to the object in the matched version and convert it back.
+    True when the object was changed.  failurePolicy (default Fail) decides on call
+    errors."""
     name = hook.get("name", "")
     dry_run_check(hook, attrs)
-    review = build_review(attrs)
+    match = match or equivalence.request_match(attrs)
+    review = build_review(attrs, match, stores)
     try:
         response = call(hook, review, stores, pool)
     except CallError as exc:
@@ -256,13 +301,15 @@ def invoke(hook: dict, attrs, stores, mutate: bool, pool=None) -> bool:
         raise errors.InternalError(
             f'Internal error occurred: failed calling webhook "{name}": '
             f'unsupported patch type "{response.get("patchType", "")}"')
+    shown = review["request"]["object"]
     try:
         ops = json.loads(base64.b64decode(patch))
-        new = apply_json_patch(copy.deepcopy(attrs.obj), ops)
+        new = apply_json_patch(copy.deepcopy(shown), ops)
     except (ValueError, errors.APIError) as exc:
         raise errors.InternalError(f'Internal error occurred: JSON Patch: {exc}') from None
-    if new == attrs.obj:
+    if new == shown:
         return False
+    new = equivalence.from_versioned(stores, attrs, match, new)
     attrs.obj.clear()
     attrs.obj.update(new)
     return True

@@ -30,6 +30,11 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == "/deny" and (req.get("object") or {}).get("metadata", {}).get("name") == "bad":
             resp = {"uid": req["uid"], "allowed": False,
                     "status": {"code": 403, "message": "no bad names"}, "warnings": ["careful"]}
+        if self.path == "/cpu50":          # an autoscaling/v1 HPA field
+            patch = [{"op": "replace", "path": "/spec/targetCPUUtilizationPercentage",
+                      "value": 50}]
+            resp.update(patchType="JSONPatch",
+                        patch=base64.b64encode(json.dumps(patch).encode()).decode())
         if self.path == "/label":
             patch = [{"op": "add", "path": "/metadata/labels", "value": {"added": "yes"}}]
             resp.update(patchType="JSONPatch",
