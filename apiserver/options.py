@@ -69,6 +69,16 @@ class Options:
     requestheader_uid_headers: tuple = ()
     proxy_client_cert_file: str = ""
     proxy_client_key_file: str = ""
+    # how the API server reaches kubelets (exec, attach, port-forward, logs, nodes/proxy;
+    # upstream pkg/kubelet/client): its client certificate, the CA the kubelets' serving
+    # certificates must chain to (empty: not verified, as upstream), the address types
+    # tried in order, and the dial timeout
+    kubelet_client_certificate: str = ""
+    kubelet_client_key: str = ""
+    kubelet_certificate_authority: str = ""
+    kubelet_preferred_address_types: tuple = ("Hostname", "InternalDNS", "InternalIP",
+                                              "ExternalDNS", "ExternalIP")
+    kubelet_timeout: float = 5.0
     enable_aggregator_routing: bool = True
     authentication_token_webhook_config_file: str = ""
     authentication_token_webhook_cache_ttl: float = 120.0
@@ -178,6 +188,14 @@ def add_authentication_arguments(parser) -> None:
     a("--proxy-client-cert-file", default="",
       help="client certificate the aggregator presents to extension API servers")
     a("--proxy-client-key-file", default="", help="its private key")
+    a("--kubelet-client-certificate", default="",
+      help="client certificate the API server presents to kubelets")
+    a("--kubelet-client-key", default="", help="its private key")
+    a("--kubelet-certificate-authority", default="",
+      help="CA of the kubelets' serving certificates (empty: not verified)")
+    a("--kubelet-preferred-address-types", default="Hostname,InternalDNS,InternalIP,"
+      "ExternalDNS,ExternalIP", help="node address types tried in order to reach a kubelet")
+    a("--kubelet-timeout", default="5s", help="timeout for dialling a kubelet")
     a("--enable-aggregator-routing", default="true",
       help="route to endpoints, not cluster IPs (always true here: there is no cluster network)")
     a("--authentication-token-webhook-config-file", default="",
@@ -260,6 +278,7 @@ def from_arguments(o: dict) -> Options:
         token_ttl = parse_go_duration(o["token_success_cache_ttl"])
         authz_ttls = (parse_go_duration(o["authorization_webhook_cache_authorized_ttl"]),
                       parse_go_duration(o["authorization_webhook_cache_unauthorized_ttl"]))
+        kubelet_timeout = parse_go_duration(o.get("kubelet_timeout") or "5s")
     except ValueError as exc:
         raise ValueError(f"invalid duration {exc}") from None
     if not o["service_account_issuer"]:
@@ -314,7 +333,26 @@ def from_arguments(o: dict) -> Options:
         authorization_webhook_version=o["authorization_webhook_version"],
         authorization_webhook_cache_authorized_ttl=authz_ttls[0],
         authorization_webhook_cache_unauthorized_ttl=authz_ttls[1],
+        **kubelet_options(o, kubelet_timeout),
         **authentication_options(o, webhook_ttl, token_ttl))
+
+
+ADDRESS_TYPES = ("Hostname", "InternalDNS", "InternalIP", "ExternalDNS", "ExternalIP")
+
+
+def kubelet_options(o: dict, timeout: float) -> dict:
+    """The Options fields of the --kubelet-* flags."""
+    types = tuple(_split(o.get("kubelet_preferred_address_types") or "")) or ADDRESS_TYPES
+    bad = [t for t in types if t not in ADDRESS_TYPES]
+    if bad:
+        raise ValueError(f"--kubelet-preferred-address-types: unknown address type {bad[0]!r}")
+    if bool(o.get("kubelet_client_certificate")) != bool(o.get("kubelet_client_key")):
+        raise ValueError("--kubelet-client-certificate and --kubelet-client-key must be "
+                         "specified together")
+    return dict(kubelet_client_certificate=o.get("kubelet_client_certificate") or "",
+                kubelet_client_key=o.get("kubelet_client_key") or "",
+                kubelet_certificate_authority=o.get("kubelet_certificate_authority") or "",
+                kubelet_preferred_address_types=types, kubelet_timeout=timeout)
 
 
 def authentication_options(o: dict, webhook_ttl: float, token_ttl: float) -> dict:

@@ -2,7 +2,7 @@
 (upstream ``--max-requests-inflight`` 400 / ``--max-mutating-requests-inflight`` 200,
 k8s.io/apiserver pkg/server/filters/maxinflight.go).
 
-* Long-running requests (watch) are not counted.
+* Long-running requests (watch; exec, attach, portforward, log, proxy) are not counted.
 * A request of system:masters over the limit is served anyway, as upstream's filter does
   ("a super-admin or a loopback connection ... should always get an answer").
 * coordination.k8s.io Leases take no seat: they are the heartbeats of nodes and the leader
@@ -13,6 +13,7 @@ k8s.io/apiserver pkg/server/filters/maxinflight.go).
 """
 from __future__ import annotations
 
+from apiserver.filters.timeout import long_running
 from apiserver.runtime.errors import TooManyRequests
 from apiserver.endpoints.responses import send_status
 
@@ -27,7 +28,7 @@ class MaxInFlightFilter:
 
     def __call__(self, scope, receive, send):
         info = scope.get("k8s.request_info")
-        if scope["type"] != "http" or info is None or info.verb == "watch" or \
+        if scope["type"] != "http" or info is None or long_running(info) or \
                 (info.api_group == "coordination.k8s.io" and info.resource == "leases"):
             return self.app(scope, receive, send)      # tail call: watches hold no frame here
         return self._counted(scope, receive, send, info)

@@ -8,6 +8,17 @@ from apiserver.runtime.durations import parse_go_duration
 from apiserver.runtime.errors import BadRequest, Timeout
 from apiserver.endpoints.responses import send_status
 
+# upstream BasicLongRunningRequestCheck (cmd/kube-apiserver: verbs watch and proxy,
+# subresources attach, exec, proxy, log, portforward): no request timeout
+LONG_RUNNING_SUBRESOURCES = frozenset(("attach", "exec", "proxy", "log", "portforward"))
+
+
+def long_running(info) -> bool:
+    return info is not None and (info.verb == "watch" or
+                                 (info.is_resource_request and
+                                  info.subresource in LONG_RUNNING_SUBRESOURCES))
+
+
 class TimeoutFilter:
     def __init__(self, app, seconds: float = 60.0):
         self.app = app
@@ -15,7 +26,7 @@ class TimeoutFilter:
 
     def __call__(self, scope, receive, send):
         info = scope.get("k8s.request_info")
-        if scope["type"] != "http" or (info is not None and info.verb == "watch"):
+        if scope["type"] != "http" or long_running(info):
             return self.app(scope, receive, send)      # tail call: watches hold no frame here
         return self._timed(scope, receive, send, info)
 

@@ -28,7 +28,10 @@ kubernetes/apiserver:pkg/registry/rest/create.go, update.go and each kind's stra
 
 Subresources are declared objects (:class:`Subresource`): ``status`` and ``scale`` are
 served by the generic Store and handler; a create-style subresource (``pods/binding``,
-``serviceaccounts/token``) is a subclass whose :meth:`Subresource.create` answers the POST.
+``serviceaccounts/token``) is a subclass whose :meth:`Subresource.create` answers the POST;
+a connect-style one (:class:`Connect`: ``pods/exec``, ``pods/log``, ``nodes/proxy`` …) is
+answered by ``apiserver.endpoints.connect``, which proxies to the :class:`Location` the
+subresource picks.
 
 Kinds that need a server dependency (the authorizer, the token issuer, the service-IP
 range) implement the ``Wants*`` interfaces of ``apiserver.registry.initializer``; the server
@@ -90,6 +93,56 @@ class Subresource:
 
 
 STATUS = Subresource("status")
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a connect-style subresource's request goes (upstream: the ``*url.URL`` and
+    transport a ``rest.Connecter``'s ``Connect`` picks).  ``backend`` names the transport:
+    "kubelet" (TLS, the API server's kubelet client certificate, the kubelet CA) or
+    "direct" (plain HTTP to a pod or an endpoint).  ``host`` is an IP address the strategy
+    has already checked; ``server_name`` what the backend's certificate must name."""
+
+    host: str
+    port: int
+    path: str
+    query: str = ""
+    backend: str = "kubelet"
+    scheme: str = "https"
+    server_name: str = ""
+    upgrade_required: bool = False     # exec/attach/portforward: 400 without an upgrade
+    insecure: bool = False             # skip verifying the backend (insecureSkipTLSVerifyBackend)
+    stream: bool = False               # a streamed GET answered as text (pods/log)
+    flush: bool = False                # pass each chunk on as it comes (follow)
+    content_type: str = "text/plain"   # of a streamed answer
+    resource: str = ""                 # for Status errors made from the backend's answer
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class Connect(Subresource):
+    """A connect-style subresource (upstream ``rest.Connecter``: pods/exec, attach,
+    portforward, proxy, log, nodes/proxy, services/proxy).  Nothing is stored: the request
+    is authorized (``verbs``: the kube verbs its HTTP ``methods`` map to), admitted as
+    CONNECT with ``options`` as the object (``kind`` is the options' kind, e.g.
+    PodExecOptions), then proxied to the :class:`Location` that :meth:`location` picks.
+    ``subpath``: the URL may go on below the subresource (``proxy/<path>``)."""
+
+    verbs: tuple = ("create", "get")
+    methods: tuple = ("GET", "POST")
+    subpath: bool = False
+    admitted: bool = True              # pods/log is a plain read: no CONNECT admission
+
+    def options(self, query: dict, subpath: str) -> dict:
+        """The options object (wire form, with kind and apiVersion) from the query
+        (``{key: [values]}``); raises BadRequest for a bad value."""
+        return {"kind": self.kind[2], "apiVersion": "v1"} if self.kind else {}
+
+    def location(self, ctx, store, namespace: str, name: str, options: dict) -> Location:
+        """Where to send the request (blocking: may read other kinds through
+        ``ctx.stores``); raises an APIError when there is nowhere to send it."""
+        raise MethodNotAllowed(f'connect is not supported on resources of kind '
+                               f'"{store.strategy.plural}/{self.name}"')
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from apiserver.authentication import mechanisms
 from apiserver.authentication.serviceaccount_tokens import Issuer
 from apiserver.authorization.base import Dependencies as AuthorizerDependencies
 from apiserver.authorization.base import build as build_authorizer
+from apiserver.endpoints.connect import ConnectHandler
 from apiserver.endpoints.watch import HTTPWatch, WatchSettings
 from apiserver.endpoints.watch_ws import WebsocketWatch
 from apiserver.options import Options
@@ -135,6 +136,8 @@ class Config:
         # crosses into Django views on the request thread pool
         bridge = DjangoBridge(self.request_threads or o.request_threads, self.request_executor)
         handler = WebsocketWatch(HTTPWatch(bridge, cacher, watch), cacher, watch)
+        # connect-style subresources (exec, attach, portforward, log, proxy) on the loop
+        handler = ConnectHandler(handler, o, bridge.pool)
         post_start = dict(hooks.registered() if self.post_start_hooks is None
                           else self.post_start_hooks)
         return CompletedConfig(

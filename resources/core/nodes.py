@@ -17,6 +17,7 @@ from apiserver.runtime import errors
 from apiserver.runtime.validation import is_qualified_name, is_valid_label_value
 
 from .columns import column
+from .kubelet_location import NODE_PROXY
 
 ROLE_PREFIX = "node-role.kubernetes.io/"
 ROLE_LABEL = "kubernetes.io/role"
@@ -29,7 +30,7 @@ class NodeStrategy(Strategy):
     plural = "nodes"
     namespaced = False
     short_names = ("no",)
-    subresources = (STATUS,)
+    subresources = (STATUS, NODE_PROXY)          # nodes/proxy: to the node's kubelet
     schema_name = "io.k8s.api.core.v1.Node"
     selectable_fields = {
         "spec.unschedulable": lambda o: "true" if (o.get("spec") or {}).get("unschedulable") else "false",

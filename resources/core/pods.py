@@ -15,6 +15,9 @@ update may not make.
 Eviction (``pods/<name>/eviction``, :mod:`.pod_eviction`): a create-style subresource that
 deletes the pod unless its PodDisruptionBudget forbids it (upstream ``EvictionREST``).
 
+Streaming (``exec``, ``attach``, ``portforward``, ``log``, ``proxy``, :mod:`.pod_connect`):
+connect-style subresources proxied to the pod's kubelet (or, for proxy, the pod's IP).
+
 Ephemeral containers (``pods/<name>/ephemeralcontainers``, :mod:`.pod_ephemeral`): a
 get/update/patch subresource served by the generic Store; with ``ctx.subresource`` set to
 ``ephemeralcontainers`` the hooks keep everything of the stored pod but
@@ -26,7 +29,7 @@ from apiserver.registry.meta import now_rfc3339
 from apiserver.registry.strategy import STATUS, Strategy, Subresource
 from apiserver.runtime import errors
 
-from . import pod_ephemeral
+from . import pod_connect, pod_ephemeral
 from .pod_defaults import default_pod, qos_class
 from .pod_eviction import EVICTION
 from .pod_printing import COLUMNS, pod_row
@@ -102,7 +105,9 @@ class PodStrategy(Strategy):
     return_deleted_object = True      # upstream ReturnDeletedObject
     short_names = ("po",)
     categories = ("all",)
-    subresources = (STATUS, BINDING, EVICTION, EPHEMERAL_CONTAINERS)
+    subresources = (STATUS, BINDING, EVICTION, EPHEMERAL_CONTAINERS, pod_connect.EXEC,
+                    pod_connect.ATTACH, pod_connect.PORT_FORWARD, pod_connect.LOG,
+                    pod_connect.PROXY)
     schema_name = "io.k8s.api.core.v1.Pod"
     columns = COLUMNS
     # upstream pod.ToSelectableFields (pkg/registry/core/pod/strategy.go)

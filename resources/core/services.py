@@ -25,6 +25,7 @@ from apiserver.runtime.validation import (GoText, go_strings, is_dns1123_label, 
                                           is_valid_port_name, validate_port_number)
 
 from .columns import column, labels_text
+from .kubelet_location import SERVICE_PROXY
 from .service_alloc import DEFAULT_SERVICE_CIDR, AllocationError, RangeFull, ServiceAllocator
 
 _META = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
@@ -58,7 +59,7 @@ class ServiceStrategy(Strategy, WantsStores, WantsOptions):
     return_deleted_object = True      # upstream ReturnDeletedObject
     short_names = ("svc",)
     categories = ("all",)
-    subresources = (STATUS,)
+    subresources = (STATUS, SERVICE_PROXY)       # services/proxy: to an endpoint
     schema_name = "io.k8s.api.core.v1.Service"
     name_rule = "dns1035"
     columns = (

@@ -21,6 +21,7 @@ DIR/logs/.  ``--no-workers`` starts none.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import signal
 import subprocess
@@ -220,6 +221,7 @@ class Command(ApiserverCommand):
         options = with_data_dir_defaults(options, directory)
         lifecycle.migrate()
         pki = PKI(directory).ensure(hosts=["127.0.0.1", "localhost"])
+        options = kubelet_client_defaults(options, pki)
         cert, key, ca = self.tls_files(options, directory)
         host = "127.0.0.1" if options.bind_address in ("0.0.0.0", "::") else options.bind_address
         server = f"https://{host}:{options.secure_port}"
@@ -263,6 +265,24 @@ class Command(ApiserverCommand):
         finally:
             if supervisor is not None:
                 supervisor.stop()
+
+
+def kubelet_client_defaults(options, pki: PKI):
+    """The API server's identity towards kubelets, as kubeadm sets it up: a client
+    certificate of the cluster CA for kube-apiserver-kubelet-client in system:masters (the
+    kubelets' delegated authorization allows nodes/proxy for it), the kubelets' serving
+    certificates checked against that CA, and InternalIP before Hostname (node names
+    here are not resolvable host names)."""
+    changes = {}
+    if not options.kubelet_client_certificate:
+        cert, key = pki.ensure_client("apiserver-kubelet-client",
+                                      "kube-apiserver-kubelet-client", ["system:masters"])
+        changes.update(kubelet_client_certificate=str(cert), kubelet_client_key=str(key))
+    if not options.kubelet_certificate_authority:
+        changes["kubelet_certificate_authority"] = str(pki.ca_cert)
+    if options.kubelet_preferred_address_types == type(options)().kubelet_preferred_address_types:
+        changes["kubelet_preferred_address_types"] = ("InternalIP", "ExternalIP", "Hostname")
+    return dataclasses.replace(options, **changes)
 
 
 def _exit_quietly(signum, frame):

@@ -29,9 +29,10 @@ def ago(**kw) -> str:
 
 
 @pytest.mark.parametrize("plural,short,categories,subresources,namespaced", [
-    ("pods", ("po",), ("all",), ("status", "binding", "eviction", "ephemeralcontainers"), True),
-    ("nodes", ("no",), (), ("status",), False),
-    ("services", ("svc",), ("all",), ("status",), True),
+    ("pods", ("po",), ("all",), ("status", "binding", "eviction", "ephemeralcontainers",
+                                 "exec", "attach", "portforward", "log", "proxy"), True),
+    ("nodes", ("no",), (), ("status", "proxy"), False),
+    ("services", ("svc",), ("all",), ("status", "proxy"), True),
     ("endpoints", ("ep",), (), (), True),
     ("secrets", (), (), (), True),
     ("serviceaccounts", ("sa",), (), ("token",), True),
