@@ -6,7 +6,8 @@
 * ``/stats/summary`` — the Summary API (stats/v1alpha1: node and pod CPU and memory);
 * ``/metrics/resource`` — the resource metrics the metrics server scrapes (Prometheus text).
 
-The streaming issue adds containerLogs, exec, attach and portForward here.
+and the streaming endpoints (``streaming.py``): ``/containerLogs``, ``/exec``, ``/attach``
+and ``/portForward``, over plain HTTP, websockets or SPDY.
 
 Every request is authenticated (client certificates of ``--client-ca-file``, or a bearer
 token by TokenReview; anonymous is refused with 401) and authorized by SubjectAccessReview
@@ -24,6 +25,7 @@ import orjson
 
 from workers.serving.delegated import Attributes, ReviewError, header_map, peer
 
+from . import streaming
 from .node import now_rfc3339
 from .usage import Sample
 
@@ -131,11 +133,14 @@ class KubeletServer:
 
     def __init__(self, host, authn, authz):
         self.host, self.authn, self.authz = host, authn, authz
+        self.streaming = streaming.StreamingServer(host)
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
+        if scope["type"] not in ("http", "websocket"):
             return
         path, method = scope.get("path") or "/", scope.get("method") or "GET"
+        # refusals answer a websocket handshake with a plain status too
+        stream_send, send = send, streaming.http_sender(scope, send)
         user = await self.authn.authenticate(header_map(scope), peer(scope))
         if user is None:
             return await _send(send, 401, b"Unauthorized")
@@ -150,6 +155,10 @@ class KubeletServer:
             msg = (f"Forbidden (user={user.name}, verb={attrs.verb}, resource=nodes, "
                    f"subresource={attrs.subresource})")
             return await _send(send, 403, msg.encode())
+        if streaming.handles(path):
+            return await self.streaming(scope, receive, stream_send, method, path)
+        if scope["type"] == "websocket":
+            return await _send(send, 404, b"404 page not found\n")
         if method not in ("GET", "HEAD"):
             return await _send(send, 405, b"Method Not Allowed")
         if path == "/healthz":

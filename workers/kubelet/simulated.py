@@ -10,14 +10,20 @@
   ``sim.kubelet/liveness-fail-after-seconds: "N"``: they fail from N seconds after the
   container started (the kubelet then kills and restarts it per restartPolicy).
 * ``list_images`` reports every image pulled, with the pull's size.
+* Logs (``logs``) are the lines the runtime itself writes for a container: one on stdout
+  when it starts and one when it exits; ``follow`` waits for the exit.  ``exec``,
+  ``attach`` and ``port_forward`` are refused (``StreamingUnsupported``: no processes, no
+  network), which the kubelet's API turns into a Status error saying so.
 """
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import itertools
+import time
 
-from .runtime import Image, ImageNeverPull, ProbeResult, PullResult, Runtime, normalize_image
+from .runtime import (Image, ImageNeverPull, LogLine, ProbeResult, PullResult, Runtime,
+                      normalize_image)
 
 EXIT_AFTER = "sim.kubelet/exit-after-seconds"
 EXIT_CODE = "sim.kubelet/exit-code"
@@ -66,17 +72,38 @@ def exit_plan(pod: dict) -> tuple[float | None, int]:
     return after, code
 
 
+def _rfc3339_nano(ns: int) -> str:
+    secs, frac = divmod(ns, 10 ** 9)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{frac:09d}Z"
+
+
 class _Container:
     __slots__ = ("uid", "exit_after", "exit_code", "stopped", "done", "task", "started",
-                 "liveness_fail_after")
+                 "liveness_fail_after", "name", "image", "log", "ended")
 
     def __init__(self, uid: str, exit_after: float | None, exit_code: int,
-                 liveness_fail_after: float | None = None):
+                 liveness_fail_after: float | None = None, name: str = "", image: str = ""):
         self.uid, self.exit_after, self.exit_code = uid, exit_after, exit_code
         self.stopped = asyncio.Event()
         self.done: int | None = None
         self.started: float | None = None          # loop time of start_container
         self.liveness_fail_after = liveness_fail_after
+        self.name, self.image = name, image
+        self.log: list[LogLine] = []
+        self.ended = asyncio.Event()                # set once ``done`` is known
+
+    def write(self, text: str) -> None:
+        self.log.append(LogLine(_rfc3339_nano(time.time_ns()), "stdout",
+                                (text + "\n").encode()))
+
+    def finish(self, code: int) -> int:
+        if self.done is None:
+            self.done = code
+        if not self.ended.is_set():
+            if self.started is not None:
+                self.write(f"simulated container {self.name} exited with code {self.done}")
+            self.ended.set()
+        return self.done
 
 
 class SimulatedRuntime(Runtime):
@@ -121,38 +148,61 @@ class SimulatedRuntime(Runtime):
         else:
             after, code = exit_plan(pod)
         self.containers[cid] = _Container(uid, after, code,
-                                          None if init else liveness_fail_after(pod))
+                                          None if init else liveness_fail_after(pod),
+                                          container.get("name", ""),
+                                          normalize_image(container.get("image") or ""))
         return cid
 
     async def start_container(self, cid: str) -> None:
         if cid not in self.containers:
             raise KeyError(cid)
-        self.containers[cid].started = asyncio.get_running_loop().time()
+        c = self.containers[cid]
+        c.started = asyncio.get_running_loop().time()
+        c.write(f"simulated container {c.name} started (image {c.image})")
 
     async def wait_container(self, cid: str) -> int:
         c = self.containers[cid]
         if c.done is not None:
-            return c.done
+            return c.finish(c.done)
         try:
             await asyncio.wait_for(c.stopped.wait(), c.exit_after)
         except asyncio.TimeoutError:
-            if c.done is None:
-                c.done = c.exit_code
-        return c.done if c.done is not None else 0
+            return c.finish(c.exit_code)
+        return c.finish(c.done if c.done is not None else 0)
 
     async def stop_container(self, cid: str, grace: float) -> int:
         c = self.containers.get(cid)
         if c is None:
             return 0
-        if c.done is None:
-            c.done = 0
+        code = c.finish(0)
         c.stopped.set()
-        return c.done
+        return code
 
     async def remove_pod(self, uid: str) -> None:
         for cid in [k for k, c in self.containers.items() if c.uid == uid]:
             c = self.containers.pop(cid)
             c.stopped.set()
+            c.ended.set()
+
+    def logs(self, cid: str, *, follow: bool):
+        """The container's synthesised lines; ``follow`` ends when it exits (or is
+        removed).  An unknown container has no lines."""
+        c = self.containers.get(cid)
+
+        async def lines():
+            if c is None:
+                return
+            sent = 0
+            while True:
+                while sent < len(c.log):
+                    yield c.log[sent]
+                    sent += 1
+                if not follow or c.ended.is_set():
+                    if sent == len(c.log):
+                        return
+                    continue
+                await c.ended.wait()
+        return lines()
 
     async def list_images(self) -> list[Image]:
         out = []

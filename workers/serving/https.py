@@ -8,16 +8,27 @@ TLS object (the handshake has verified it against ``client_ca_files`` by then) a
 DER bytes under ``scope["extensions"]["tls"]["client_cert_der"]`` and its subject (a list of
 ``{attribute: value}``, as ``ssl`` decodes it) under ``"client_subject"``.
 
+Upgrades other than websocket (SPDY/3.1 for the kubelet's exec, attach and port-forward)
+are plain HTTP to uvicorn, which would answer the 101 and then drop the connection's bytes.
+For such a request (``Connection: Upgrade`` with an ``Upgrade`` that is not websocket) the
+scope carries ``scope["extensions"]["http.hijack"]["hijack"]``: called with the raw
+response head (``b"HTTP/1.1 101 Switching Protocols\r\n…\r\n\r\n"``) instead of any
+``http.response.*`` message, it writes the head, takes the connection away from uvicorn
+(the bytes the client sent after its request included) and returns an
+``(asyncio.StreamReader, asyncio.StreamWriter)`` pair the app owns from then on: uvicorn
+sends nothing more on it, and the app closes the writer when done.
+
 A ``port`` of 0 binds a free port; ``port`` then tells which one (the kubelet reports it as
 ``daemonEndpoints.kubeletEndpoint``).
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import ssl
 
 import uvicorn
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, httptools
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 log = logging.getLogger(__name__)
@@ -40,9 +51,58 @@ def _with_peer(app, transport):
 
 
 class _PeerHttp(HttpToolsProtocol):
+    """uvicorn's httptools protocol with the peer certificate and the ``http.hijack``
+    extension (see the module docstring)."""
+
+    _upgraded: bytearray | None = None        # bytes after a non-websocket upgrade request
+
     def connection_made(self, transport):
         super().connection_made(transport)
         self.app = _with_peer(self.app, transport)
+
+    def data_received(self, data: bytes) -> None:
+        if self._upgraded is not None:        # upgraded, the app has not taken it over yet
+            self._upgraded += data
+            return
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError:
+            return super().send_400_response("Invalid HTTP request received.")
+        except httptools.HttpParserUpgrade as exc:
+            if self._should_upgrade():
+                return self.handle_websocket_upgrade()
+            # the request is complete (its ASGI task is running); what follows belongs to
+            # the upgraded protocol
+            self._upgraded = bytearray(data[exc.args[0]:] if exc.args else b"")
+
+    def on_headers_complete(self) -> None:
+        super().on_headers_complete()
+        upgrade = self._get_upgrade() if self.parser.should_upgrade() else None
+        if upgrade and upgrade != b"websocket" and self.cycle is not None:
+            cycle = self.cycle
+            self.scope.setdefault("extensions", {})["http.hijack"] = {
+                "hijack": lambda head: self._hijack(cycle, head)}
+
+    def _hijack(self, cycle, head: bytes):
+        if cycle.response_started or cycle.disconnected or self.transport.is_closing():
+            raise ConnectionError("the connection cannot be taken over")
+        # uvicorn must neither answer nor close this connection any more
+        cycle.response_started = cycle.response_complete = True
+        cycle.keep_alive = False
+        self.connections.discard(self)
+        self._unset_keepalive_if_required()
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader(limit=2 ** 24)
+        protocol = asyncio.StreamReaderProtocol(reader)
+        self.transport.set_protocol(protocol)
+        protocol.connection_made(self.transport)
+        writer = asyncio.StreamWriter(self.transport, protocol, reader, loop)
+        writer.write(head)
+        if self._upgraded:
+            reader.feed_data(bytes(self._upgraded))
+        self._upgraded = bytearray()
+        self.flow.resume_reading()
+        return reader, writer
 
 
 class _PeerWebSocket(WebSocketsSansIOProtocol):
