@@ -134,6 +134,11 @@ def test_logs_never_forward_the_callers_credentials(server, kubectl, namespace, 
     kubectl("create", "rolebinding", "logs", "--role=logs",
             f"--serviceaccount={namespace}:reader", "-n", namespace)
     token = kubectl("create", "token", "reader", "-n", namespace).stdout.strip()
+    deadline = time.monotonic() + 10          # the authorizer follows RBAC by watching
+    while kubectl("auth", "can-i", "get", "pods/log", "-n", namespace, "--as",
+                  f"system:serviceaccount:{namespace}:reader", check=False).stdout.strip() != "yes":
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
     status, _, body = server.request(
         "GET", f"/api/v1/namespaces/{namespace}/pods/t/log", client_cert=False,
         headers={"Authorization": f"Bearer {token}", "Impersonate-User": "someone",
@@ -161,6 +166,11 @@ def test_exec_without_rbac_is_a_forbidden_status_kubectl_prints(server, kubectl,
     user = f"jane-{namespace}"
     kubectl("create", "role", "read", "--verb=get", "--resource=pods", "-n", namespace)
     kubectl("create", "rolebinding", "read", "--role=read", f"--user={user}", "-n", namespace)
+    deadline = time.monotonic() + 10          # the authorizer follows RBAC by watching
+    while kubectl("auth", "can-i", "get", "pods", "-n", namespace, "--as", user,
+                  check=False).stdout.strip() != "yes":
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
     before = len(kubelet.requests)
     cp = kubectl("--as", user, "exec", "p", "-n", namespace, "--", "ls", check=False)
     assert cp.returncode != 0
@@ -435,3 +445,27 @@ def test_pods_proxy_goes_to_the_pod_ip_only(server, namespace, kubelet):
     assert status == 200, body
     status, _, body = server.request("GET", f"{base}/web:{server.port}/proxy/api")
     assert status == 400 and json.loads(body)["message"] == "address not allowed"
+
+
+def test_services_proxy_goes_to_endpoints_only(server, namespace):
+    base = f"/api/v1/namespaces/{namespace}"
+    status, _, body = server.request("POST", f"{base}/services", body={
+        "apiVersion": "v1", "kind": "Service", "metadata": {"name": "svc"},
+        "spec": {"ports": [{"name": "http", "port": 80}]}})
+    assert status == 201, body
+    status, _, body = server.request("GET", f"{base}/services/svc/proxy/")
+    assert status == 503 and json.loads(body)["message"] == \
+        'no endpoints available for service "svc"'
+    status, _, body = server.request("GET", f"{base}/services/svc:nope/proxy/")
+    assert status == 503 and json.loads(body)["message"] == \
+        'no service port "nope" found for service "svc"'
+    # an endpoint nothing answers on: the dial error, as a 503
+    status, _, body = server.request("POST", f"{base}/endpoints", body={
+        "apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": "svc"},
+        "subsets": [{"addresses": [{"ip": "192.0.2.1"}],
+                     "ports": [{"name": "http", "port": 9}]}]})
+    assert status == 201, body
+    status, _, body = server.request("GET", f"{base}/services/svc/proxy/api")
+    assert status == 503, body
+    assert json.loads(body)["message"].startswith(
+        "error trying to reach service: dial tcp 192.0.2.1:9: "), body
