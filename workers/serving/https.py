@@ -18,6 +18,9 @@ response head (``b"HTTP/1.1 101 Switching Protocols\r\n…\r\n\r\n"``) instead o
 ``(asyncio.StreamReader, asyncio.StreamWriter)`` pair the app owns from then on: uvicorn
 sends nothing more on it, and the app closes the writer when done.
 
+Websocket subprotocols reach the scope as the client wrote them, also those that are not
+RFC 7230 tokens (kubectl's ``SPDY/3.1+portforward.k8s.io``).
+
 A ``port`` of 0 binds a free port; ``port`` then tells which one (the kubelet reports it as
 ``daemonEndpoints.kubeletEndpoint``).
 """
@@ -106,6 +109,14 @@ class _PeerHttp(HttpToolsProtocol):
 
 
 class _PeerWebSocket(WebSocketsSansIOProtocol):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # ``websockets`` parses Sec-WebSocket-Protocol as RFC 7230 tokens and answers 400
+        # to kubectl's tunnelled port-forward, ``SPDY/3.1+portforward.k8s.io`` ("/" is not
+        # a token character).  uvicorn splits the header for the scope itself and answers
+        # with the protocol the app accepts, so the library's own parse is skipped.
+        self.conn.process_subprotocol = lambda headers: None
+
     def connection_made(self, transport):
         super().connection_made(transport)
         self.app = _with_peer(self.app, transport)
