@@ -1,4 +1,4 @@
-"""A SPDY/3.1 connection over asyncio streams (``spdy.Session`` driven by a read loop), for
+"""A SPDY/3.1 connection over asyncio streams (``spdy_session.Session`` driven by a read loop), for
 either side.
 
 * ``Connection(reader, writer, client=…, on_stream=…)``; ``start()`` runs the read loop in a
@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from apiserver.client import spdy
+from apiserver.client import spdy, spdy_session
 
 log = logging.getLogger("apiserver.client.spdy")
 
@@ -126,7 +126,7 @@ class Stream:
 class Connection:
     def __init__(self, reader, writer, *, client: bool, on_stream=None):
         self.reader, self.writer = reader, writer
-        self.session = spdy.Session(client)
+        self.session = spdy_session.Session(client)
         self.on_stream = on_stream
         self.streams: dict[int, Stream] = {}
         self.closed = asyncio.Event()
@@ -253,7 +253,7 @@ class Connection:
             self._lost(None)
 
     async def _dispatch(self, event) -> None:
-        if isinstance(event, spdy.StreamOpened):
+        if isinstance(event, spdy_session.StreamOpened):
             stream = Stream(self, event.stream_id, event.headers)
             self.streams[event.stream_id] = stream
             if event.fin:
@@ -268,24 +268,24 @@ class Connection:
                 stream.reset(spdy.INTERNAL_ERROR)
             return
         stream = self.streams.get(getattr(event, "stream_id", -1))
-        if isinstance(event, spdy.DataReceived) and stream is not None:
+        if isinstance(event, spdy_session.DataReceived) and stream is not None:
             stream._feed(event.data)
             if event.fin:
                 stream._end()
             if not stream._space.is_set():
                 await stream._space.wait()
-        elif isinstance(event, (spdy.StreamReplied, spdy.HeadersReceived)) and stream:
+        elif isinstance(event, (spdy_session.StreamReplied, spdy_session.HeadersReceived)) and stream:
             stream.reply_headers = {**stream.reply_headers, **event.headers}
             stream.replied.set()
             stream._settled.set()
             if event.fin:
                 stream._end()
-        elif isinstance(event, spdy.StreamReset) and stream is not None:
+        elif isinstance(event, spdy_session.StreamReset) and stream is not None:
             stream.reset_status = event.status
             stream._write_closed = True
             stream._end()
             self.streams.pop(event.stream_id, None)
-        elif isinstance(event, spdy.PingAnswered):
+        elif isinstance(event, spdy_session.PingAnswered):
             fut = self._pings.get(event.ping_id)
             if fut is not None and not fut.done():
                 fut.set_result(None)

@@ -1,4 +1,4 @@
-"""SPDY/3.1 framing (apiserver/client/spdy.py), its asyncio connection
+"""SPDY/3.1 framing (apiserver/client/spdy.py), stream state (spdy_session.py), the asyncio connection
 (spdy_connection.py) and client helpers (spdy_client.py): the SPDY/3 dictionary, header
 blocks against plain zlib, every frame's layout and round trip, the session's stream rules,
 and a client and a server connection over a real loopback TCP socket."""
@@ -11,7 +11,7 @@ import zlib
 
 import pytest
 
-from apiserver.client import spdy
+from apiserver.client import spdy, spdy_session
 from apiserver.client.spdy_connection import Connection
 
 
@@ -104,35 +104,35 @@ def test_unknown_control_frames_are_skipped_and_other_versions_refused():
         spdy.FrameReader().feed(b"\x80\x02\x00\x06\x00\x00\x00\x04\x00\x00\x00\x01")
 
 
-def pump(a: spdy.Session, b: spdy.Session) -> list:
+def pump(a: spdy_session.Session, b: spdy_session.Session) -> list:
     return b.receive_data(a.data_to_send())
 
 
 def test_sessions_open_reply_send_and_close_streams():
-    client, server = spdy.Session(client=True), spdy.Session(client=False)
+    client, server = spdy_session.Session(client=True), spdy_session.Session(client=False)
     assert [client.open_stream({"streamType": t}) for t in ("error", "data")] == [1, 3]
     opened = pump(client, server)
-    assert opened == [spdy.StreamOpened(1, {"streamtype": ["error"]}, False),
-                      spdy.StreamOpened(3, {"streamtype": ["data"]}, False)]
+    assert opened == [spdy_session.StreamOpened(1, {"streamtype": ["error"]}, False),
+                      spdy_session.StreamOpened(3, {"streamtype": ["data"]}, False)]
     server.reply(1)
     server.reply(3, {"a": "b"})
-    assert pump(server, client) == [spdy.StreamReplied(1, {}, False),
-                                    spdy.StreamReplied(3, {"a": ["b"]}, False)]
+    assert pump(server, client) == [spdy_session.StreamReplied(1, {}, False),
+                                    spdy_session.StreamReplied(3, {"a": ["b"]}, False)]
     client.send_data(3, b"hello", fin=True)
-    assert pump(client, server) == [spdy.DataReceived(3, b"hello", True)]
+    assert pump(client, server) == [spdy_session.DataReceived(3, b"hello", True)]
     server.send_data(3, b"bye", fin=True)
-    assert pump(server, client) == [spdy.DataReceived(3, b"bye", True)]
+    assert pump(server, client) == [spdy_session.DataReceived(3, b"bye", True)]
     assert 3 not in client.streams and 3 not in server.streams      # both halves closed
     with pytest.raises(ValueError):
         client.send_data(3, b"more")
     client.reset(1)
-    assert pump(client, server) == [spdy.StreamReset(1, spdy.CANCEL)]
+    assert pump(client, server) == [spdy_session.StreamReset(1, spdy.CANCEL)]
     # server-side streams are even
     assert server.open_stream({}) == 2
 
 
 def test_large_data_is_split_into_frames():
-    client, server = spdy.Session(client=True), spdy.Session(client=False)
+    client, server = spdy_session.Session(client=True), spdy_session.Session(client=False)
     client.open_stream({})
     pump(client, server)
     client.send_data(1, b"x" * (spdy.MAX_LENGTH + 5))
@@ -141,14 +141,14 @@ def test_large_data_is_split_into_frames():
 
 
 def test_pings_of_the_peer_are_echoed_and_ours_answered():
-    client, server = spdy.Session(client=True), spdy.Session(client=False)
+    client, server = spdy_session.Session(client=True), spdy_session.Session(client=False)
     assert client.ping() == 1 and client.ping() == 3
     assert pump(client, server) == []                       # echoed, not reported
-    assert pump(server, client) == [spdy.PingAnswered(1), spdy.PingAnswered(3)]
+    assert pump(server, client) == [spdy_session.PingAnswered(1), spdy_session.PingAnswered(3)]
 
 
 def test_peer_mistakes_reset_a_stream_or_end_the_connection():
-    client, server = spdy.Session(client=True), spdy.Session(client=False)
+    client, server = spdy_session.Session(client=True), spdy_session.Session(client=False)
     w = spdy.FrameWriter()
     # data for a stream that was never opened: RST INVALID_STREAM
     assert server.receive_data(w.encode(spdy.DataFrame(5, b"x"))) == []
@@ -161,7 +161,7 @@ def test_peer_mistakes_reset_a_stream_or_end_the_connection():
     assert spdy.RstStream(1, spdy.STREAM_ALREADY_CLOSED) in spdy.FrameReader().feed(
         server.data_to_send())
     # a stream id that goes backwards (or has the server's parity) ends the connection
-    fresh = spdy.Session(client=False)
+    fresh = spdy_session.Session(client=False)
     writer = spdy.FrameWriter()
     fresh.receive_data(writer.encode(spdy.SynStream(5, {})))
     with pytest.raises(spdy.ProtocolError):
@@ -169,14 +169,14 @@ def test_peer_mistakes_reset_a_stream_or_end_the_connection():
     assert spdy.FrameReader().feed(fresh.data_to_send()) == [
         spdy.GoAway(5, spdy.GOAWAY_PROTOCOL_ERROR)]
     with pytest.raises(spdy.ProtocolError):
-        spdy.Session(client=False).receive_data(spdy.FrameWriter().encode(
+        spdy_session.Session(client=False).receive_data(spdy.FrameWriter().encode(
             spdy.SynStream(2, {})))
 
 
 def test_after_goaway_new_streams_are_refused():
-    client, server = spdy.Session(client=True), spdy.Session(client=False)
+    client, server = spdy_session.Session(client=True), spdy_session.Session(client=False)
     server.goaway()
-    assert pump(server, client) == [spdy.GoAwayReceived(0, 0)]
+    assert pump(server, client) == [spdy_session.GoAwayReceived(0, 0)]
     with pytest.raises(spdy.ProtocolError):
         client.open_stream({})
     late = spdy.FrameWriter().encode(spdy.SynStream(1, {}))
