@@ -248,3 +248,39 @@ def test_port_forward_on_the_simulated_runtime_reports_on_the_error_stream(
     assert run(go, pki, review_client, SimulatedRuntime()) == (
         b"", b"error forwarding port 8080 to pod uid-web, uid : the simulated runtime cannot "
              b"forward ports")
+
+
+def test_a_client_that_leaves_kills_its_command(pki, review_client):  # noqa: F811
+    async def go(port, rt):
+        up = await spdy(port, pki, exec_path("sleep", "30", output=1), KUBECTL_PROTOCOLS)
+        await up.connection.open_stream({"streamType": "error"})
+        await up.connection.open_stream({"streamType": "stdout"})
+        for _ in range(100):
+            if rt.sessions:
+                break
+            await asyncio.sleep(0.05)
+        await up.connection.close()
+        proc = rt.sessions[0].proc
+        return await asyncio.wait_for(proc.wait(), 10), rt.sessions[0].closed
+    code, closed = run(go, pki, review_client)
+    assert closed and code == -9
+
+
+def test_streams_that_never_come_time_out(pki, review_client, monkeypatch):  # noqa: F811
+    from workers.kubelet import streaming_spdy
+    monkeypatch.setattr(streaming_spdy, "STREAM_CREATION_TIMEOUT", 0.3)
+
+    async def go(port, rt):
+        # exec: stdout is never opened, so the kubelet drops the connection
+        up = await spdy(port, pki, exec_path("true", output=1), KUBECTL_PROTOCOLS)
+        await up.connection.open_stream({"streamType": "error"})
+        await asyncio.wait_for(up.connection.closed.wait(), 5)
+        # port-forward: an error stream whose data stream never follows
+        up = await spdy(port, pki, "/portForward/ns/web", PORT_FORWARD)
+        error = await up.connection.open_stream({"streamType": "error", "port": "80",
+                                                 "requestID": "7"})
+        text = await asyncio.wait_for(error.read(), 5)
+        await up.connection.close()
+        return text, rt.sessions
+    text, sessions = run(go, pki, review_client)
+    assert text == b"(request=7) timed out waiting for streams" and sessions == []

@@ -245,3 +245,15 @@ def test_pings_are_answered_during_a_session(pki, review_client):  # noqa: F811
         await ws.close()
         return latency
     assert run(go, pki, review_client) >= 0
+
+
+def test_a_client_that_leaves_kills_its_command(pki, review_client):  # noqa: F811
+    async def go(port, rt):
+        ws = await connect(f"wss://127.0.0.1:{port}{EXEC}?command=sleep&command=30&output=1",
+                           ssl=client_ssl(pki), subprotocols=[V5])
+        assert await ws.recv() == b"\x01"
+        await ws.close()
+        stream = rt.sessions[0]
+        return await asyncio.wait_for(stream.proc.wait(), 10), stream.closed
+    code, closed = run(go, pki, review_client)
+    assert closed and code == -9
