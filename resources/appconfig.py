@@ -43,8 +43,6 @@ class ResourcesConfig(AppConfig):
         register_post_start("start-csrsigning-controller", import_string("resources.controllers.csrsigning.start_csrsigning_controller"))
         register_post_start("start-storage-protection-controller", import_string(
             "resources.controllers.storage_protection.start_storage_protection_controller"))
-        register_post_start("start-resourcequota-controller", import_string(
-            "resources.controllers.resourcequota.start_resourcequota_controller"))
         register_post_start("start-validatingadmissionpolicy-status-controller", import_string(
             "resources.controllers.validatingadmissionpolicystatus."
             "start_validatingadmissionpolicy_status_controller"))

@@ -31,6 +31,8 @@ from .namespace import NamespaceController
 from .nodelifecycle import NodeLifecycleController
 from .pvbinder import PersistentVolumeBinder
 from .replicaset import REPLICA_SETS, REPLICATION_CONTROLLERS, ReplicaSetController
+from .resourcequota import ResourceQuotaController
+from .resourcequota import add_arguments as add_resourcequota_arguments
 from .rootcacertpublisher import RootCACertPublisher, root_ca_bundle
 from .statefulset import StatefulSetController
 from .ttlafterfinished import TTLAfterFinishedController
@@ -71,6 +73,9 @@ CONTROLLERS = {
     "persistentvolume-binder": lambda c, i, r, a: PersistentVolumeBinder(
         c, i, r, resync=getattr(a, "pvclaimbinder_sync_period", 15.0),
         enable_host_path_provisioner=getattr(a, "enable_hostpath_provisioner", False)),
+    "resourcequota": lambda c, i, r, a: ResourceQuotaController(
+        c, i, r, sync_period=getattr(a, "resource_quota_sync_period", 300.0),
+        workers=getattr(a, "concurrent_resource_quota_syncs", 5)),
 }
 RECORDER_NAMES = {"node-lifecycle": "node-controller",
                   "garbagecollector": "garbage-collector-controller",
@@ -118,6 +123,7 @@ def add_lifecycle_arguments(p) -> None:
     p.add_argument("--mirroring-max-endpoints-per-subset", type=int, default=1000,
                    help="the most addresses of one Endpoints subset mirrored to a slice")
     add_hpa_arguments(p)
+    add_resourcequota_arguments(p)
 
 
 def selected(spec: str) -> list[str]:

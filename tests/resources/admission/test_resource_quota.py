@@ -1,19 +1,50 @@
-"""ResourceQuota admission with the quota controller: refusals with upstream's messages,
-usage raised on create, freed by the controller after a delete, dryRun writes nothing,
-and two concurrent creates cannot both take the last slot."""
+"""ResourceQuota admission: refusals with upstream's messages, usage raised on create, freed
+by a recount after a delete, dryRun writes nothing, and two concurrent creates cannot both
+take the last slot.
+
+The quota controller is an API client of the controller manager
+(workers/controllers/resourcequota.py); here ``recount`` stands in for its sync, using its
+evaluators over the stored objects (its own tests drive it against a real server)."""
 from __future__ import annotations
 
 import threading
 import time
+
+import copy
 
 import orjson
 import pytest
 from django.db import OperationalError, connection
 
 from apiserver.runtime import errors
-from resources.controllers.resourcequota import ResourceQuotaController
 from tests.apiserver.storage.support import ensure_revision_row
 from tests.conftest import build_server
+from workers.controllers import resourcequota_evaluators as ev
+from workers.controllers.resourcequota import new_status
+
+
+def recount(stores, ctx):
+    """What one controller sync writes for every quota: status.hard from spec, status.used
+    counted over the namespace's stored objects."""
+    quotas = stores.store("", "v1", "resourcequotas")
+    status_ctx = copy.copy(ctx)
+    status_ctx.subresource = "status"
+    for doc in quotas.list(None)["items"]:
+        quota = orjson.loads(doc)
+        ns = quota["metadata"]["namespace"]
+
+        def objects_of(resource, group, ns=ns):
+            store = next((s for s in stores.all() if s.strategy.plural == resource
+                          and s.strategy.group == group), None)
+            return None if store is None else \
+                [orjson.loads(d) for d in store.list(ns)["items"]]
+        usage = ev.calculate_usage(quota, objects_of, 0.0)
+        status = new_status(quota, usage)
+
+        def transform(current, status=status):
+            current["status"] = status
+            return current
+        quotas.guaranteed_update(ns, quota["metadata"]["name"], transform, status_ctx)
 
 
 def setup(ctx, hard):
@@ -21,7 +52,7 @@ def setup(ctx, hard):
     stores = build_server(admission_plugins=("ResourceQuota",))[0].stores
     quotas = stores.store("", "v1", "resourcequotas")
     quotas.create("default", {"metadata": {"name": "q"}, "spec": {"hard": hard}}, ctx)
-    ResourceQuotaController(stores).sync()
+    recount(stores, ctx)
     return stores, quotas
 
 
@@ -46,7 +77,7 @@ def test_pods_are_refused_past_hard_and_a_delete_frees_a_slot(db, ctx):
     assert str(err.value.message) == ('pods "c" is forbidden: exceeded quota: q, requested: '
                                       'pods=1, used: pods=2, limited: pods=2')
     pods.delete("default", "a", {"gracePeriodSeconds": 0}, ctx)
-    ResourceQuotaController(stores).sync()
+    recount(stores, ctx)
     assert used(quotas)["pods"] == "1"
     pods.create("default", pod("c", "100m"), ctx)
 
