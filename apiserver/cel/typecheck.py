@@ -33,7 +33,6 @@ import re
 from dataclasses import dataclass, field
 
 import celpy
-import lark
 
 MAX_TYPES_TO_CHECK = 10
 _environment = celpy.Environment()
@@ -318,7 +317,7 @@ class Checker:
         handler = getattr(self, "_" + node.data, None)
         if handler is None:                      # a construct this checker does not type
             for child in node.children:
-                if isinstance(child, lark.Tree):
+                if _is_tree(child):
                     self.check(child)
             return DYN
         return handler(node)
@@ -438,7 +437,7 @@ class Checker:
         return DYN
 
     def _args(self, node, at: int):
-        lists = [c for c in node.children[at:] if isinstance(c, lark.Tree)]
+        lists = [c for c in node.children[at:] if _is_tree(c)]
         return lists[0].children if lists else []
 
     def _ident_arg(self, node):
@@ -502,14 +501,19 @@ class Checker:
 _MISSING = object()
 
 
+def _is_tree(node) -> bool:
+    """A lark ``Tree`` (tokens, the leaves, are strings)."""
+    return hasattr(node, "data") and hasattr(node, "children")
+
+
 def _unwrap(node):
     """The single construct an expression node wraps (``expr > … > member > member_dot``),
     or None when it is an operation."""
-    while isinstance(node, lark.Tree) and len(node.children) == 1 and node.data in (
+    while _is_tree(node) and len(node.children) == 1 and node.data in (
             "expr", "conditionalor", "conditionaland", "relation", "addition",
             "multiplication", "unary", "member", "primary"):
         node = node.children[0]
-    return node if isinstance(node, lark.Tree) else None
+    return node if _is_tree(node) else None
 
 
 def check_expression(text: str, env: dict) -> tuple[str | None, object]:

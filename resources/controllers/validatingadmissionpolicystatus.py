@@ -17,11 +17,15 @@ not import.  Schemas come from the kinds this server serves: a built-in kind's d
 ``ClientDiscoveryResolver``); a kind with neither is not checked.
 
 It finds its work in storage when it starts, after every local commit to policies and once
-a second; a pass does nothing unless policies changed since the last one.
+a second; a pass does nothing unless policies changed since the last one.  A new generation
+whose rules name a resource this server does not serve yet is looked at again for up to ten
+seconds before its status is written (a custom resource applied together with its policy is
+served moments later; upstream refreshes its RESTMapper once instead).
 """
 from __future__ import annotations
 
 import logging
+import time
 
 import orjson
 
@@ -37,6 +41,7 @@ log = logging.getLogger(__name__)
 MANAGER = "validatingadmissionpolicy-status-controller"
 GROUP, VERSION, RESOURCE = "admissionregistration.k8s.io", "v1", "validatingadmissionpolicies"
 MAX_TYPES = typecheck.MAX_TYPES_TO_CHECK
+UNRESOLVED_GRACE = 10.0        # seconds a generation waits for a resource not served yet
 
 
 class SchemaResolver:
@@ -87,9 +92,11 @@ def _names(rule: dict, key: str, *, resources: bool = False) -> list[str]:
     return [] if any("*" in v for v in values) else values
 
 
-def types_to_check(spec: dict, resolver: SchemaResolver) -> list[tuple]:
+def types_to_check(spec: dict, resolver: SchemaResolver,
+                   unresolved: list | None = None) -> list[tuple]:
     """upstream ``typesToCheck``: the kinds the resource rules name exactly, sorted by
-    group, version and kind; a rule stops adding at ten."""
+    group, version and kind; a rule stops adding at ten.  Exact resources this server does
+    not serve (yet) are appended to ``unresolved``."""
     gvks: set = set()
     constraints = spec.get("matchConstraints") if isinstance(spec.get("matchConstraints"),
                                                             dict) else {}
@@ -102,13 +109,15 @@ def types_to_check(spec: dict, resolver: SchemaResolver) -> list[tuple]:
         for group in sorted(groups):
             for version in sorted(versions):
                 for resource in sorted(resources):
-                    for gvk in resolver.kinds_for(group, version, resource):
+                    kinds = resolver.kinds_for(group, version, resource)
+                    if not kinds and unresolved is not None:
+                        unresolved.append((group, version, resource))
+                    for gvk in kinds:
                         gvks.add(gvk)
                         count += 1
                         if count == MAX_TYPES:
                             return sorted(gvks)
     return sorted(gvks)
-
 
 
 def _gvk_text(gvk: tuple) -> str:
@@ -149,11 +158,11 @@ class TypeChecker:
             declared[variable["name"]] = typecheck.DYN if issues or t is typecheck.ERROR else t
         return env
 
-    def check(self, policy: dict) -> list[dict]:
+    def check(self, policy: dict, unresolved: list | None = None) -> list[dict]:
         """upstream ``TypeChecker.Check``: the expression warnings for ``status``."""
         spec = policy.get("spec") if isinstance(policy.get("spec"), dict) else {}
         targets = []
-        for gvk in types_to_check(spec, self.resolver):
+        for gvk in types_to_check(spec, self.resolver, unresolved):
             found, t = self.resolver.decl_type(gvk)
             if found:
                 targets.append((gvk, t))
@@ -183,10 +192,13 @@ class TypeChecker:
 class ValidatingAdmissionPolicyStatusController(PollingController):
     name = MANAGER
 
-    def __init__(self, stores, *, poll_seconds: float = POLL_SECONDS):
+    def __init__(self, stores, *, poll_seconds: float = POLL_SECONDS,
+                 grace: float = UNRESOLVED_GRACE):
         self.stores = stores
         self.policies = stores.store(GROUP, VERSION, RESOURCE)
         self.cursor = None
+        self.grace = grace
+        self.waiting: dict = {}          # (uid, generation) -> when first found unresolved
         super().__init__(poll_seconds=poll_seconds)
 
     def _unchanged(self) -> bool:
@@ -205,21 +217,29 @@ class ValidatingAdmissionPolicyStatusController(PollingController):
             return 0
         cursor = self.policies.storage.current_revision()
         checker = TypeChecker(SchemaResolver(self.stores.index))
-        done, failed = 0, False
+        done, failed, now = 0, False, time.monotonic()
         for doc in self.policies.list(None)["items"]:
             policy = orjson.loads(doc)
             meta, status = policy.get("metadata") or {}, policy.get("status") or {}
             generation = meta.get("generation") or 0
             if generation <= (status.get("observedGeneration") or 0):
                 continue
+            unresolved: list = []
+            warnings = checker.check(policy, unresolved)
+            key = (meta.get("uid"), generation)
+            if unresolved and now - self.waiting.setdefault(key, now) < self.grace:
+                failed = True                   # look again next pass: not served yet
+                continue
+            self.waiting.pop(key, None)
             try:
-                done += self._write(policy, checker.check(policy))
+                done += self._write(policy, warnings)
             except errors.APIError as err:      # the next pass tries again
                 failed = True
                 log.warning("validatingadmissionpolicy %s: status not updated (%s)",
                             meta.get("name"), err.reason)
         if not failed:
             self.cursor = cursor
+            self.waiting.clear()
         return done
 
     def _write(self, policy: dict, warnings: list[dict]) -> int:

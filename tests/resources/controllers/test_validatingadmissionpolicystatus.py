@@ -4,7 +4,11 @@ upstream's warning text for a missing apps/v1 Deployment field, an empty typeChe
 correct policy, observedGeneration following spec changes, which kinds are checked."""
 from __future__ import annotations
 
+import time
+
 import orjson
+
+from apiserver.registry.strategy import Strategy
 
 from resources.controllers.validatingadmissionpolicystatus import (
     SchemaResolver, TypeChecker, ValidatingAdmissionPolicyStatusController, types_to_check)
@@ -110,3 +114,48 @@ def test_wildcards_and_subresources_are_not_checked(db, stores):
     assert checker.check(policy("p", "object.anything", rules=(
         {"apiGroups": ["*"], "apiVersions": ["*"], "resources": ["*"]},))) == []
     assert orjson.dumps(checker.check(policy("p", "true")))  == b"[]"
+
+
+class WidgetStrategy(Strategy):
+    """A custom-resource-like kind whose schema is its own ``openapi_schema``."""
+    group, version, kind, plural = "example.com", "v1", "Widget", "widgets"
+    openapi_schema = {"type": "object", "properties": {
+        "apiVersion": {"type": "string"}, "kind": {"type": "string"},
+        "metadata": {"allOf": [{"$ref": "#/components/schemas/"
+                                "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"}]},
+        "spec": {"type": "object", "properties": {"size": {"type": "integer"}}}}}
+
+
+WIDGETS = {"apiGroups": ["example.com"], "apiVersions": ["v1"], "operations": ["CREATE"],
+           "resources": ["widgets"]}
+
+
+def test_a_resource_served_later_is_waited_for(db, ctx, stores):
+    ensure_revision_row()
+    store = policies(stores)
+    store.create(None, policy("w", "object.spec.sise > 1 && object.metadata.namespace != ''",
+                              rules=(WIDGETS,)), ctx)
+    controller = ValidatingAdmissionPolicyStatusController(stores, grace=30)
+    assert controller.sync() == 0 and controller.sync() == 0      # not served: it waits
+    assert "observedGeneration" not in (store.load(None, "w")[0].get("status") or {})
+    stores.install(WidgetStrategy)
+    assert controller.sync() == 1
+    warning = store.load(None, "w")[0]["status"]["typeChecking"]["expressionWarnings"][0]
+    assert warning["warning"] == (
+        "example.com/v1, Kind=Widget: ERROR: <input>:1:12: undefined field 'sise'\n"
+        " | object.spec.sise > 1 && object.metadata.namespace != ''\n"
+        " | ...........^\n"
+        "ERROR: <input>:1:40: undefined field 'namespace'\n"
+        " | object.spec.sise > 1 && object.metadata.namespace != ''\n"
+        " | .......................................^\n")
+
+
+def test_a_resource_never_served_is_given_up_on(db, ctx, stores):
+    ensure_revision_row()
+    store = policies(stores)
+    store.create(None, policy("w", "object.anything", rules=(WIDGETS,)), ctx)
+    controller = ValidatingAdmissionPolicyStatusController(stores, grace=0.2)
+    assert controller.sync() == 0
+    time.sleep(0.25)
+    assert controller.sync() == 1
+    assert store.load(None, "w")[0]["status"] == {"observedGeneration": 1, "typeChecking": {}}
