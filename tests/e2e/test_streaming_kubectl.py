@@ -282,3 +282,26 @@ def test_python_client_stream_and_portforward(server, namespace, kubelet, core, 
     assert got == b"python-pf"
     sock.close()
     assert pf.error(echo_port) is None
+
+
+def test_websocket_exec_needs_get_and_spdy_needs_create(server, kubectl, namespace, kubelet):
+    """Upstream 1.32 authorizes a websocket upgrade (GET) with ``get`` on pods/exec and the
+    SPDY POST with ``create`` (the create check for websockets came with 1.35's
+    AuthorizePodWebsocketUpgradeCreatePermission)."""
+    kubelet.pod(namespace, "g")
+    user = f"getter-{namespace}"
+    kubectl("create", "role", "exec-get", "--verb=get", "--resource=pods,pods/exec",
+            "-n", namespace)
+    kubectl("create", "rolebinding", "exec-get", "--role=exec-get", f"--user={user}",
+            "-n", namespace)
+    deadline = time.monotonic() + 10
+    while kubectl("auth", "can-i", "get", "pods/exec", "-n", namespace, "--as", user,
+                  check=False).stdout.strip() != "yes":
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    cp = _kubectl(server, "--as", user, "exec", "g", "-n", namespace, "--", "echo", "ws")
+    assert (cp.returncode, cp.stdout) == (0, "ws\n"), cp.stderr
+    cp = _kubectl(server, "--as", user, "exec", "g", "-n", namespace, "--", "echo", "spdy",
+                  env={"KUBECTL_REMOTE_COMMAND_WEBSOCKETS": "false"})
+    assert cp.returncode != 0
+    assert f'User "{user}" cannot create resource "pods/exec"' in cp.stderr, cp.stderr
