@@ -231,14 +231,12 @@ class ConnectHandler:
 
 def kubelet_client_config(options) -> wire.KubeletClientConfig:
     own = getattr(options, "secure_port", 0)
-    bind = getattr(options, "bind_address", "127.0.0.1")
-    hosts = {"127.0.0.1", "::1", bind} if bind not in ("0.0.0.0", "::") else {"127.0.0.1", "::1"}
     return wire.KubeletClientConfig(
         cert_file=getattr(options, "kubelet_client_certificate", "") or "",
         key_file=getattr(options, "kubelet_client_key", "") or "",
         ca_file=getattr(options, "kubelet_certificate_authority", "") or "",
         timeout=float(getattr(options, "kubelet_timeout", wire.DIAL_TIMEOUT) or wire.DIAL_TIMEOUT),
-        refused=tuple((h, own) for h in hosts) if own else ())
+        refused_ports=(own,) if own else ())
 
 
 def _subpath(path: str, info) -> str:

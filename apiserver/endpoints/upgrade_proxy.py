@@ -20,12 +20,14 @@ May import: apiserver.runtime.
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 from dataclasses import dataclass
 
 from apiserver.runtime import errors
 
 DIAL_TIMEOUT = 5.0
+HEAD_TIMEOUT = 60.0         # for the backend's response head (a stream's starts at once)
 MAX_HEAD = 64 * 1024
 CHUNK = 64 * 1024
 
@@ -71,14 +73,14 @@ def response_error(code: int, body: bytes, resource: str, name: str) -> errors.A
 @dataclass(frozen=True)
 class KubeletClientConfig:
     """``--kubelet-client-certificate``, ``--kubelet-client-key``,
-    ``--kubelet-certificate-authority``; ``refused``: (host, port) pairs never dialled
-    (this server's own listener)."""
+    ``--kubelet-certificate-authority``; ``refused_ports``: ports never dialled on an
+    address of this machine (this server's own listener)."""
 
     cert_file: str = ""
     key_file: str = ""
     ca_file: str = ""
     timeout: float = DIAL_TIMEOUT
-    refused: tuple = ()
+    refused_ports: tuple = ()        # on any address of this machine
 
 
 class Dialer:
@@ -106,7 +108,9 @@ class Dialer:
     async def dial(self, location):
         """(reader, writer) to ``location``; a refused or failed dial is a Status error.
         TLS is complete before a byte of the request is written."""
-        if (location.host, location.port) in self.kubelet.refused:
+        if location.port in self.kubelet.refused_ports and _is_local(location.host):
+            # this server itself: its certificate chains to the CA too, and the kubelet
+            # client certificate would make the request a cluster admin's
             raise errors.BadRequest("address not allowed")
         ctx, server_name = None, None
         if location.backend == "kubelet":
@@ -129,6 +133,17 @@ class Dialer:
                                         f"{exc.verify_message}") from None
         except (OSError, ssl.SSLError) as exc:
             raise _dial_error(location, getattr(exc, "strerror", None) or str(exc)) from None
+
+
+def _is_local(host: str) -> bool:
+    """Is ``host`` (an IP) an address of this machine?  One this process can bind is."""
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.bind((host, 0))
+        return True
+    except OSError:
+        return False
 
 
 def _dial_error(location, why: str) -> errors.APIError:
@@ -176,9 +191,11 @@ class ResponseHead:
         return next((v for k, v in self.headers if k == name), None)
 
 
-async def read_head(reader) -> ResponseHead:
+async def read_head(reader, timeout: float = HEAD_TIMEOUT) -> ResponseHead:
     try:
-        raw = await reader.readuntil(b"\r\n\r\n")
+        raw = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout)
+    except asyncio.TimeoutError:
+        raise BackendError("error reading backend response: i/o timeout") from None
     except asyncio.LimitOverrunError:
         raise BackendError("error reading backend response: header too large") from None
     except (asyncio.IncompleteReadError, OSError, ssl.SSLError) as exc:

@@ -390,6 +390,7 @@ def test_no_request_reaches_an_address_that_is_not_a_kubelet(server, kubectl, na
     cases = {f"meta-{suffix}": (server.port, "169.254.169.254"),
              f"zero-{suffix}": (10250, "0.0.0.0"),
              f"self-{suffix}": (server.port, "127.0.0.1"),
+             f"self2-{suffix}": (server.port, "127.0.0.2"),     # any local address
              f"stranger-{suffix}": (stranger.port, "127.0.0.1"),
              f"impostor-{suffix}": (impostor.port, "127.0.0.1")}
     try:
@@ -401,7 +402,7 @@ def test_no_request_reaches_an_address_that_is_not_a_kubelet(server, kubectl, na
                                              f"{node}/log")
             st = json.loads(body)
             assert status in (400, 500) and st["status"] == "Failure", (node, st)
-            if node.startswith(("meta", "zero", "self")):
+            if node.startswith(("meta", "zero", "self")):        # self2 too
                 assert (status, st["message"]) == (400, "address not allowed"), st
             else:
                 assert "error dialing backend" in st["message"], st
