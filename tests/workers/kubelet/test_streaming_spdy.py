@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 import pytest
 from websockets.asyncio.client import connect
 
+from apiserver.client import spdy as frames
 from apiserver.client.spdy_client import forward, remote_command, tunnel, upgrade
 from apiserver.client.spdy_connection import Connection
 from tests.workers.kubelet.streaming_support import (Host, SubprocessRuntime, client_ssl,
@@ -284,3 +285,22 @@ def test_streams_that_never_come_time_out(pki, review_client, monkeypatch):  # n
         return text, rt.sessions
     text, sessions = run(go, pki, review_client)
     assert text == b"(request=7) timed out waiting for streams" and sessions == []
+
+
+def test_bytes_sent_with_the_request_reach_the_spdy_connection(pki, review_client):  # noqa: F811
+    # a client that does not wait for the 101: its first frame arrives with the request,
+    # before the app takes the connection over (workers/serving/https.py keeps it)
+    async def go(port, rt):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=client_ssl(pki))
+        head = ("POST /portForward/ns/web HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\n"
+                "Upgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: portforward.k8s.io\r\n"
+                "Content-Length: 0\r\n\r\n").encode()
+        writer.write(head + frames.FrameWriter().encode(frames.Ping(1)))
+        response = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        echo = await asyncio.wait_for(reader.readexactly(12), 5)
+        writer.close()
+        return response, frames.FrameReader().feed(echo)
+    response, echoed = run(go, pki, review_client)
+    assert response.startswith(b"HTTP/1.1 101 Switching Protocols\r\n")
+    assert b"X-Stream-Protocol-Version: portforward.k8s.io" in response
+    assert echoed == [frames.Ping(1)]
