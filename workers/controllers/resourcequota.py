@@ -32,7 +32,6 @@ from . import resourcequota_evaluators as ev
 from .base import Controller, split_key
 from .garbagecollector_discovery import discover
 from .hpa_util import go_duration
-from .workqueue import WorkQueue
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +97,18 @@ def _requires_replenish(resource: str, group: str, old: dict, new: dict, now: fl
     return False
 
 
+class _PriorityWorkers(Controller):
+    """Upstream's ``missingUsageQueue``: its own queue and workers (the shared worker loop
+    and retry policy), syncing with the controller's ``sync``."""
+
+    def __init__(self, owner):
+        self.name, self.workers, self.owner = f"{owner.name}_priority", owner.workers, owner
+        super().__init__()
+
+    async def sync(self, key: str) -> None:
+        await self.owner.sync(key)
+
+
 class ResourceQuotaController(Controller):
     """See the module docstring."""
 
@@ -108,7 +119,8 @@ class ResourceQuotaController(Controller):
         super().__init__()
         self.client, self.informers, self.recorder = client, informers, recorder
         self.sync_period, self.workers, self.clock = sync_period, workers, clock
-        self.missing_usage = WorkQueue(f"{self.name}_priority")
+        self.priority = _PriorityWorkers(self)
+        self.missing_usage = self.priority.queue
         self.quotas = informers.add_handler(QUOTAS, self._on_quota)
         self._monitors: dict[tuple[str, str], object] = {}
         self._discovery: tuple[float, dict] | None = None
@@ -119,14 +131,12 @@ class ResourceQuotaController(Controller):
     # ---- lifecycle ----------------------------------------------------------------------------
     def start(self) -> None:
         super().start()
-        for i in range(self.workers):
-            self._tasks.append(asyncio.create_task(self._priority_worker(),
-                                                   name=f"{self.name}-priority-{i}"))
+        self.priority.start()
         self._resync_task = asyncio.create_task(self._resync(), name=f"{self.name}-resync")
         self._tasks.append(self._resync_task)
 
     async def stop(self) -> None:
-        self.missing_usage.shutdown()
+        await self.priority.stop()
         await super().stop()
 
     async def _resync(self) -> None:
@@ -135,27 +145,6 @@ class ResourceQuotaController(Controller):
             await asyncio.sleep(self.sync_period)
             for quota in list(self.quotas.cache.values()):
                 self.queue.add(_key(quota))
-
-    async def _priority_worker(self) -> None:
-        """The base worker loop over the priority queue (same retry policy)."""
-        queue = self.missing_usage
-        while True:
-            key = await queue.get()
-            if key is None:
-                return
-            try:
-                await self.sync(key)
-                queue.forget(key)
-            except asyncio.CancelledError:
-                raise
-            except ApiError as exc:
-                log.info("%s: syncing %s: %s; retrying", self.name, key, exc)
-                queue.add_rate_limited(key)
-            except Exception as exc:  # noqa: BLE001 - logged, then retried rate-limited
-                log.error("%s: syncing %s failed", self.name, key, exc_info=exc)
-                queue.add_rate_limited(key)
-            finally:
-                queue.done(key)
 
     # ---- events -------------------------------------------------------------------------------
     def _on_quota(self, event, quota, old):

@@ -131,6 +131,44 @@ def test_a_claim_resized_is_charged_the_larger_of_request_and_allocation():
     assert used["old.storageclass.storage.k8s.io/requests.storage"] == 3 * 2 ** 30
 
 
+def _quota(name, hard, status_hard=None, used=None):
+    status = {k: v for k, v in (("hard", status_hard), ("used", used)) if v is not None}
+    return {"metadata": {"name": name, "namespace": "n"}, "spec": {"hard": hard},
+            "status": status}
+
+
+def test_quotas_whose_status_lacks_hard_or_usage_go_to_the_priority_queue():
+    ctl = ResourceQuotaController(None, SharedInformers(None), None)
+    ctl.add_quota(_quota("new", {"pods": "1"}, {"pods": "1"}))
+    ctl.add_quota(_quota("raised", {"pods": "2"}, {"pods": "1"}, {"pods": "0"}))
+    ctl.add_quota(_quota("known", {"pods": "1"}, {"pods": "1"}, {"pods": "0"}))
+    assert sorted(ctl.missing_usage._queue) == ["n/new", "n/raised"]
+    assert ctl.queue._queue == ["n/known"]
+    # a status-only change (admission raising used) queues nothing; a spec change does
+    old = _quota("known", {"pods": "1"}, {"pods": "1"}, {"pods": "0"})
+    ctl._on_quota("MODIFIED", _quota("x", {"pods": "1"}, {"pods": "1"}, {"pods": "1"}), old)
+    assert ctl.queue._queue == ["n/known"] and len(ctl.missing_usage) == 2
+    ctl._on_quota("MODIFIED", _quota("y", {"pods": "3"}, {"pods": "3"}, {"pods": "1"}), old)
+    assert ctl.queue._queue == ["n/known", "n/y"]
+
+
+def test_only_updates_that_free_usage_replenish():
+    ctl = ResourceQuotaController(None, SharedInformers(None), None)
+    ctl.quotas.cache["n/q"] = _quota("q", {"pods": "2"}, {"pods": "2"}, {"pods": "1"})
+    ctl.quotas.cache["n/cm"] = _quota("cm", {"configmaps": "2"}, {"configmaps": "2"},
+                                      {"configmaps": "0"})
+    handler = ctl._replenisher("pods", "")
+    running = dict(pod("p"), metadata={"name": "p", "namespace": "n"})
+    handler("MODIFIED", dict(running, metadata={**running["metadata"], "labels": {"a": "b"}}),
+            running)
+    assert len(ctl.queue) == 0
+    handler("MODIFIED", dict(running, status={"phase": "Failed"}), running)
+    assert ctl.queue._queue == ["n/q"]        # only the quota tracking pods
+    ctl._replenisher("configmaps", "")("DELETED", {"metadata": {"name": "m",
+                                                                "namespace": "n"}}, None)
+    assert ctl.queue._queue == ["n/q", "n/cm"]
+
+
 # ---- a real server -------------------------------------------------------------------------
 def _free_port() -> int:
     with socket.socket() as s:
