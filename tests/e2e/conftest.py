@@ -281,6 +281,8 @@ WORKER_MODULES = frozenset({
     "test_controller_manager_leader", "test_namespace_deletion", "test_crd_kopf",
     "test_auth_oidc", "test_auth_x509_proxy", "test_auth_bootstrap_webhook",
     "test_auth_no_credentials_logged", "test_authz_modes",
+    # streaming through the API server to kubelets (no storage behaviour of their own)
+    "test_streaming_apiserver", "test_streaming_kubectl", "test_logs_simulated",
     # request bodies in Kubernetes protobuf: decoding, before any storage
     "test_kubectl_typed",
 })
