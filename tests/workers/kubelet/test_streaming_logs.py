@@ -175,3 +175,27 @@ def test_the_simulated_runtime_logs_its_start_and_exit(pki, review_client):  # n
                 "simulated container main exited with code 0"]
             assert all(parse_time_ns(line.split(" ", 1)[0]) for line in lines)
     asyncio.run(go())
+
+
+def test_simulated_logs_end_with_the_exit_of_a_container_that_exits_by_itself():
+    async def go():
+        rt = SimulatedRuntime(pull_delay=0, start_delay=0)
+        pod = {"metadata": {"uid": "u", "annotations": {"sim.kubelet/exit-after-seconds": "0.2",
+                                                        "sim.kubelet/exit-code": "3"}}}
+        cid = await rt.create_container(pod, {"name": "job", "image": "busybox:1.36"}, 0)
+        assert [x async for x in rt.logs(cid, follow=False)] == []     # not started yet
+        await rt.start_container(cid)
+        follow = asyncio.ensure_future(_collect(rt.logs(cid, follow=True)))
+        assert await rt.wait_container(cid) == 3
+        lines = await asyncio.wait_for(follow, 5)
+        assert [x.data for x in lines] == [
+            b"simulated container job started (image docker.io/library/busybox:1.36)\n",
+            b"simulated container job exited with code 3\n"]
+        assert {x.stream for x in lines} == {"stdout"}
+        await rt.remove_pod("u")
+        assert [x async for x in rt.logs(cid, follow=True)] == []      # gone with its pod
+    asyncio.run(go())
+
+
+async def _collect(lines):
+    return [x async for x in lines]
