@@ -4,9 +4,11 @@ Upstream: ``pkg/registry/core/resourcequota/strategy.go`` (status is reset on cr
 kept on update), ``ValidateResourceQuota`` (quantities, scopes) and ``printResourceQuota``
 (REQUEST and LIMIT list ``name: used/hard`` from status, ``limits.*`` names in LIMIT).
 
-Upstream's quota controller copies ``spec.hard`` into ``status.hard`` and computes
-``status.used``; there is no controller here, so writes of the main resource copy
-``spec.hard`` into ``status.hard`` themselves and usage is not tracked (shown as 0).
+The quota controller (workers/controllers/resourcequota.py, in the controller manager)
+computes ``status.used`` and copies ``spec.hard`` into ``status.hard``, as upstream's.
+Writes of the main resource copy ``spec.hard`` into ``status.hard`` too, so the
+ResourceQuota admission plugin enforces a new quota before the controller's first sync
+(upstream's plugin refuses with "status unknown for quota" until then).
 """
 from __future__ import annotations
 
