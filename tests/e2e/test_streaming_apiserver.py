@@ -409,6 +409,17 @@ def test_no_request_reaches_an_address_that_is_not_a_kubelet(server, kubectl, na
             status, _, body = server.request("GET", f"/api/v1/nodes/{node}/proxy/healthz")
             assert status in (400, 500), body
         assert stranger.requests == [] and impostor.requests == []
+        # insecureSkipTLSVerifyBackend (kubectl logs --insecure-skip-tls-verify-backend)
+        # skips the kubelet certificate check, as upstream; never the address checks
+        status, _, body = server.request("GET", f"/api/v1/namespaces/{namespace}/pods/"
+                                         f"stranger-{suffix}/log?insecureSkipTLSVerifyBackend=true")
+        assert (status, body) == (200, b"line 1\nline 2\nline 3\n")
+        assert [r["path"] for r in stranger.requests] == \
+            [f"/containerLogs/{namespace}/stranger-{suffix}/a"]
+        for node in (f"self-{suffix}", f"meta-{suffix}"):
+            status, _, body = server.request("GET", f"/api/v1/namespaces/{namespace}/pods/"
+                                             f"{node}/log?insecureSkipTLSVerifyBackend=true")
+            assert status == 400 and json.loads(body)["message"] == "address not allowed"
         cp = kubectl("logs", f"meta-{suffix}", "-n", namespace, check=False)
         assert "address not allowed" in cp.stderr, cp.stderr
     finally:
