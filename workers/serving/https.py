@@ -16,7 +16,8 @@ response head (``b"HTTP/1.1 101 Switching Protocols\r\n…\r\n\r\n"``) instead o
 ``http.response.*`` message, it writes the head, takes the connection away from uvicorn
 (the bytes the client sent after its request included) and returns an
 ``(asyncio.StreamReader, asyncio.StreamWriter)`` pair the app owns from then on: uvicorn
-sends nothing more on it, and the app closes the writer when done.
+sends nothing more on it, and the app closes the writer when done.  An upgrade request the
+app answers with an ordinary response instead has its connection closed after it.
 
 Websocket subprotocols reach the scope as the client wrote them, also those that are not
 RFC 7230 tokens (kubectl's ``SPDY/3.1+portforward.k8s.io``).
@@ -77,6 +78,14 @@ class _PeerHttp(HttpToolsProtocol):
             # the request is complete (its ASGI task is running); what follows belongs to
             # the upgraded protocol
             self._upgraded = bytearray(data[exc.args[0]:] if exc.args else b"")
+
+    def on_response_complete(self) -> None:
+        if self._upgraded is not None:
+            # an upgrade the app refused with a plain response: the bytes after the request
+            # belong to no HTTP request, so the connection ends here
+            self.transport.close()
+            return
+        super().on_response_complete()
 
     def on_headers_complete(self) -> None:
         super().on_headers_complete()

@@ -304,3 +304,15 @@ def test_bytes_sent_with_the_request_reach_the_spdy_connection(pki, review_clien
     assert response.startswith(b"HTTP/1.1 101 Switching Protocols\r\n")
     assert b"X-Stream-Protocol-Version: portforward.k8s.io" in response
     assert echoed == [frames.Ping(1)]
+
+
+def test_a_refused_upgrade_ends_its_connection(pki, review_client):  # noqa: F811
+    async def go(port, rt):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=client_ssl(pki))
+        writer.write(b"POST /exec/ns/nope/main?command=ls&output=1 HTTP/1.1\r\nHost: x\r\n"
+                     b"Connection: Upgrade\r\nUpgrade: SPDY/3.1\r\nContent-Length: 0\r\n\r\n")
+        raw = await asyncio.wait_for(reader.read(-1), 5)     # to EOF: the server closed
+        writer.close()
+        return raw
+    raw = run(go, pki, review_client)
+    assert raw.startswith(b"HTTP/1.1 404 Not Found\r\n") and raw.endswith(b"pod does not exist")
