@@ -1,7 +1,7 @@
 """SPDY/3.1 framing, sans-IO: frames to and from bytes and the compressed header blocks;
 ``spdy_session`` keeps one connection's stream state on top.  No sockets and no asyncio
 here: ``spdy_connection`` runs a ``spdy_session.Session`` over asyncio streams, and
-``spdy_client`` is the client side the tests and the API server's proxy use.
+``spdy_client`` is a client side (tests, and anything that must speak SPDY itself).
 
 Kubernetes still speaks SPDY/3.1 for exec, attach and port-forward between client-go,
 kube-apiserver and the kubelet (moby/spdystream under apimachinery pkg/util/httpstream/spdy);
@@ -17,9 +17,9 @@ this module follows the SPDY/3.1 draft for what those peers send:
   direction for the whole connection, each block ended by a sync flush.
 * streams opened by the client have odd ids, the server's even ones, each side's strictly
   increasing; PING ids follow the same parity, and a ping of the other parity is echoed.
-* flow control (WINDOW_UPDATE, SETTINGS' initial window) is parsed but not enforced, as
-  spdystream (which never sends WINDOW_UPDATE: enforcing our send window would stall
-  after 64 KiB).
+* flow control (WINDOW_UPDATE, SETTINGS' initial window) is parsed but neither enforced nor
+  advertised, as spdystream, which ignores both (a peer that relied on WINDOW_UPDATE to
+  keep sending would stall after its initial 64 KiB window).
 """
 from __future__ import annotations
 
