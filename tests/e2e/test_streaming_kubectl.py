@@ -305,3 +305,26 @@ def test_websocket_exec_needs_get_and_spdy_needs_create(server, kubectl, namespa
                   env={"KUBECTL_REMOTE_COMMAND_WEBSOCKETS": "false"})
     assert cp.returncode != 0
     assert f'User "{user}" cannot create resource "pods/exec"' in cp.stderr, cp.stderr
+
+
+@pytest.mark.parametrize("websockets", ["true", "false"])
+def test_large_streams_pass_unchanged(server, namespace, kubelet, tmp_path, websockets):
+    """20 MB each way through the taken-over connection (flow control on both legs)."""
+    import hashlib
+    kubelet.pod(namespace, f"big-{websockets}")
+    data = os.urandom(20_000_000)
+    src = tmp_path / "blob"
+    src.write_bytes(data)
+    env = dict(os.environ, KUBECONFIG=str(server.kubeconfig),
+               KUBECTL_REMOTE_COMMAND_WEBSOCKETS=websockets)
+    with open(src, "rb") as stdin:
+        cp = subprocess.run([KUBECTL, "--cache-dir", str(server.cache_dir), "exec", "-i",
+                             f"big-{websockets}", "-n", namespace, "--", "sha256sum"],
+                            stdin=stdin, capture_output=True, env=env, timeout=120)
+    assert cp.returncode == 0, cp.stderr
+    assert cp.stdout.split()[0].decode() == hashlib.sha256(data).hexdigest()
+    cp = subprocess.run([KUBECTL, "--cache-dir", str(server.cache_dir), "exec",
+                         f"big-{websockets}", "-n", namespace, "--", "cat", str(src)],
+                        capture_output=True, env=env, timeout=120)
+    assert cp.returncode == 0, cp.stderr
+    assert hashlib.sha256(cp.stdout).hexdigest() == hashlib.sha256(data).hexdigest()
