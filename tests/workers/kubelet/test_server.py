@@ -175,3 +175,29 @@ def test_masters_read_the_endpoints(pki, review_client):  # noqa: F811
         405, b"Method Not Allowed")
     # even /healthz and system:masters are reviewed: the kubelet always-allows nothing
     assert len(review_client.requests) == 6
+
+
+def test_websocket_handshakes_are_refused_with_a_plain_status(pki, review_client):  # noqa: F811
+    """Refusals before routing answer a websocket handshake through ASGI's
+    ``websocket.http.response`` (the client sees the status, not a 101); only the streaming
+    paths take websockets."""
+    def handshake(path, cert, api):
+        app = KubeletServer(Host(), DelegatedAuthenticator(Unreachable(), pki["ca_file"]),
+                            DelegatedAuthorizer(api, always_allow_paths=(),
+                                                always_allow_groups=()))
+        scope = {"type": "websocket", "path": path, "headers": [], "subprotocols": [],
+                 "extensions": {"websocket.http.response": {},
+                                **({"tls": pki[cert]} if cert else {})}}
+        sent = []
+
+        async def send(msg):
+            sent.append(msg)
+
+        async def receive():
+            return {"type": "websocket.connect"}
+        asyncio.run(app(scope, receive, send))
+        return [m["type"] for m in sent], sent[0].get("status"), sent[-1].get("body")
+    start, body = "websocket.http.response.start", "websocket.http.response.body"
+    assert handshake("/pods", None, Unreachable()) == ([start, body], 401, b"Unauthorized")
+    assert handshake("/pods", "admin", review_client) == (
+        [start, body], 404, b"404 page not found\n")
