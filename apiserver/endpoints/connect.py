@@ -47,17 +47,18 @@ MAX_PROXY_BODY = 3 * 1024 * 1024
 
 
 def is_upgrade(scope) -> bool:
-    """A websocket handshake, or an HTTP request with ``Connection: Upgrade`` and an
-    ``Upgrade`` header (SPDY/3.1)."""
+    """A websocket handshake, or an HTTP request with ``Connection: Upgrade`` and
+    ``Upgrade: SPDY/3.1``.  No other protocol is ever passed on to a backend (the hardening
+    upstream tracks in kubernetes/kubernetes#72112)."""
     if scope["type"] == "websocket":
         return True
-    connection, upgrade = [], None
+    connection, upgrade = [], b""
     for name, value in scope.get("headers") or ():
         if name == b"connection":
             connection += [t.strip().lower() for t in value.split(b",")]
         elif name == b"upgrade":
-            upgrade = value
-    return b"upgrade" in connection and bool(upgrade)
+            upgrade = value.strip().lower()
+    return b"upgrade" in connection and upgrade.startswith(b"spdy/")
 
 
 def connect_subresource(scope):

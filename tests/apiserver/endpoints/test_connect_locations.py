@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from apiserver.endpoints.connect import is_upgrade
 from apiserver.endpoints.upgrade_proxy import forwarded_headers, response_error
 from apiserver.runtime import errors
 from resources.core.kubelet_location import check_ip, split_scheme_name_port
@@ -96,3 +97,13 @@ def test_a_backends_refusal_as_a_status():
                                         "message": "no such container"}]
     st = response_error(302, b"", "pods", "p").to_status()
     assert st["code"] == 302 and "reason" not in st
+
+
+def test_only_websocket_and_spdy_upgrades_are_passed_on():
+    def http(*headers):
+        return {"type": "http", "headers": list(headers)}
+    assert is_upgrade({"type": "websocket", "headers": []})
+    assert is_upgrade(http((b"connection", b"keep-alive, Upgrade"), (b"upgrade", b"SPDY/3.1")))
+    assert not is_upgrade(http((b"connection", b"Upgrade"), (b"upgrade", b"h2c")))
+    assert not is_upgrade(http((b"upgrade", b"SPDY/3.1")))
+    assert not is_upgrade(http())
