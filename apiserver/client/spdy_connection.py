@@ -22,6 +22,7 @@ peer.  Pings of the peer are echoed by the session.
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 
 from apiserver.client import spdy, spdy_session
@@ -41,7 +42,7 @@ class Stream:
         self.replied = asyncio.Event()
         self.reset_status: int | None = None
         self._settled = asyncio.Event()     # replied to or reset
-        self._chunks: list[bytes] = []
+        self._chunks: collections.deque[bytes] = collections.deque()
         self._size = 0
         self._eof = False
         self._readable = asyncio.Event()
@@ -74,7 +75,7 @@ class Stream:
                 return b""
             self._readable.clear()
             await self._readable.wait()
-        data = self._chunks.pop(0)
+        data = self._chunks.popleft()
         self._size -= len(data)
         if self._size <= BUFFER_LIMIT:
             self._space.set()

@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import collections
 import logging
 import struct
 
@@ -219,7 +220,7 @@ class WebSocketStream:
     def __init__(self, receive, send):
         self.receive, self.send = receive, send
         self.reader = asyncio.StreamReader(limit=2 ** 24)
-        self._pending: list[bytes] = []
+        self._pending: collections.deque[bytes] = collections.deque()
         self._flushing: asyncio.Task | None = None
         self._closed = False
         self.gone = asyncio.Event()
@@ -246,7 +247,7 @@ class WebSocketStream:
 
     async def _flush(self) -> None:
         while self._pending and not self._closed:
-            data = self._pending.pop(0)
+            data = self._pending.popleft()
             try:
                 await self.send({"type": "websocket.send", "bytes": data})
             except OSError:

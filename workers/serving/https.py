@@ -16,7 +16,8 @@ response head (``b"HTTP/1.1 101 Switching Protocols\r\n…\r\n\r\n"``) instead o
 ``http.response.*`` message, it writes the head, takes the connection away from uvicorn
 (the bytes the client sent after its request included) and returns an
 ``(asyncio.StreamReader, asyncio.StreamWriter)`` pair the app owns from then on: uvicorn
-sends nothing more on it, and the app closes the writer when done.  An upgrade request the
+sends nothing more on it, and the app closes the writer when done; a server shutdown closes
+the connection (the app's reader sees EOF).  An upgrade request the
 app answers with an ordinary response instead has its connection closed after it.
 
 Websocket subprotocols reach the scope as the client wrote them, also those that are not
@@ -54,11 +55,25 @@ def _with_peer(app, transport):
     return tagged
 
 
+class _HijackedProtocol(asyncio.StreamReaderProtocol):
+    """A taken-over connection's protocol: asyncio streams, and the uvicorn protocol it
+    came from forgotten by the server once the connection is gone."""
+
+    def __init__(self, reader, owner):
+        super().__init__(reader)
+        self._owner = owner
+
+    def connection_lost(self, exc):
+        self._owner.connections.discard(self._owner)
+        super().connection_lost(exc)
+
+
 class _PeerHttp(HttpToolsProtocol):
     """uvicorn's httptools protocol with the peer certificate and the ``http.hijack``
     extension (see the module docstring)."""
 
     _upgraded: bytearray | None = None        # bytes after a non-websocket upgrade request
+    _hijacked = False
 
     def connection_made(self, transport):
         super().connection_made(transport)
@@ -79,6 +94,12 @@ class _PeerHttp(HttpToolsProtocol):
             # the upgraded protocol
             self._upgraded = bytearray(data[exc.args[0]:] if exc.args else b"")
 
+    def shutdown(self) -> None:
+        if self._hijacked:            # the server stops: the app's connection ends (EOF)
+            self.transport.close()
+            return
+        super().shutdown()
+
     def on_response_complete(self) -> None:
         if self._upgraded is not None:
             # an upgrade the app refused with a plain response: the bytes after the request
@@ -98,14 +119,15 @@ class _PeerHttp(HttpToolsProtocol):
     def _hijack(self, cycle, head: bytes):
         if cycle.response_started or cycle.disconnected or self.transport.is_closing():
             raise ConnectionError("the connection cannot be taken over")
-        # uvicorn must neither answer nor close this connection any more
+        # uvicorn must neither answer nor close this connection any more; it stays in the
+        # server's connections so that a shutdown closes it (``shutdown`` below)
         cycle.response_started = cycle.response_complete = True
         cycle.keep_alive = False
-        self.connections.discard(self)
+        self._hijacked = True
         self._unset_keepalive_if_required()
         loop = asyncio.get_running_loop()
         reader = asyncio.StreamReader(limit=2 ** 24)
-        protocol = asyncio.StreamReaderProtocol(reader)
+        protocol = _HijackedProtocol(reader, self)
         self.transport.set_protocol(protocol)
         protocol.connection_made(self.transport)
         writer = asyncio.StreamWriter(self.transport, protocol, reader, loop)

@@ -316,3 +316,19 @@ def test_a_refused_upgrade_ends_its_connection(pki, review_client):  # noqa: F81
         return raw
     raw = run(go, pki, review_client)
     assert raw.startswith(b"HTTP/1.1 404 Not Found\r\n") and raw.endswith(b"pod does not exist")
+
+
+def test_stopping_the_server_ends_open_spdy_connections(pki, review_client):  # noqa: F811
+    async def go():
+        host = Host(SubprocessRuntime())
+        host.add_pod("web", {"main": "c-main"})
+        loop = asyncio.get_running_loop()
+        async with serve(host, pki, review_client) as port:
+            up = await spdy(port, pki, "/portForward/ns/web", PORT_FORWARD)
+            assert up.status == 101
+            started = loop.time()
+        # the kubelet's stop closed the taken-over connection instead of waiting for it
+        took = loop.time() - started
+        await asyncio.wait_for(up.connection.closed.wait(), 5)
+        return took
+    assert asyncio.run(go()) < 1.5
