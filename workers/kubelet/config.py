@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import os
 import re
+import tempfile
 from dataclasses import dataclass, field
 
 RUNTIMES = ("simulated", "process")
@@ -50,6 +52,8 @@ class KubeletConfig:
     pull_delay: float = 0.2
     start_delay: float = 0.1
     watch_transport: str = "websocket"
+    root_dir: str = ""                             # the process runtime's pod directories
+    process_sandbox: str = "auto"                  # auto | unshare | none
 
     @property
     def renew_interval(self) -> float:
@@ -83,7 +87,17 @@ def add_arguments(parser) -> None:
     parser.add_argument("--node-name", action="append", required=True, dest="node_name",
                         help="the Node's name; repeat to run several kubelets in this process")
     parser.add_argument("--runtime", "--node-runtime", choices=RUNTIMES, default="simulated",
-                        dest="runtime", help="container runtime (process: the streaming issue)")
+                        dest="runtime",
+                        help="container runtime: simulated (no processes) or process (each "
+                             "container a local process group: only for trusted pods)")
+    parser.add_argument("--root-dir", default="", dest="root_dir",
+                        help="the process runtime's directory for pods (volumes, logs); "
+                             "{node} is replaced by the node name (default: "
+                             "TMPDIR/kubelet-{node})")
+    parser.add_argument("--process-sandbox", choices=("auto", "unshare", "none"),
+                        default="auto", dest="process_sandbox",
+                        help="the process runtime's sandbox: a PID namespace per container "
+                             "with unshare (auto: when it works here), or none")
     parser.add_argument("--cpu", type=_quantity, default="32", help="cpu capacity")
     parser.add_argument("--memory", type=_quantity, default="256Gi", help="memory capacity")
     parser.add_argument("--pods", type=_quantity, default="110", help="pod capacity")
@@ -131,9 +145,6 @@ def configs_from(values) -> list[KubeletConfig]:
     names = o["node_name"]
     if isinstance(names, str):
         names = [names]
-    if o["runtime"] == "process":
-        raise ValueError("the process runtime is not available yet (it arrives with the "
-                         "streaming issue); use --runtime simulated")
     if len(set(names)) != len(names):
         raise ValueError("--node-name: each name may be given once")
     labels = dict(o.get("node_labels") or {})
@@ -141,7 +152,7 @@ def configs_from(values) -> list[KubeletConfig]:
         "runtime", "cpu", "memory", "pods", "ephemeral_storage", "node_ip", "port",
         "node_status_update_frequency", "node_status_report_frequency", "lease_duration",
         "lease_renew_interval", "pull_delay", "start_delay", "watch_transport",
-        "client_ca_file") if k in o}
+        "client_ca_file", "process_sandbox") if k in o}
     cidrs = o.get("pod_cidr") or []
     if isinstance(cidrs, str):
         cidrs = [cidrs]
@@ -171,5 +182,7 @@ def configs_from(values) -> list[KubeletConfig]:
             tls_cert_file=(o.get("tls_cert_file") or "").replace("{node}", name),
             tls_private_key_file=(o.get("tls_private_key_file") or "").replace("{node}", name),
             address=o.get("address") or "",
+            root_dir=(o.get("root_dir") or os.path.join(tempfile.gettempdir(),
+                                                         "kubelet-{node}")).replace("{node}", name),
             **{**common, "port": port + i if port else 0}))
     return out

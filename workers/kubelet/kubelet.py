@@ -45,10 +45,20 @@ log = logging.getLogger("workers.kubelet")
 REGISTER_BACKOFF = (0.2, 7.0)
 
 
-def make_runtime(cfg: KubeletConfig) -> Runtime:
+def make_runtime(cfg: KubeletConfig, host=None) -> Runtime:
+    """The configured runtime; ``host`` (the kubelet) gives the process runtime its API
+    client once it exists."""
     if cfg.runtime == "simulated":
         return SimulatedRuntime(cfg.pull_delay, cfg.start_delay)
-    raise ValueError(f"runtime {cfg.runtime!r} is not available yet (the streaming issue)")
+    if cfg.runtime == "process":
+        from .process import ProcessRuntime
+        rt = ProcessRuntime(cfg.root_dir, host=host, sandbox=cfg.process_sandbox,
+                            allocatable={"cpu": cfg.cpu, "memory": cfg.memory,
+                                         "ephemeral-storage": cfg.ephemeral_storage})
+        log.info("kubelet %s: process runtime in %s, sandbox: %s", cfg.node_name,
+                 cfg.root_dir, rt.sandbox_name)
+        return rt
+    raise ValueError(f"unknown runtime {cfg.runtime!r}")
 
 
 class Kubelet:
@@ -59,7 +69,7 @@ class Kubelet:
                  runtime: Runtime | None = None):
         self.cfg = cfg
         self.client = client
-        self.runtime = runtime or make_runtime(cfg)
+        self.runtime = runtime or make_runtime(cfg, self)
         self.node_name, self.node_ip = cfg.node_name, cfg.node_ip
         self.now = now_rfc3339
         self.workers: dict[str, PodWorker] = {}
@@ -196,7 +206,8 @@ def main(argv=None) -> int:
 
     from .config import add_arguments, configs_from
 
-    parser = argparse.ArgumentParser(prog="kubelet", description="a simulated kubelet")
+    parser = argparse.ArgumentParser(prog="kubelet", description="a simulated kubelet, or "
+                                     "one running containers as local processes")
     add_arguments(parser)
     parser.add_argument("-v", "--verbosity", type=int, default=1)
     args = parser.parse_args(argv)

@@ -35,7 +35,7 @@ from apiserver.client import ApiError
 from . import probes
 from . import status as st
 from .events import container_path
-from .runtime import ImageNeverPull, normalize_image
+from .runtime import CreateContainerConfigError, ImageNeverPull, normalize_image
 
 log = logging.getLogger("workers.kubelet.pods")
 
@@ -287,7 +287,9 @@ class PodWorker:
         else:
             ev.record(self.pod, "Normal", "Pulled",
                       st.pulled_message(image, pulled.seconds, pulled.size), path)
-        cid = await rt.create_container(self.pod, spec, rec.restart_count, init=rec.init)
+        cid = await self._create(rec, spec, path)
+        if cid is None:
+            return False
         if self.deleting.is_set():
             await rt.stop_container(cid, 0)
             return False
@@ -311,6 +313,27 @@ class PodWorker:
             self._probers.add(task)
             task.add_done_callback(self._probers.discard)
         return True
+
+    async def _create(self, rec: st.ContainerRecord, spec: dict, path: str) -> str | None:
+        """Create one attempt; a configuration that cannot be built (a missing ConfigMap,
+        Secret or key: CreateContainerConfigError) leaves the container waiting with that
+        reason and is retried with a back-off (1 s doubling to 10 s, as the pod sync loop
+        retries); None when the pod is deleted meanwhile."""
+        delay = 1.0
+        while True:
+            try:
+                return await self.host.runtime.create_container(
+                    self.pod, spec, rec.restart_count, init=rec.init)
+            except CreateContainerConfigError as exc:
+                rec.state, rec.reason, rec.message = st.WAITING, "CreateContainerConfigError", \
+                    str(exc)
+                self.host.events.record(self.pod, "Warning", "Failed", f"Error: {exc}", path)
+                await self.post()
+            try:
+                await asyncio.wait_for(self.deleting.wait(), delay)
+                return None
+            except asyncio.TimeoutError:
+                delay = min(delay * 2, 10.0)
 
     async def _liveness(self, rec, cid: str, spec: dict, started_after: float) -> None:
         """Probe one attempt's liveness; on failureThreshold failures kill it (the

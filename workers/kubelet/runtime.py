@@ -73,6 +73,13 @@ class Image:
     size: int = 0
 
 
+class CreateContainerConfigError(Exception):
+    """The container's configuration cannot be built (a ConfigMap, Secret or key it
+    references is missing); the message is the waiting state's (upstream
+    kuberuntime ``ErrCreateContainerConfig``).  ``create_container`` may raise it; the pod
+    worker retries."""
+
+
 class StreamingUnsupported(Exception):
     """This runtime cannot do what was asked (the simulated runtime runs no commands); the
     message is what the client sees."""

@@ -14,7 +14,8 @@ The annotations are read from the pod as the kubelet last saw it, so patching th
 the usage from then on (what HPA tests need).  CPU is integrated between reads, so the
 cumulative counter stays monotonic when the rate changes.  ``Stats.sample(workers)`` returns
 one consistent reading for ``/metrics/resource`` and ``/stats/summary``; a runtime with real
-processes (the streaming issue) will report measured figures through the same shape.
+processes (``ProcessRuntime.container_usage``) gives measured CPU and RSS instead of the
+model, in the same shape.
 """
 from __future__ import annotations
 
@@ -111,6 +112,21 @@ class Stats:
         self._cpu[cid] = (now, total)
         return total
 
+    def _measured(self, worker, cid: str, now: float):
+        """(core-seconds, cores, bytes) measured by a runtime with real processes
+        (``container_usage``), or None for the model; the rate is taken between reads, and
+        the counters never read 0 (metrics-server drops a pod with a zero value)."""
+        measure = getattr(getattr(getattr(worker, "host", None), "runtime", None),
+                          "container_usage", None)
+        reading = measure(cid) if measure is not None else None
+        if reading is None:
+            return None
+        total, memory = max(reading[0], 1e-6), max(int(reading[1]), 1)
+        last, before = self._cpu.get(cid, (now, total))
+        rate = (total - before) / (now - last) if now > last else 0.0
+        self._cpu[cid] = (now, total)
+        return total, max(rate, 0.0), memory
+
     def sample(self, workers) -> Sample:
         """One reading over the running containers of ``workers`` (the kubelet's pod
         workers: ``pod``, ``containers`` records and ``specs``)."""
@@ -124,9 +140,13 @@ class Stats:
             for rec in w.containers:
                 if rec.state != RUNNING or not rec.container_id:
                     continue
-                cpu, memory = container_rates(w.pod, w.specs.get(("main", rec.name)) or {})
                 start = _unix(rec.started_at) if rec.started_at else now
                 seen.add(rec.container_id)
+                measured = self._measured(w, rec.container_id, now)
+                if measured is not None:
+                    usage.containers.append(ContainerUsage(rec.name, start, *measured))
+                    continue
+                cpu, memory = container_rates(w.pod, w.specs.get(("main", rec.name)) or {})
                 usage.containers.append(ContainerUsage(
                     rec.name, start, self._integrate(rec.container_id, start, cpu, now),
                     cpu, memory))

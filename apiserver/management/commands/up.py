@@ -159,6 +159,8 @@ def worker_children(directory: Path, pki: PKI, server: str, nodes: int, per_proc
                 "--port", "0", "--client-ca-file", str(pki.ca_cert),
                 "--tls-cert-file", str(pki.dir / "kubelet-serving-{node}.crt"),
                 "--tls-private-key-file", str(pki.dir / "kubelet-serving-{node}.key")]
+        if runtime == "process":
+            argv += ["--root-dir", str(kube_dir / "{node}")]
         for offset, name in enumerate(group):
             argv += ["--node-name", name, "--pod-cidr", f"10.244.{start_at + offset}.0/24"]
         label = group[0] if len(group) == 1 else f"{group[0]}..{group[-1]}"
@@ -181,6 +183,15 @@ def worker_children(directory: Path, pki: PKI, server: str, nodes: int, per_proc
     return children
 
 
+def _loopback(address: str) -> bool:
+    """Whether the API server's bind address is on loopback only (0.0.0.0 and :: are not)."""
+    import ipaddress
+    try:
+        return ipaddress.ip_address(address or "0.0.0.0").is_loopback
+    except ValueError:
+        return address == "localhost"
+
+
 class Command(ApiserverCommand):
     help = ("Start everything: the API server and the controller manager, and with --nodes "
             "the scheduler and kubelets.")
@@ -190,7 +201,13 @@ class Command(ApiserverCommand):
         parser.add_argument("--nodes", type=int, default=0,
                             help="simulated nodes to run (kubelets), with the scheduler")
         parser.add_argument("--node-runtime", choices=("simulated", "process"),
-                            default="simulated", help="the kubelets' container runtime")
+                            default="simulated",
+                            help="the kubelets' container runtime: simulated, or process "
+                                 "(pods' commands run as local processes of this user: "
+                                 "trusted workloads only)")
+        parser.add_argument("--allow-process-runtime-on-non-loopback", action="store_true",
+                            help="accept --node-runtime process with --bind-address not on "
+                                 "loopback (anyone who can create a pod runs commands here)")
         parser.add_argument("--kubelets-per-process", type=int, default=10,
                             help="simulated kubelets sharing one process (kwok-style)")
         parser.add_argument("--kubelet-arg", action="append", default=[],
@@ -213,10 +230,15 @@ class Command(ApiserverCommand):
             raise CommandError(f"--nodes must be between 0 and {MAX_NODES}")
         if o["kubelets_per_process"] < 1:
             raise CommandError("--kubelets-per-process must be at least 1")
-        if nodes and o["node_runtime"] == "process":
-            raise CommandError("--node-runtime process is not available yet (it arrives with "
-                               "the streaming issue); use --node-runtime simulated")
         options = self.options_from(o)
+        if nodes and o["node_runtime"] == "process" and \
+                not o["allow_process_runtime_on_non_loopback"] and \
+                not _loopback(options.bind_address):
+            raise CommandError(
+                f"--node-runtime process runs every pod's command on this machine; with "
+                f"--bind-address {options.bind_address} the API is reachable from other "
+                "hosts. Bind to 127.0.0.1, or pass --allow-process-runtime-on-non-loopback "
+                "to accept the risk")
         directory = lifecycle.data_dir(o["data_dir"])
         options = with_data_dir_defaults(options, directory)
         lifecycle.migrate()

@@ -88,7 +88,6 @@ def test_flags_make_one_config_per_node():
     (["--node-name", "a", "--node-name", "a"], "once"),
     (["--node-name", "a", "--node-name", "b", "--pod-cidr", "10.244.1.0/24"], "one per"),
     (["--node-name", "a", "--pod-cidr", "nonsense"], "not a CIDR"),
-    (["--node-name", "a", "--runtime", "process"], "streaming issue"),
 ])
 def test_bad_flags_are_refused_with_a_message(argv, message):
     with pytest.raises(ValueError, match=message):

@@ -1,0 +1,133 @@
+"""Probes of the process runtime, actually run (upstream pkg/probe/{exec,http,tcp} and
+pkg/kubelet/prober/prober.go ``runProbe``).
+
+* ``exec``: the command runs in the container's environment and working directory (as
+  ``kubectl exec`` would); exit 0 succeeds, anything else fails with the command's output;
+  past ``timeoutSeconds`` it is killed and fails with upstream's "command … timed out".
+* ``httpGet``: an HTTP/1.1 GET (``https``: TLS without verification, as upstream) to
+  ``host`` (default 127.0.0.1: pod processes share the host's network, a pod IP out of the
+  podCIDR reaches nothing), the port by number or by the container's port name; 200–399
+  succeeds, with upstream's failure texts.
+* ``tcpSocket``: a TCP connect.
+* ``grpc`` is not implemented: such a probe "errors" (raises), and upstream's worker then
+  keeps the previous result.
+"""
+from __future__ import annotations
+
+import asyncio
+import ssl
+
+from .probes import settings
+from .runtime import ProbeResult
+
+LOCAL = "127.0.0.1"
+
+
+def resolve_port(port, container: dict) -> int:
+    """A probe's port: a number, or the name of one of the container's ports."""
+    if isinstance(port, int) or (isinstance(port, str) and port.isdigit()):
+        return int(port)
+    for p in container.get("ports") or ():
+        if p.get("name") == port:
+            return int(p.get("containerPort"))
+    raise ValueError(f"unable to find port {port!r} in the container's ports")
+
+
+def _host(handler: dict) -> str:
+    return handler.get("host") or LOCAL
+
+
+async def http_probe(handler: dict, container: dict, timeout: float) -> ProbeResult:
+    port = resolve_port(handler.get("port"), container)
+    host, path = _host(handler), handler.get("path") or "/"
+    if not path.startswith("/"):
+        path = "/" + path
+    scheme = (handler.get("scheme") or "HTTP").upper()
+    context = None
+    if scheme == "HTTPS":
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    headers = {"Host": f"{host}:{port}", "User-Agent": "kube-probe/1.32", "Accept": "*/*",
+               "Connection": "close"}
+    for h in handler.get("httpHeaders") or ():
+        if h.get("name"):
+            headers[h["name"]] = str(h.get("value") or "")
+    url = f"{scheme.lower()}://{host}:{port}{path}"
+    try:
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(host, port, ssl=context), timeout)
+    except asyncio.TimeoutError:
+        return ProbeResult(False, f'Get "{url}": context deadline exceeded')
+    except OSError as exc:
+        return ProbeResult(False, f'Get "{url}": dial tcp {host}:{port}: connect: '
+                                  f"{_reason(exc)}")
+    try:
+        request = f"GET {path} HTTP/1.1\r\n" + "".join(
+            f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
+        writer.write(request.encode())
+        await writer.drain()
+        status_line = await asyncio.wait_for(reader.readline(), timeout)
+        parts = status_line.decode("latin-1").split(" ", 2)
+        code = int(parts[1])
+    except asyncio.TimeoutError:
+        return ProbeResult(False, f'Get "{url}": context deadline exceeded (Client.Timeout '
+                                  "exceeded while awaiting headers)")
+    except (OSError, ValueError, IndexError) as exc:
+        return ProbeResult(False, f'Get "{url}": {exc}')
+    finally:
+        writer.close()
+    if 200 <= code < 400:
+        return ProbeResult(True)
+    return ProbeResult(False, f"HTTP probe failed with statuscode: {code}")
+
+
+def _reason(exc: OSError) -> str:
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    return (exc.strerror or str(exc)).lower()
+
+
+async def tcp_probe(handler: dict, container: dict, timeout: float) -> ProbeResult:
+    port = resolve_port(handler.get("port"), container)
+    host = _host(handler)
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+    except asyncio.TimeoutError:
+        return ProbeResult(False, f"dial tcp {host}:{port}: i/o timeout")
+    except OSError as exc:
+        return ProbeResult(False, f"dial tcp {host}:{port}: connect: {_reason(exc)}")
+    writer.close()
+    return ProbeResult(True)
+
+
+async def exec_probe(runtime, cid: str, handler: dict, timeout: float) -> ProbeResult:
+    command = [str(c) for c in handler.get("command") or ()]
+    if not command:
+        raise ValueError("exec probe without a command")
+    stream = await runtime.exec(cid, command, stdin=False, tty=False)
+    chunks: list[bytes] = []
+
+    async def drain(read):
+        while data := await read():
+            chunks.append(data)
+    try:
+        code = await asyncio.wait_for(asyncio.gather(
+            drain(stream.read_stdout), drain(stream.read_stderr), stream.wait()), timeout)
+    except asyncio.TimeoutError:
+        await stream.close()
+        return ProbeResult(False, f"command {command!r} timed out")
+    output = b"".join(chunks).decode("utf-8", "replace")
+    return ProbeResult(code[2] == 0, output)
+
+
+async def run(runtime, cid: str, probe: dict, container: dict) -> ProbeResult:
+    """One probe of ``probe`` (a v1.Probe) against container ``cid``."""
+    timeout = settings(probe).timeout
+    if isinstance(probe.get("exec"), dict):
+        return await exec_probe(runtime, cid, probe["exec"], timeout)
+    if isinstance(probe.get("httpGet"), dict):
+        return await http_probe(probe["httpGet"], container, timeout)
+    if isinstance(probe.get("tcpSocket"), dict):
+        return await tcp_probe(probe["tcpSocket"], container, timeout)
+    raise ValueError("the process runtime runs exec, httpGet and tcpSocket probes only")
