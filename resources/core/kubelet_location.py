@@ -65,6 +65,32 @@ def resolve_once(host: str) -> str:
     return check_ip(infos[0][4][0])
 
 
+def unrouted_pod_ip(ctx, node_name: str, ip: str) -> str:
+    """The podCIDR of ``node_name`` holding ``ip``, or "".  This project's kubelets hand
+    out pod IPs from their node's podCIDR without any pod network behind them (simulated
+    or process pods listen, if at all, on this machine's own addresses), so such an IP
+    reaches no pod: a dial would go to whatever else on the network has that address."""
+    if not node_name:
+        return ""
+    try:
+        node = ctx.stores.store("", "v1", "nodes").load("", node_name)[0]
+    except errors.NotFound:
+        return ""
+    spec = node.get("spec") if isinstance(node.get("spec"), dict) else {}
+    cidrs = list(spec.get("podCIDRs") or []) or ([spec["podCIDR"]] if spec.get("podCIDR") else [])
+    try:
+        addr = ipaddress.ip_address(ip)
+    except ValueError:
+        return ""
+    for cidr in cidrs:
+        try:
+            if addr in ipaddress.ip_network(cidr, strict=False):
+                return cidr
+        except (TypeError, ValueError):
+            continue
+    return ""
+
+
 def kubelet_endpoint(ctx, node_name: str, preferred=DEFAULT_ADDRESS_TYPES) -> tuple[str, int]:
     """(checked IP, port) of ``node_name``'s kubelet, from the Node object."""
     node = ctx.stores.store("", "v1", "nodes").load("", node_name)[0]
@@ -144,8 +170,8 @@ class ServiceProxy(Connect):
     """``services/<[scheme:]name[:port]>/proxy[/<path>]`` (upstream service
     ``ResourceLocation``, pkg/registry/core/service/storage/storage.go): plain HTTP to a
     ready address of the service's Endpoints for the named (or only) port, only to an IP
-    upstream's IsProxyableIP allows.  Endpoints of simulated pods carry pod IPs nothing
-    listens on: the dial then fails with 503, as for any unreachable endpoint."""
+    upstream's IsProxyableIP allows and not to a pod IP no pod network serves
+    (``unrouted_pod_ip``): with only such endpoints, 503 "no endpoints available"."""
 
     def options(self, query, subpath):
         return {"kind": "ServiceProxyOptions", "apiVersion": "v1", "path": subpath}
@@ -174,6 +200,8 @@ class ServiceProxy(Connect):
                     try:
                         ip = check_ip(address.get("ip", ""), loopback=False)
                     except errors.BadRequest:
+                        continue
+                    if unrouted_pod_ip(ctx, address.get("nodeName") or "", ip):
                         continue
                     return Location(host=ip, port=int(ep_port.get("port") or 0),
                                     path="/" + options.get("path", ""), backend="direct",

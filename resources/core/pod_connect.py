@@ -14,9 +14,12 @@ any-case "false" and true otherwise ("" included); an int that does not parse is
 
 pods/proxy goes to the pod's IP (``status.podIP``) as upstream, never to an address the
 client names, and only to an IP upstream's IsProxyableIP allows (not loopback, not
-link-local: ``kubelet_location.check_ip``).  Simulated pods have
-IPs from the node's podCIDR that nothing listens on, so proxying to them fails with 503
-"error trying to reach service" (the dial error), as upstream would for an unreachable pod.
+link-local: ``kubelet_location.check_ip``).  Pod IPs here come from each node's podCIDR
+with no pod network behind them (simulated pods listen nowhere; process pods listen on this
+machine's own addresses): a dial to one reaches no pod, only whatever else on the network
+has that address (on the development machine something answered 10.244.x.y:80 with 404).
+So a pod IP inside its node's podCIDR is refused with 503 before any dial; port-forward,
+which goes through the kubelet, is the way to reach a pod's port.
 """
 from __future__ import annotations
 
@@ -28,7 +31,7 @@ from apiserver.runtime import errors
 from apiserver.runtime.selectors import query_bool
 
 from .kubelet_location import PROXY_METHODS, PROXY_VERBS, check_ip, kubelet_location, \
-    split_scheme_name_port
+    split_scheme_name_port, unrouted_pod_ip
 
 
 def _int(query: dict, key: str) -> int | None:
@@ -248,6 +251,11 @@ class PodProxy(Connect):
             port_number = int(port) if port else 80
         except ValueError:
             raise errors.BadRequest(f'invalid pod request "{name}"') from None
+        cidr = unrouted_pod_ip(ctx, (pod.get("spec") or {}).get("nodeName") or "", ip)
+        if cidr:
+            raise errors.ServiceUnavailable(
+                f"error trying to reach service: pod IP {ip} is not routed: node "
+                f"{pod['spec']['nodeName']} has no pod network behind its podCIDR {cidr}")
         return Location(host=check_ip(ip, loopback=False), port=port_number,
                         path="/" + options.get("path", ""), backend="direct",
                         scheme=scheme or "http", resource="pods", name=pod_name)

@@ -458,6 +458,37 @@ def test_pods_proxy_goes_to_the_pod_ip_only(server, namespace, kubelet):
     status, _, body = server.request("GET", f"{base}/web:{server.port}/proxy/api")
     assert status == 400 and json.loads(body)["message"] == "address not allowed"
 
+    # a pod IP of its node's podCIDR has no pod network behind it here: never dialled
+    node = f"cidr-{uuid.uuid4().hex[:6]}"
+    status, _, body = server.request("POST", "/api/v1/nodes", body={
+        "apiVersion": "v1", "kind": "Node", "metadata": {"name": node},
+        "spec": {"podCIDR": "10.244.77.0/24", "podCIDRs": ["10.244.77.0/24"]}})
+    assert status == 201, body
+    try:
+        _pod(server, namespace, "sim", node)
+        pod = server.get_json(f"{base}/sim")
+        pod["status"] = {"podIP": "10.244.77.5", "podIPs": [{"ip": "10.244.77.5"}]}
+        assert server.request("PUT", f"{base}/sim/status", body=pod)[0] == 200
+        status, _, body = server.request("GET", f"{base}/sim:8080/proxy/")
+        assert status == 503, body
+        assert json.loads(body)["message"] == (
+            f"error trying to reach service: pod IP 10.244.77.5 is not routed: node {node} "
+            "has no pod network behind its podCIDR 10.244.77.0/24")
+        # nor through a service's endpoints
+        svc = f"/api/v1/namespaces/{namespace}"
+        assert server.request("POST", f"{svc}/services", body={
+            "apiVersion": "v1", "kind": "Service", "metadata": {"name": "sim"},
+            "spec": {"ports": [{"port": 80}]}})[0] == 201
+        assert server.request("POST", f"{svc}/endpoints", body={
+            "apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": "sim"},
+            "subsets": [{"addresses": [{"ip": "10.244.77.5", "nodeName": node}],
+                         "ports": [{"port": 80}]}]})[0] == 201
+        status, _, body = server.request("GET", f"{svc}/services/sim/proxy/")
+        assert status == 503 and json.loads(body)["message"] == \
+            'no endpoints available for service "sim"'
+    finally:
+        server.request("DELETE", f"/api/v1/nodes/{node}")
+
 
 def test_services_proxy_goes_to_endpoints_only(server, namespace):
     base = f"/api/v1/namespaces/{namespace}"
