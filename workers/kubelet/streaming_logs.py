@@ -101,11 +101,9 @@ class LogOptions:
 
 
 def _last_id(rec: st.ContainerRecord) -> str:
-    """The previous attempt's container id (the record's, else its lastState's)."""
-    cid = getattr(rec, "last_container_id", "") or ""
-    if not cid and rec.last_state:
-        cid = (rec.last_state.get("containerID") or "").split("://", 1)[-1]
-    return cid
+    """The previous attempt's container id, from its lastState (``runtime://id``)."""
+    return (rec.last_state.get("containerID") or "").split("://", 1)[-1] \
+        if rec.last_state else ""
 
 
 def attempt(rec: st.ContainerRecord, pod: str, previous: bool) -> str:
