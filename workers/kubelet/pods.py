@@ -301,12 +301,21 @@ class PodWorker:
         rec.started_at, rec.finished_at, rec.exit_code = self.host.now(), "", None
         ready_after = 0.0 if rec.init else _probe_delay(spec, "readinessProbe")
         started_after = 0.0 if rec.init else _probe_delay(spec, "startupProbe")
+        # a runtime with processes runs readiness probes for real (``_readiness``)
+        probed = not rec.init and getattr(rt, "runs_probes", False) and \
+            isinstance(spec.get("readinessProbe"), dict)
         rec.started = started_after == 0
-        rec.ready = (not rec.init) and ready_after == 0 and rec.started
+        rec.ready = (not rec.init) and ready_after == 0 and rec.started and not probed
         await self.post()
-        if not rec.init and not rec.ready:
+        if probed:
+            task = asyncio.get_running_loop().create_task(
+                self._readiness(rec, cid, spec["readinessProbe"], started_after))
+            self._probers.add(task)
+            task.add_done_callback(self._probers.discard)
+        if not rec.init and not rec.ready and not (probed and rec.started):
             asyncio.get_running_loop().create_task(
-                self._probe_later(rec, cid, max(ready_after, started_after), started_after))
+                self._probe_later(rec, cid, max(ready_after, started_after), started_after,
+                                  set_ready=not probed))
         if not rec.init and isinstance(spec.get("livenessProbe"), dict):
             task = asyncio.get_running_loop().create_task(
                 self._liveness(rec, cid, spec, started_after))
@@ -359,7 +368,45 @@ class PodWorker:
         self._liveness_killed.add(cid)
         await self.host.runtime.stop_container(cid, probes.kill_grace(probe, self.pod))
 
-    async def _probe_later(self, rec, cid: str, ready_after: float, started_after: float):
+    async def _readiness(self, rec, cid: str, probe: dict, started_after: float) -> None:
+        """Readiness probes through the runtime (upstream prober/worker.go): ready after
+        successThreshold successes in a row, unready after failureThreshold failures (each
+        an ``Unhealthy`` event); an errored probe is thrown away."""
+        s = probes.settings(probe)
+        await asyncio.sleep(max(s.initial_delay, started_after))
+        successes = failures = 0
+
+        def alive() -> bool:
+            return rec.container_id == cid and rec.state == st.RUNNING and \
+                not self.deleting.is_set() and not self.gone
+        while alive():
+            try:
+                result = await self.host.runtime.probe(cid, "readiness", probe, self.pod_ip)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:         # noqa: BLE001  (errored: thrown away)
+                log.debug("readiness probe of %s errored: %s", cid[:12], exc)
+                result = None
+            if result is not None and alive():
+                if result.success:
+                    successes, failures = successes + 1, 0
+                else:
+                    successes, failures = 0, failures + 1
+                    self.host.events.record(self.pod, "Warning", "Unhealthy",
+                                            f"Readiness probe failed: {result.output}",
+                                            container_path(rec.name))
+                ready = rec.ready
+                if successes >= s.success_threshold:
+                    ready = True
+                elif failures >= s.failure_threshold:
+                    ready = False
+                if ready != rec.ready:
+                    rec.ready = ready
+                    await self.post()
+            await asyncio.sleep(s.period)
+
+    async def _probe_later(self, rec, cid: str, ready_after: float, started_after: float,
+                           set_ready: bool = True):
         """Startup and readiness probes are configured delays (liveness ones run through
         the runtime: ``_liveness``): the container turns started/ready once their
         initialDelaySeconds passed (if that attempt still runs)."""
@@ -369,6 +416,8 @@ class PodWorker:
                 return
             rec.started = True
             await self.post()
+        if not set_ready:                 # readiness is probed (``_readiness``)
+            return
         await asyncio.sleep(max(ready_after - started_after, 0))
         if rec.container_id == cid and rec.state == st.RUNNING and not self.deleting.is_set():
             rec.ready = True

@@ -37,7 +37,6 @@ exited with 137.
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import hashlib
 import itertools
 import logging
@@ -51,7 +50,8 @@ from urllib.parse import urlsplit
 
 from . import process_probe, volumes
 from .process_env import Sources, command_line, environment
-from .process_streams import (AttachStream, ExecStream, FdReader, LogFile, Queue, exit_code,
+from .process_exec import child_setup, first_child, group_usage, probe_sandbox, spawn_exec
+from .process_streams import (AttachStream, FdReader, LogFile, exit_code,
                               kill_group, read_log)
 from .runtime import (ContainerNotRunning, ContainerStream, CreateContainerConfigError, Image,
                       ImageNeverPull, ProbeResult, PullResult, Runtime, StreamingUnsupported,
@@ -62,39 +62,6 @@ log = logging.getLogger("workers.kubelet.process")
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 STOP_EXTRA = 5.0                 # seconds to wait for a SIGKILLed group
-_libc = ctypes.CDLL(None, use_errno=True)
-PR_SET_PDEATHSIG = 1
-
-
-def _child_setup(tty: bool):
-    """preexec: die with the kubelet; a tty container's pty becomes its controlling tty."""
-    def setup():
-        _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        if tty:
-            import fcntl
-            import termios
-            fcntl.ioctl(0, termios.TIOCSCTTY, 0)
-    return setup
-
-
-def probe_sandbox(mode: str = "auto") -> list[str]:
-    """The command prefix that puts a process in its own PID namespace, or [] (none)."""
-    if mode == "none" or not shutil.which("unshare"):
-        if mode == "unshare":
-            raise ValueError("--process-sandbox unshare: unshare is not installed")
-        return []
-    prefix = ["unshare", "--pid", "--fork", "--kill-child", "--mount-proc"]
-    if os.geteuid() != 0:
-        prefix[1:1] = ["--user", "--map-root-user"]
-    try:
-        ok = subprocess.run(prefix + ["true"], capture_output=True, timeout=10).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        ok = False
-    if not ok and mode == "unshare":
-        raise ValueError("--process-sandbox unshare: unshare cannot create namespaces here")
-    return prefix if ok else []
-
-
 class _Container:
     """One attempt of one container."""
 
@@ -156,6 +123,7 @@ class ProcessRuntime(Runtime):
     anything with a ``client`` attribute, read when a container is created)."""
 
     name = "process"
+    runs_probes = True               # the pod worker runs readiness probes through ``probe``
 
     def __init__(self, root_dir, *, client=None, host=None, sandbox: str = "auto",
                  allocatable: dict | None = None):
@@ -322,7 +290,7 @@ class ProcessRuntime(Runtime):
         try:
             c.proc = await asyncio.create_subprocess_exec(
                 *self._wrap(c.argv, c.user), stdin=stdin, stdout=stdout, stderr=stderr,
-                cwd=c.cwd, env=c.env, start_new_session=True, preexec_fn=_child_setup(c.tty))
+                cwd=c.cwd, env=c.env, start_new_session=True, preexec_fn=child_setup(c.tty))
         except (OSError, subprocess.SubprocessError) as exc:
             for fd in ([] if c.tty else [out_r, err_r]) + [x for x in (c.master,) if x]:
                 os.close(fd)
@@ -439,7 +407,7 @@ class ProcessRuntime(Runtime):
         """nsenter into a sandboxed container's PID and mount namespaces."""
         if not self.sandbox or c.pgid is None:
             return []
-        inner = _first_child(c.pgid)
+        inner = first_child(c.pgid)
         if inner is None:
             return []
         flags = ["--pid", "--mount"] + (["--user", "--preserve-credentials"]
@@ -452,56 +420,8 @@ class ProcessRuntime(Runtime):
         argv = self._enter(c) + ([] if c.user is None or os.geteuid() != 0 else [
             "setpriv", f"--reuid={c.user[0]}", f"--regid={c.user[1]}", "--clear-groups",
             "--"]) + list(command)
-        out, err = Queue(), (None if tty else Queue())
-        close, stdin_fd, master = [], None, None
-        if tty:
-            master, slave = pty.openpty()
-            fin = fout = ferr = slave
-            close.append(slave)
-            stdin_fd = master if stdin else None
-        else:
-            fin = subprocess.DEVNULL
-            if stdin:
-                r, stdin_fd = os.pipe()
-                os.set_blocking(stdin_fd, False)
-                fin = r
-                close.append(r)
-            out_r, fout = os.pipe()
-            err_r, ferr = os.pipe()
-            close += [fout, ferr]
-        try:
-            proc = await asyncio.create_subprocess_exec(
-                *argv, stdin=fin, stdout=fout, stderr=ferr, cwd=c.cwd, env=c.env,
-                start_new_session=True, preexec_fn=_child_setup(tty))
-        except (OSError, subprocess.SubprocessError) as exc:
-            mine = [master] if tty else [out_r, err_r] + ([stdin_fd] if stdin_fd else [])
-            for fd in mine:
-                os.close(fd)
-            raise StreamingUnsupported(f'exec: "{command[0]}": {exc}') from None
-        finally:
-            for fd in close:
-                os.close(fd)
-        if tty:
-            out.reader = FdReader(os.dup(master), out.put, out.end)
-        else:
-            out.reader = FdReader(out_r, out.put, out.end)
-            err.reader = FdReader(err_r, err.put, err.end)
-        stream = ExecStream(proc, tty, stdin_fd, out, err, master)
-
-        async def reap():
-            await proc.wait()
-            kill_group(proc.pid, signal.SIGKILL)
-            if master is not None:      # EIO ends the output once the slave is closed
-                try:
-                    await asyncio.wait_for(out.reader.closed.wait(), 2)
-                except asyncio.TimeoutError:
-                    out.reader.close()
-                try:
-                    os.close(master)
-                except OSError:
-                    pass
-        self._spawn_task(reap())
-        return stream
+        return await spawn_exec(argv, c.cwd, c.env, stdin=stdin, tty=tty,
+                                spawn_task=self._spawn_task, name=command[0])
 
     async def attach(self, cid: str, *, stdin: bool, tty: bool) -> ContainerStream:
         c = self._running(cid)
@@ -523,35 +443,3 @@ class ProcessRuntime(Runtime):
 async def _empty():
     return
     yield
-
-
-def _first_child(pid: int) -> int | None:
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as f:
-            kids = f.read().split()
-        return int(kids[0]) if kids else None
-    except (OSError, ValueError):
-        return None
-
-
-_TICKS = os.sysconf("SC_CLK_TCK")
-_PAGE = os.sysconf("SC_PAGE_SIZE")
-
-
-def group_usage(pgid: int) -> tuple[float, int]:
-    """(CPU seconds, RSS bytes) summed over the live processes of process group ``pgid``."""
-    ticks = rss = 0
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat", "rb") as f:
-                fields = f.read().rsplit(b")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        # fields[0] is field 3 (state): pgrp is 5, utime..cstime 14..17, rss 24
-        if int(fields[2]) != pgid:
-            continue
-        ticks += sum(int(x) for x in fields[11:15])
-        rss += int(fields[21]) * _PAGE
-    return ticks / _TICKS, rss
