@@ -241,8 +241,8 @@ class ProcessRuntime(Runtime):
         self.containers[cid] = c
         return cid
 
-    def _executable(self, c: _Container) -> str | None:
-        exe = c.argv[0]
+    def _executable(self, c: _Container, exe: str | None = None) -> str | None:
+        exe = c.argv[0] if exe is None else exe
         if "/" in exe:
             path = exe if os.path.isabs(exe) else os.path.join(c.cwd, exe)
             return path if os.access(path, os.X_OK) else None
@@ -417,6 +417,9 @@ class ProcessRuntime(Runtime):
     async def exec(self, cid: str, command: list[str], *, stdin: bool,
                    tty: bool) -> ContainerStream:
         c = self._running(cid)
+        if not command or self._executable(c, command[0]) is None:
+            raise StreamingUnsupported(
+                f'exec: "{command[0] if command else ""}": executable file not found in $PATH')
         argv = self._enter(c) + ([] if c.user is None or os.geteuid() != 0 else [
             "setpriv", f"--reuid={c.user[0]}", f"--regid={c.user[1]}", "--clear-groups",
             "--"]) + list(command)

@@ -1,0 +1,274 @@
+"""The process runtime (workers/kubelet/process.py) driven through its Python API, with real
+processes: exit codes, per-attempt logs, SIGTERM then SIGKILL, exec/attach/logs/port_forward,
+exec/http/tcp probes, environment and volumes that need no API server, usage from /proc."""
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+
+import pytest
+
+from workers.kubelet import volumes
+from workers.kubelet.process import ProcessRuntime
+from workers.kubelet.process_env import command_line, expand
+from workers.kubelet.runtime import ContainerNotRunning, StreamingUnsupported
+
+SANDBOXES = ["none", "auto"]
+
+
+def pod(uid="u1", **spec):
+    return {"metadata": {"uid": uid, "name": "p", "namespace": "ns", "labels": {"app": "x"}},
+            "status": {"podIP": "10.244.0.9"}, "spec": spec}
+
+
+def run(coro):
+    return asyncio.run(asyncio.wait_for(coro, 60))
+
+
+async def drain(read) -> bytes:
+    out = b""
+    while data := await read():
+        out += data
+    return out
+
+
+async def started(rt, p, container, attempt=0):
+    cid = await rt.create_container(p, container, attempt)
+    await rt.start_container(cid)
+    return cid
+
+
+@pytest.mark.parametrize("sandbox", SANDBOXES)
+def test_exit_code_and_logs_of_each_attempt(tmp_path, sandbox):
+    async def go():
+        rt = ProcessRuntime(tmp_path, sandbox=sandbox)
+        c = {"name": "c", "args": ["sh", "-c", "echo hello; echo oops >&2; printf tail; exit 3"]}
+        first = await started(rt, pod(), c)
+        assert await rt.wait_container(first) == 3
+        second = await started(rt, pod(), {**c, "args": ["sh", "-c", "echo again"]}, 1)
+        assert await rt.wait_container(second) == 0
+        lines = [line async for line in rt.logs(first, follow=False)]
+        assert [(x.stream, x.data) for x in lines] == [
+            ("stdout", b"hello\n"), ("stderr", b"oops\n"), ("stdout", b"tail")]
+        assert lines[0].time.endswith("Z") and len(lines[0].time.split(".")[1]) == 10
+        # the previous attempt still answers after the restart, until remove_pod
+        assert [x.data async for x in rt.logs(second, follow=False)] == [b"again\n"]
+        assert (tmp_path / "pods/u1/logs/c/0.log").exists()
+        await rt.remove_pod("u1")
+        assert [x async for x in rt.logs(first, follow=False)] == []
+        assert not (tmp_path / "pods/u1").exists()
+    run(go())
+
+
+def test_follow_streams_until_the_attempt_ends(tmp_path):
+    async def go():
+        rt = ProcessRuntime(tmp_path, sandbox="none")
+        cid = await started(rt, pod(), {"name": "c", "command": [
+            "sh", "-c", "echo one; sleep 0.3; echo two"]})
+        seen = [x.data async for x in rt.logs(cid, follow=True)]
+        assert seen == [b"one\n", b"two\n"]
+    run(go())
+
+
+def test_missing_executable_fails_the_attempt_with_128(tmp_path):
+    async def go():
+        rt = ProcessRuntime(tmp_path, sandbox="none")
+        cid = await started(rt, pod(), {"name": "c", "command": ["no-such-binary-here"]})
+        assert await rt.wait_container(cid) == 128
+        (line,) = [x async for x in rt.logs(cid, follow=False)]
+        assert b'"no-such-binary-here": executable file not found' in line.data
+    run(go())
+
+
+@pytest.mark.parametrize("sandbox", SANDBOXES)
+def test_sigterm_then_sigkill_after_the_grace_period(tmp_path, sandbox):
+    async def go():
+        rt = ProcessRuntime(tmp_path, sandbox=sandbox)
+        polite = await started(rt, pod(), {"name": "a", "command": [
+            "sh", "-c", "trap 'echo bye; exit 0' TERM; echo up; while true; do sleep 0.1; done"]})
+        stubborn = await started(rt, pod(), {"name": "b", "command": [
+            "sh", "-c", "trap '' TERM; echo up; while true; do sleep 0.1; done"]})
+        for cid in (polite, stubborn):          # both have set their traps
+            async for line in rt.logs(cid, follow=True):
+                if line.data == b"up\n":
+                    break
+        t = time.monotonic()
+        assert await rt.stop_container(polite, 5) == 0
+        assert time.monotonic() - t < 2
+        assert [x.data async for x in rt.logs(polite, follow=False)][-1] == b"bye\n"
+        t = time.monotonic()
+        assert await rt.stop_container(stubborn, 1) == 137          # SIGKILL
+        assert 0.9 < time.monotonic() - t < 4
+        assert await rt.stop_container(stubborn, 1) == 137          # a no-op now
+        await rt.remove_pod("u1")
+    run(go())
+
+
+def test_exec_in_the_containers_environment_with_and_without_tty(tmp_path):
+    async def go():
+        rt = ProcessRuntime(tmp_path, sandbox="auto")
+        cid = await started(rt, pod(), {"name": "c", "command": ["sleep", "30"],
+                                        "env": [{"name": "GREETING", "value": "hi"}]})
+        s = await rt.exec(cid, ["sh", "-c", 'echo "$GREETING $HOSTNAME"; pwd; echo e >&2; '
+                                "exit 4"], stdin=False, tty=False)
+        out, err = await asyncio.gather(drain(s.read_stdout), drain(s.read_stderr))
+        assert out.decode().splitlines() == ["hi p", str(tmp_path / "pods/u1/containers/c")]
+        assert err == b"e\n" and await s.wait() == 4
+        s = await rt.exec(cid, ["cat"], stdin=True, tty=False)
+        await s.write_stdin(b"piped\n")
+        await s.close_stdin()
+        assert await drain(s.read_stdout) == b"piped\n" and await s.wait() == 0
+        s = await rt.exec(cid, ["sh", "-c", "stty size; test -t 0 && echo tty"], stdin=True,
+                          tty=True)
+        s.resize(100, 30)
+        assert await drain(s.read_stdout) == b"30 100\r\ntty\r\n"
+        assert await s.read_stderr() == b"" and await s.wait() == 0
+        s = await rt.exec(cid, ["sleep", "30"], stdin=False, tty=False)
+        await s.close()                         # the client left: the command is killed
+        assert await s.wait() == 137
+        with pytest.raises(StreamingUnsupported):
+            await rt.exec(cid, ["no-such-binary-here"], stdin=False, tty=False)
+        await rt.stop_container(cid, 0)
+        with pytest.raises(ContainerNotRunning):
+            await rt.exec(cid, ["true"], stdin=False, tty=False)
+    run(go())
+
+
+def test_attach_to_the_main_process(tmp_path):
+    async def go():
+        rt = ProcessRuntime(tmp_path, sandbox="none")
+        cid = await started(rt, pod(), {"name": "c", "stdin": True, "stdinOnce": True,
+                                        "command": ["sh", "-c", "while read l; do echo got $l; "
+                                                    "echo err $l >&2; done; exit 7"]})
+        a = await rt.attach(cid, stdin=True, tty=False)
+        b = await rt.attach(cid, stdin=False, tty=False)     # a second attacher sees it all
+        await a.write_stdin(b"x\n")
+        assert await a.read_stdout() == b"got x\n" and await a.read_stderr() == b"err x\n"
+        assert await b.read_stdout() == b"got x\n"
+        await a.close_stdin()                                # stdinOnce: the container's too
+        assert await a.wait() == 7 and await rt.wait_container(cid) == 7
+        assert await drain(b.read_stdout) == b""
+        # the attached output is in the log as well
+        assert [x.data async for x in rt.logs(cid, follow=False)] == [b"got x\n", b"err x\n"]
+        with pytest.raises(ContainerNotRunning):
+            await rt.attach(cid, stdin=False, tty=False)
+        tty = await started(rt, pod(), {"name": "t", "stdin": True, "tty": True,
+                                        "command": ["sh", "-c", "read l; echo tty-$l"]}, 0)
+        t = await rt.attach(tty, stdin=True, tty=True)
+        await t.write_stdin(b"y\n")
+        out = await drain(t.read_stdout)
+        assert b"tty-y" in out and await t.wait() == 0
+        virtual = await started(rt, pod(), {"name": "v", "image": "nginx"})
+        with pytest.raises(StreamingUnsupported):
+            await rt.attach(virtual, stdin=False, tty=False)
+        await rt.remove_pod("u1")
+    run(go())
+
+
+def test_port_forward_and_probes(tmp_path):
+    async def go():
+        rt = ProcessRuntime(tmp_path, sandbox="none")
+
+        async def handle(reader, writer):
+            request = await reader.readuntil(b"\r\n\r\n")
+            status = b"200 OK" if b"GET /ok " in request else b"503 Unavailable"
+            if request.startswith(b"ping"):
+                writer.write(b"pong")
+            else:
+                writer.write(b"HTTP/1.1 " + status + b"\r\nContent-Length: 0\r\n\r\n")
+            await writer.drain()
+            writer.close()
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        cid = await started(rt, pod(), {"name": "c", "command": ["sleep", "30"],
+                                        "ports": [{"name": "web", "containerPort": port}]})
+        reader, writer = await rt.port_forward(pod(), port)
+        writer.write(b"ping\r\n\r\n")
+        assert await reader.read() == b"pong"
+        writer.close()
+
+        async def probe(p):
+            return await rt.probe(cid, "readiness", p, "10.244.0.9")
+        assert (await probe({"httpGet": {"path": "/ok", "port": "web"}})).success
+        bad = await probe({"httpGet": {"path": "/no", "port": port}})
+        assert not bad.success and bad.output == "HTTP probe failed with statuscode: 503"
+        assert (await probe({"tcpSocket": {"port": port}})).success
+        server.close()
+        await server.wait_closed()
+        refused = await probe({"tcpSocket": {"port": port}})
+        assert refused.output == f"dial tcp 127.0.0.1:{port}: connect: connection refused"
+        ok = await probe({"exec": {"command": ["sh", "-c", "echo fine"]}})
+        assert ok.success and ok.output == "fine\n"
+        failed = await probe({"exec": {"command": ["sh", "-c", "echo sick; exit 1"]}})
+        assert not failed.success and failed.output == "sick\n"
+        slow = await probe({"exec": {"command": ["sleep", "5"]}, "timeoutSeconds": 1})
+        assert not slow.success and "timed out" in slow.output
+        with pytest.raises(ValueError):
+            await probe({"grpc": {"port": port}})
+        await rt.remove_pod("u1")
+    run(go())
+
+
+def test_environment_downward_api_and_volumes_without_the_api(tmp_path):
+    async def go():
+        rt = ProcessRuntime(tmp_path, sandbox="none", allocatable={"cpu": "4"})
+        p = pod(volumes=[
+            {"name": "scratch", "emptyDir": {}},
+            {"name": "info", "downwardAPI": {"items": [
+                {"path": "labels", "fieldRef": {"fieldPath": "metadata.labels"}},
+                {"path": "sub/name", "fieldRef": {"fieldPath": "metadata.name"}}]}}])
+        cid = await started(rt, p, {
+            "name": "c", "workingDir": "/work/dir",
+            "command": ["sh", "-c", "echo $(A) $B $NODE_CPU $IP; cat /etc/info/labels; echo; "
+                        "cat /etc/info/sub/name; echo; echo x > /scratch/f; cat $SCRATCH/f; pwd; "
+                        "echo $KEEP"],
+            "env": [{"name": "A", "value": "a"}, {"name": "B", "value": "$(A)-b"},
+                    {"name": "IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+                    {"name": "NODE_CPU", "valueFrom": {"resourceFieldRef": {
+                        "resource": "limits.cpu"}}},
+                    {"name": "SCRATCH", "value": "/scratch"},
+                    {"name": "KEEP", "value": "/scratchpad"}],
+            "volumeMounts": [{"name": "scratch", "mountPath": "/scratch"},
+                             {"name": "info", "mountPath": "/etc/info"}]})
+        assert await rt.wait_container(cid) == 0
+        out = b"".join([x.data async for x in rt.logs(cid, follow=False)]).decode()
+        home = tmp_path / "pods/u1/containers/c"
+        assert out.splitlines() == ["a a-b 4 10.244.0.9", 'app="x"', "p", "x",
+                                    str(home / "root/work/dir"), "/scratchpad"]
+        env = rt.containers[cid].env
+        assert env["HOME"] == str(home) and env["HOSTNAME"] == "p"
+        assert "DATABASE_URL" not in env and env["PATH"].startswith("/usr/local/sbin")
+        assert (tmp_path / "pods/u1/volumes/scratch/f").read_text() == "x\n"
+        assert oct(os.stat(tmp_path / "pods/u1/volumes/info/labels").st_mode & 0o777) == "0o644"
+        virtual = await started(rt, {**p, "metadata": {**p["metadata"], "annotations": {
+            "sim.kubelet/exit-after-seconds": "0.1", "sim.kubelet/exit-code": "2"}}},
+            {"name": "v", "image": "nginx"})
+        assert await rt.wait_container(virtual) == 2          # as the simulated runtime
+        await rt.remove_pod("u1")
+    run(go())
+
+
+def test_usage_is_measured_from_the_process_group(tmp_path):
+    async def go():
+        rt = ProcessRuntime(tmp_path, sandbox="auto")
+        cid = await started(rt, pod(), {"name": "c", "command": [
+            "sh", "-c", "while true; do :; done"]})
+        await asyncio.sleep(1.0)
+        cpu, rss = rt.container_usage(cid)
+        assert cpu > 0.3 and rss > 100 * 1024
+        await rt.stop_container(cid, 0)
+        assert rt.container_usage(cid) is None
+    run(go())
+
+
+def test_path_rewrite_and_command_line():
+    mounts = [("/etc/cfg", "/d/cfg"), ("/etc/cfg/deep", "/d/deep"), ("/data", "/d/data")]
+    assert volumes.rewrite("cat /etc/cfg/a /etc/cfg/deep/b '/data'", mounts) == \
+        "cat /d/cfg/a /d/deep/b '/d/data'"
+    assert volumes.rewrite("/etc/cfgx /x/etc/cfg /database --dir=/data", mounts) == \
+        "/etc/cfgx /x/etc/cfg /database --dir=/d/data"
+    assert expand("$(A)/$(MISSING)/$$(A)/$", {"A": "1"}) == "1/$(MISSING)/$(A)/$"
+    assert command_line({"args": ["sh", "-c", "$(A)"]}, {"A": "x"}) == ["sh", "-c", "x"]
+    assert command_line({"command": ["a"], "args": ["b"]}, {}) == ["a", "b"]
+    assert command_line({"image": "nginx"}, {}) is None
