@@ -38,6 +38,7 @@ _STRIPPED = frozenset((b"authorization", b"proxy-authorization", b"cookie", b"ho
                        b"proxy-connection", b"te", b"trailer", b"upgrade",
                        b"x-forwarded-for", b"x-forwarded-host", b"x-forwarded-proto"))
 _STRIPPED_PREFIXES = (b"impersonate-", b"x-remote-")
+_WS_BEARER = b"base64url.bearer.authorization.k8s.io."
 
 
 class BackendError(errors.APIError):
@@ -161,6 +162,13 @@ def forwarded_headers(headers, host: str, client: str, upgrade: bool) -> list:
         low = name.lower()
         if low in _STRIPPED or low.startswith(_STRIPPED_PREFIXES):
             continue
+        if low == b"sec-websocket-protocol":
+            # a bearer token carried as a subprotocol (authentication strips it already)
+            kept = [p.strip() for p in value.split(b",")
+                    if p.strip() and not p.strip().startswith(_WS_BEARER)]
+            if not kept:
+                continue
+            value = b", ".join(kept)
         out.append((low, value))
     if upgrade:
         for name, value in headers:

@@ -73,7 +73,9 @@ def test_backends_never_see_the_callers_credentials():
     headers = [(b"Authorization", b"Bearer secret"), (b"Impersonate-User", b"x"),
                (b"X-Remote-User", b"admin"), (b"Cookie", b"c"), (b"Upgrade", b"SPDY/3.1"),
                (b"Connection", b"Upgrade"), (b"X-Stream-Protocol-Version", b"v4.channel.k8s.io"),
-               (b"Host", b"apiserver"), (b"Proxy-Authorization", b"p")]
+               (b"Host", b"apiserver"), (b"Proxy-Authorization", b"p"),
+               (b"Sec-WebSocket-Protocol",
+                b"base64url.bearer.authorization.k8s.io.c2VjcmV0, v4.channel.k8s.io")]
     out = forwarded_headers(headers, "127.0.0.1:10250", "10.0.0.9", upgrade=True)
     names = [k for k, _ in out]
     assert out[0] == (b"host", b"127.0.0.1:10250")
@@ -82,6 +84,7 @@ def test_backends_never_see_the_callers_credentials():
     assert (b"upgrade", b"SPDY/3.1") in out and (b"connection", b"Upgrade") in out
     assert (b"x-stream-protocol-version", b"v4.channel.k8s.io") in out
     assert (b"x-forwarded-for", b"10.0.0.9") in out
+    assert (b"sec-websocket-protocol", b"v4.channel.k8s.io") in out
     plain = forwarded_headers(headers, "h:1", "", upgrade=False)
     assert (b"connection", b"close") in plain and b"upgrade" not in [k for k, _ in plain]
 
