@@ -283,6 +283,7 @@ WORKER_MODULES = frozenset({
     "test_auth_no_credentials_logged", "test_authz_modes",
     # streaming through the API server to kubelets (no storage behaviour of their own)
     "test_streaming_apiserver", "test_streaming_kubectl", "test_logs_simulated",
+    "test_streaming_process",
     # request bodies in Kubernetes protobuf: decoding, before any storage
     "test_kubectl_typed",
 })
