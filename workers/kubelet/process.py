@@ -229,6 +229,12 @@ class ProcessRuntime(Runtime):
                 cwd = str(home / "root" / wanted.lstrip("/"))
                 os.makedirs(cwd, exist_ok=True)
         user = self._user(pod, container)
+        if user is not None and os.geteuid() == 0:
+            # the files are the container user's (fsGroup as their group), as upstream's
+            # volume ownership management does for fsGroup
+            group = ((pod.get("spec") or {}).get("securityContext") or {}).get("fsGroup")
+            _chown_tree(poddir / "volumes", user[0], user[1] if group is None else int(group))
+            _chown_tree(home, user[0], user[1])
         seed = f"{uid}/{name}/{attempt}/{next(self._ids)}/{os.getpid()}"
         cid = hashlib.sha256(seed.encode()).hexdigest()
         logs = poddir / "logs" / name
@@ -441,6 +447,15 @@ class ProcessRuntime(Runtime):
 
     async def port_forward(self, pod: dict, port: int):
         return await asyncio.open_connection("127.0.0.1", int(port))
+
+
+def _chown_tree(root: Path, uid: int, gid: int) -> None:
+    for base, dirs, files in os.walk(root):
+        for name in [base] + [os.path.join(base, n) for n in dirs + files]:
+            try:
+                os.lchown(name, uid, gid)
+            except OSError:
+                pass
 
 
 async def _empty():

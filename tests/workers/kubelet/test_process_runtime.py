@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import tempfile
 import time
 
 import pytest
@@ -272,3 +274,36 @@ def test_path_rewrite_and_command_line():
     assert command_line({"args": ["sh", "-c", "$(A)"]}, {"A": "x"}) == ["sh", "-c", "x"]
     assert command_line({"command": ["a"], "args": ["b"]}, {}) == ["a", "b"]
     assert command_line({"image": "nginx"}, {}) is None
+
+
+def test_run_as_user():
+    # pytest's tmp_path sits in a directory only root may enter: the other user needs to
+    # reach its working directory and volumes
+    root = tempfile.mkdtemp(prefix="process-runtime-user-")
+    os.chmod(root, 0o755)
+
+    async def go():
+        rt = ProcessRuntime(root, sandbox="auto")
+        p = pod(securityContext={"runAsUser": 65534, "runAsGroup": 65534},
+                volumes=[{"name": "info", "downwardAPI": {"items": [
+                    {"path": "name", "fieldRef": {"fieldPath": "metadata.name"}}]}}])
+        c = {"name": "c", "command": ["sh", "-c", "id -u; id -g; cat /etc/info/name; echo; "
+                                      "touch $HOME/mine && echo wrote"],
+             "volumeMounts": [{"name": "info", "mountPath": "/etc/info"}]}
+        if os.geteuid() != 0:       # a kubelet that is not root cannot switch users
+            from workers.kubelet.runtime import CreateContainerConfigError
+            with pytest.raises(CreateContainerConfigError):
+                await rt.create_container(p, c, 0)
+            return
+        cid = await started(rt, p, c)
+        assert await rt.wait_container(cid) == 0
+        out = b"".join([x.data async for x in rt.logs(cid, follow=False)]).decode()
+        assert out.splitlines() == ["65534", "65534", "p", "wrote"]
+        s = await rt.exec(await started(rt, p, {**c, "name": "d", "command": ["sleep", "9"]}),
+                          ["id", "-u"], stdin=False, tty=False)
+        assert await drain(s.read_stdout) == b"65534\n"
+        await rt.remove_pod("u1")
+    try:
+        run(go())
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
