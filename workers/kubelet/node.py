@@ -101,7 +101,8 @@ def node_info(cfg: KubeletConfig, boot_id: str) -> dict:
     machine = hashlib.md5(cfg.node_name.encode()).hexdigest()    # noqa: S324 (an id, not a secret)
     return {"machineID": machine, "systemUUID": str(uuid.UUID(machine)), "bootID": boot_id,
             "kernelVersion": platform.release(), "osImage": "Simulated Linux",
-            "containerRuntimeVersion": RUNTIME_VERSION, "kubeletVersion": KUBELET_VERSION,
+            "containerRuntimeVersion": RUNTIME_VERSION.replace("simulated", cfg.runtime),
+            "kubeletVersion": KUBELET_VERSION,
             "operatingSystem": "linux", "architecture": _arch()}
 
 

@@ -1,6 +1,6 @@
 """``manage.py up --nodes 1 --node-runtime process``: a real server and a real kubelet whose
 containers are local processes, driven with kubectl: exit codes and phases, CrashLoopBackOff,
-init containers in order, env/envFrom/downward API, a ConfigMap volume, a missing ConfigMap
+init containers in order, env/envFrom/downward API, ConfigMap, Secret and token volumes, a missing ConfigMap
 (CreateContainerConfigError), readiness probes run for real, graceful deletion, and the
 refusal to run the process runtime on a non-loopback address."""
 from __future__ import annotations
@@ -130,6 +130,7 @@ def test_crash_loop_shows_restarts_and_the_last_termination(cluster):
 def test_init_containers_env_and_volumes(cluster):
     cluster.kubectl("create", "configmap", "settings", "--from-literal=greeting=hi",
                     "--from-literal=colour=blue")
+    cluster.kubectl("create", "secret", "generic", "creds", "--from-literal=password=s3cret")
     manifest = {
         "apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": "full", "labels": {"app": "full"}},
@@ -147,24 +148,30 @@ def test_init_containers_env_and_volumes(cluster):
                 "command": ["sh", "-c", "cat /shared/order; echo $GREETING $colour $POD $NS; "
                             "cat /etc/settings/greeting; echo; "
                             "test -s /var/run/secrets/kubernetes.io/serviceaccount/token && "
-                            "cat /var/run/secrets/kubernetes.io/serviceaccount/namespace"],
+                            "cat /var/run/secrets/kubernetes.io/serviceaccount/namespace; "
+                            "echo; echo $PASS; cat /etc/creds/password"],
                 "env": [{"name": "GREETING", "valueFrom": {"configMapKeyRef": {
                             "name": "settings", "key": "greeting"}}},
                         {"name": "POD", "valueFrom": {"fieldRef": {
                             "fieldPath": "metadata.name"}}},
                         {"name": "NS", "valueFrom": {"fieldRef": {
-                            "fieldPath": "metadata.namespace"}}}],
+                            "fieldPath": "metadata.namespace"}}},
+                        {"name": "PASS", "valueFrom": {"secretKeyRef": {
+                            "name": "creds", "key": "password"}}}],
                 "envFrom": [{"configMapRef": {"name": "settings"}}],
                 "volumeMounts": [{"name": "shared", "mountPath": "/shared"},
-                                 {"name": "settings", "mountPath": "/etc/settings"}]}],
+                                 {"name": "settings", "mountPath": "/etc/settings"},
+                                 {"name": "creds", "mountPath": "/etc/creds"}]}],
             "volumes": [{"name": "shared", "emptyDir": {}},
-                        {"name": "settings", "configMap": {"name": "settings"}}]}}
+                        {"name": "settings", "configMap": {"name": "settings"}},
+                        {"name": "creds", "secret": {"secretName": "creds"}}]}}
     cluster.kubectl("apply", "-f", "-", input=json.dumps(manifest))
     status, _ = until(lambda: (s := status_of(cluster, "full"))[0].get("phase")
                       in ("Succeeded", "Failed") and s, what="full finished")
     logs = cluster.kubectl("logs", "full").stdout
     assert status["phase"] == "Succeeded", logs
-    assert logs.splitlines() == ["first", "second", "hi blue full default", "hi", "default"]
+    assert logs.splitlines() == ["first", "second", "hi blue full default", "hi", "default",
+                                    "s3cret", "s3cret"]
     inits = status["initContainerStatuses"]
     assert [i["state"]["terminated"]["reason"] for i in inits] == ["Completed", "Completed"]
 
