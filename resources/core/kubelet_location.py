@@ -17,6 +17,9 @@ certificate of ``--kubelet-certificate-authority`` naming the *node* (kubelet se
 certificates name their node), and this server's own secure port is never dialled.
 nodes/proxy to a port other than the kubelet's (upstream would use its proxy transport to
 any port of the node) is refused: the API server talks to kubelets and nothing else.
+
+Also here, for pods/proxy and services/proxy: ``check_ip`` (upstream IsProxyableIP) and
+``unrouted_pod_ip`` (a pod IP of a node's podCIDR, which no pod network serves here).
 """
 from __future__ import annotations
 
@@ -165,49 +168,3 @@ PROXY_VERBS = ("create", "delete", "get", "patch", "update")
 NODE_PROXY = NodeProxy("proxy", verbs=PROXY_VERBS, methods=PROXY_METHODS, subpath=True,
                        kind=("", "v1", "NodeProxyOptions"))
 
-
-class ServiceProxy(Connect):
-    """``services/<[scheme:]name[:port]>/proxy[/<path>]`` (upstream service
-    ``ResourceLocation``, pkg/registry/core/service/storage/storage.go): plain HTTP to a
-    ready address of the service's Endpoints for the named (or only) port, only to an IP
-    upstream's IsProxyableIP allows and not to a pod IP no pod network serves
-    (``unrouted_pod_ip``): with only such endpoints, 503 "no endpoints available"."""
-
-    def options(self, query, subpath):
-        return {"kind": "ServiceProxyOptions", "apiVersion": "v1", "path": subpath}
-
-    def location(self, ctx, store, namespace, name, options, server_options):
-        split = split_scheme_name_port(name)
-        if split is None:
-            raise errors.BadRequest(f'invalid service request "{name}"')
-        scheme, service, port = split
-        svc = store.load(namespace, service)[0]
-        ports = [p for p in (svc.get("spec") or {}).get("ports") or () if isinstance(p, dict)]
-        wanted = next((p for p in ports if not port or p.get("name", "") == port or
-                       str(p.get("port")) == port), None)
-        if wanted is None:
-            raise errors.ServiceUnavailable(f'no service port "{port}" found for service '
-                                            f'"{service}"')
-        try:
-            endpoints = ctx.stores.store("", "v1", "endpoints").load(namespace, service)[0]
-        except errors.NotFound:
-            endpoints = {}
-        for subset in endpoints.get("subsets") or ():
-            for ep_port in subset.get("ports") or ():
-                if ep_port.get("name", "") != wanted.get("name", ""):
-                    continue
-                for address in subset.get("addresses") or ():
-                    try:
-                        ip = check_ip(address.get("ip", ""), loopback=False)
-                    except errors.BadRequest:
-                        continue
-                    if unrouted_pod_ip(ctx, address.get("nodeName") or "", ip):
-                        continue
-                    return Location(host=ip, port=int(ep_port.get("port") or 0),
-                                    path="/" + options.get("path", ""), backend="direct",
-                                    scheme=scheme or "http", resource="services", name=service)
-        raise errors.ServiceUnavailable(f'no endpoints available for service "{service}"')
-
-
-SERVICE_PROXY = ServiceProxy("proxy", verbs=PROXY_VERBS, methods=PROXY_METHODS, subpath=True,
-                             kind=("", "v1", "ServiceProxyOptions"))

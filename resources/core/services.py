@@ -25,7 +25,7 @@ from apiserver.runtime.validation import (GoText, go_strings, is_dns1123_label, 
                                           is_valid_port_name, validate_port_number)
 
 from .columns import column, labels_text
-from .kubelet_location import SERVICE_PROXY
+from .service_proxy import SERVICE_PROXY
 from .service_alloc import DEFAULT_SERVICE_CIDR, AllocationError, RangeFull, ServiceAllocator
 
 _META = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
