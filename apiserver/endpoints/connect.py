@@ -30,6 +30,7 @@ May import: apiserver.runtime, apiserver.registry, apiserver.admission, apiserve
 from __future__ import annotations
 
 import asyncio
+from urllib.parse import quote
 
 from django.db import close_old_connections
 
@@ -255,9 +256,12 @@ def _host(location) -> str:
 
 
 def _target(location, client_query: str) -> str:
-    """Path and query for the backend: the location's query, else (proxies) the client's."""
+    """Path and query for the backend: the location's query, else (proxies) the client's.
+    The path (a proxy's is the client's, decoded) is escaped again as Go's URL.EscapedPath
+    would, so nothing decoded from the request (%0D%0A, %20 …) can end the request line."""
     query = location.query or client_query
-    return (location.path or "/") + (f"?{query}" if query else "")
+    path = quote(location.path or "/", safe="/:@!$&'()*+,;=-._~")
+    return path + (f"?{query}" if query else "")
 
 
 def _client(scope) -> str:

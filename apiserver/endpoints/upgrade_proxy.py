@@ -184,6 +184,8 @@ def forwarded_headers(headers, host: str, client: str, upgrade: bool) -> list:
 
 
 def request_head(method: str, target: str, headers) -> bytes:
+    if any(c in target for c in " \r\n") or any(b"\r" in v or b"\n" in v for _, v in headers):
+        raise errors.BadRequest("invalid characters in the proxied request")
     lines = [f"{method} {target} HTTP/1.1".encode("latin-1")]
     lines += [name + b": " + value for name, value in headers]
     return b"\r\n".join(lines) + b"\r\n\r\n"

@@ -444,6 +444,16 @@ def test_nodes_proxy_reaches_the_kubelet_only(server, kubectl, kubelet):
         assert "only the kubelet endpoint" in json.loads(body)["message"]
     status, _, body = server.request("GET", "/api/v1/nodes/no-such-node/proxy/")
     assert status == 404
+    # a decoded %0D%0A never ends the request line towards the kubelet
+    before = len(kubelet.requests)
+    status, _, body = server.request(
+        "GET", f"/api/v1/nodes/{kubelet.node}/proxy/healthz%20HTTP/1.1%0D%0AX-Evil:%201"
+               "%0D%0A%0D%0AGET%20/exec/x")
+    assert status == 200, body
+    assert len(kubelet.requests) == before + 1
+    assert kubelet.requests[-1]["path"] == \
+        "/healthz%20HTTP/1.1%0D%0AX-Evil:%201%0D%0A%0D%0AGET%20/exec/x"
+    assert "x-evil" not in kubelet.requests[-1]["headers"]
 
 
 def test_pods_proxy_goes_to_the_pod_ip_only(server, namespace, kubelet):

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from apiserver.endpoints.connect import is_upgrade
-from apiserver.endpoints.upgrade_proxy import forwarded_headers, response_error
+from apiserver.endpoints.connect import _target, is_upgrade
+from apiserver.endpoints.upgrade_proxy import forwarded_headers, request_head, response_error
+from apiserver.registry.strategy import Location
 from apiserver.runtime import errors
 from resources.core.kubelet_location import check_ip, split_scheme_name_port
 from resources.core.pod_connect import ATTACH, EXEC, LOG, PORT_FORWARD, _log_errors
@@ -110,3 +111,14 @@ def test_only_websocket_and_spdy_upgrades_are_passed_on():
     assert not is_upgrade(http((b"connection", b"Upgrade"), (b"upgrade", b"h2c")))
     assert not is_upgrade(http((b"upgrade", b"SPDY/3.1")))
     assert not is_upgrade(http())
+
+
+def test_a_proxied_path_cannot_end_the_request_line():
+    loc = Location(host="127.0.0.1", port=1, path="/healthz HTTP/1.1\r\nX-Evil: 1\r\n\r\nGET /x")
+    target = _target(loc, "a=1")
+    assert target == "/healthz%20HTTP/1.1%0D%0AX-Evil:%201%0D%0A%0D%0AGET%20/x?a=1"
+    assert _target(Location(host="h", port=1, path="/a b/%/ü"), "") == "/a%20b/%25/%C3%BC"
+    with pytest.raises(errors.BadRequest):
+        request_head("GET", "/x y", [])
+    with pytest.raises(errors.BadRequest):
+        request_head("GET", "/x", [(b"x", b"a\r\nb: c")])
