@@ -15,7 +15,9 @@ Lifecycle of ``PodWorker.run()``:
    ``livenessProbe`` is run through the runtime (``probes.watch_liveness``): after
    failureThreshold consecutive failures (each an ``Unhealthy`` event) the container is
    killed (``Killing``) and restarted unless restartPolicy is Never, whatever its exit code
-   (upstream kuberuntime_manager.go ``computePodActions``).
+   (upstream kuberuntime_manager.go ``computePodActions``).  With a runtime that runs probes
+   (``runs_probes``: the process runtime) startup and readiness probes run too
+   (``probes.probe_for_real``); otherwise they are their initialDelaySeconds.
 4. When every container is done for good the phase is Succeeded or Failed and the IP freed.
 5. ``deletionTimestamp`` set: running containers get a Killing event and are stopped within
    the grace period; the final status is posted and the pod DELETEd with
@@ -299,29 +301,33 @@ class PodWorker:
         rec.container_id, rec.image_id = cid, pulled.image_ref
         rec.state, rec.reason, rec.message = st.RUNNING, "", ""
         rec.started_at, rec.finished_at, rec.exit_code = self.host.now(), "", None
+        if not rec.init and getattr(rt, "runs_probes", False):
+            # a runtime with processes runs every probe for real (``probes.probe_for_real``)
+            rec.started = not isinstance(spec.get("startupProbe"), dict)
+            rec.ready = rec.started and not isinstance(spec.get("readinessProbe"), dict)
+            await self.post()
+            self._add_prober(probes.probe_for_real(self, rec, cid, spec))
+            return True
         ready_after = 0.0 if rec.init else _probe_delay(spec, "readinessProbe")
         started_after = 0.0 if rec.init else _probe_delay(spec, "startupProbe")
-        # a runtime with processes runs readiness probes for real (``_readiness``)
-        probed = not rec.init and getattr(rt, "runs_probes", False) and \
-            isinstance(spec.get("readinessProbe"), dict)
         rec.started = started_after == 0
-        rec.ready = (not rec.init) and ready_after == 0 and rec.started and not probed
+        rec.ready = (not rec.init) and ready_after == 0 and rec.started
         await self.post()
-        if probed:
-            task = asyncio.get_running_loop().create_task(
-                self._readiness(rec, cid, spec["readinessProbe"], started_after))
-            self._probers.add(task)
-            task.add_done_callback(self._probers.discard)
-        if not rec.init and not rec.ready and not (probed and rec.started):
+        if not rec.init and not rec.ready:
             asyncio.get_running_loop().create_task(
-                self._probe_later(rec, cid, max(ready_after, started_after), started_after,
-                                  set_ready=not probed))
+                self._probe_later(rec, cid, max(ready_after, started_after), started_after))
         if not rec.init and isinstance(spec.get("livenessProbe"), dict):
-            task = asyncio.get_running_loop().create_task(
-                self._liveness(rec, cid, spec, started_after))
-            self._probers.add(task)
-            task.add_done_callback(self._probers.discard)
+            self._add_prober(self._liveness(rec, cid, spec, started_after))
         return True
+
+    def _add_prober(self, coro) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._probers.add(task)
+        task.add_done_callback(self._probers.discard)
+
+    def _attempt_alive(self, rec, cid: str) -> bool:
+        return rec.container_id == cid and rec.state == st.RUNNING and \
+            not self.deleting.is_set() and not self.gone
 
     async def _create(self, rec: st.ContainerRecord, spec: dict, path: str) -> str | None:
         """Create one attempt; a configuration that cannot be built (a missing ConfigMap,
@@ -368,45 +374,7 @@ class PodWorker:
         self._liveness_killed.add(cid)
         await self.host.runtime.stop_container(cid, probes.kill_grace(probe, self.pod))
 
-    async def _readiness(self, rec, cid: str, probe: dict, started_after: float) -> None:
-        """Readiness probes through the runtime (upstream prober/worker.go): ready after
-        successThreshold successes in a row, unready after failureThreshold failures (each
-        an ``Unhealthy`` event); an errored probe is thrown away."""
-        s = probes.settings(probe)
-        await asyncio.sleep(max(s.initial_delay, started_after))
-        successes = failures = 0
-
-        def alive() -> bool:
-            return rec.container_id == cid and rec.state == st.RUNNING and \
-                not self.deleting.is_set() and not self.gone
-        while alive():
-            try:
-                result = await self.host.runtime.probe(cid, "readiness", probe, self.pod_ip)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:         # noqa: BLE001  (errored: thrown away)
-                log.debug("readiness probe of %s errored: %s", cid[:12], exc)
-                result = None
-            if result is not None and alive():
-                if result.success:
-                    successes, failures = successes + 1, 0
-                else:
-                    successes, failures = 0, failures + 1
-                    self.host.events.record(self.pod, "Warning", "Unhealthy",
-                                            f"Readiness probe failed: {result.output}",
-                                            container_path(rec.name))
-                ready = rec.ready
-                if successes >= s.success_threshold:
-                    ready = True
-                elif failures >= s.failure_threshold:
-                    ready = False
-                if ready != rec.ready:
-                    rec.ready = ready
-                    await self.post()
-            await asyncio.sleep(s.period)
-
-    async def _probe_later(self, rec, cid: str, ready_after: float, started_after: float,
-                           set_ready: bool = True):
+    async def _probe_later(self, rec, cid: str, ready_after: float, started_after: float):
         """Startup and readiness probes are configured delays (liveness ones run through
         the runtime: ``_liveness``): the container turns started/ready once their
         initialDelaySeconds passed (if that attempt still runs)."""
@@ -416,8 +384,6 @@ class PodWorker:
                 return
             rec.started = True
             await self.post()
-        if not set_ready:                 # readiness is probed (``_readiness``)
-            return
         await asyncio.sleep(max(ready_after - started_after, 0))
         if rec.container_id == cid and rec.state == st.RUNNING and not self.deleting.is_set():
             rec.ready = True

@@ -12,6 +12,11 @@ resets the count.  It returns the last failure's output once ``failureThreshold`
 consecutive probes failed — the caller kills the container — or None when the attempt
 ended first.  A probe that raises ("errored") is thrown away, as upstream's worker does.
 
+``probe_for_real(worker, rec, cid, spec)`` runs every probe of one attempt through a
+runtime that runs them for real (``runs_probes``): startup (a failure past its threshold kills
+the attempt, as a failed liveness probe does), then readiness (ready after successThreshold
+successes, unready after failureThreshold failures) and liveness.
+
 Standard library and this package only.
 """
 from __future__ import annotations
@@ -19,6 +24,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+
+from .events import container_path
 
 log = logging.getLogger("workers.kubelet.probes")
 
@@ -93,3 +100,93 @@ async def watch_liveness(runtime, cid: str, probe: dict, *, delay: float, host,
                     return result.output
         await asyncio.sleep(s.period)
     return None
+
+
+async def probe_for_real(worker, rec, cid: str, spec: dict) -> None:
+    """All of one attempt's probes run through the runtime (a runtime with processes,
+    ``runs_probes``), for the pod worker ``worker``: the startup probe first (liveness and
+    readiness wait for it, as upstream's prober manager), then readiness and liveness side
+    by side."""
+    if isinstance(spec.get("startupProbe"), dict):
+        if not await startup(worker, rec, cid, spec["startupProbe"]):
+            return
+        rec.started = True
+        rec.ready = not isinstance(spec.get("readinessProbe"), dict)
+        await worker.post()
+    jobs = []
+    if isinstance(spec.get("readinessProbe"), dict):
+        jobs.append(readiness(worker, rec, cid, spec["readinessProbe"]))
+    if isinstance(spec.get("livenessProbe"), dict):
+        jobs.append(worker._liveness(rec, cid, spec, 0.0))
+    await asyncio.gather(*jobs)
+
+
+async def startup(worker, rec, cid: str, probe: dict) -> bool:
+    """Startup probes until one succeeds (True); after failureThreshold failures the
+    container is killed and restarted per restartPolicy (False), upstream's
+    ``Container X failed startup probe, will be restarted``."""
+    s, path = settings(probe), container_path(rec.name)
+    await asyncio.sleep(s.initial_delay)
+    failures = 0
+    while worker._attempt_alive(rec, cid):
+        try:
+            result = await worker.host.runtime.probe(cid, "startup", probe, worker.pod_ip)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:         # noqa: BLE001  (errored: thrown away)
+            log.debug("startup probe of %s errored: %s", cid[:12], exc)
+            result = None
+        if result is not None and worker._attempt_alive(rec, cid):
+            if result.success:
+                return True
+            failures += 1
+            worker.host.events.record(worker.pod, "Warning", "Unhealthy",
+                                    f"Startup probe failed: {result.output}", path)
+            if failures >= s.failure_threshold:
+                restart = worker.restart_policy != "Never"
+                worker.host.events.record(
+                    worker.pod, "Normal", "Killing",
+                    f"Container {rec.name} failed startup probe"
+                    + (", will be restarted" if restart else ""), path)
+                worker._liveness_killed.add(cid)
+                await worker.host.runtime.stop_container(
+                    cid, kill_grace(probe, worker.pod))
+                return False
+        await asyncio.sleep(s.period)
+    return False
+
+async def readiness(worker, rec, cid: str, probe: dict) -> None:
+    """Readiness probes through the runtime (upstream prober/worker.go): ready after
+    successThreshold successes in a row, unready after failureThreshold failures (each
+    an ``Unhealthy`` event); an errored probe is thrown away."""
+    s = settings(probe)
+    await asyncio.sleep(s.initial_delay)
+    successes = failures = 0
+
+    def alive() -> bool:
+        return worker._attempt_alive(rec, cid)
+    while alive():
+        try:
+            result = await worker.host.runtime.probe(cid, "readiness", probe, worker.pod_ip)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:         # noqa: BLE001  (errored: thrown away)
+            log.debug("readiness probe of %s errored: %s", cid[:12], exc)
+            result = None
+        if result is not None and alive():
+            if result.success:
+                successes, failures = successes + 1, 0
+            else:
+                successes, failures = 0, failures + 1
+                worker.host.events.record(worker.pod, "Warning", "Unhealthy",
+                                        f"Readiness probe failed: {result.output}",
+                                        container_path(rec.name))
+            ready = rec.ready
+            if successes >= s.success_threshold:
+                ready = True
+            elif failures >= s.failure_threshold:
+                ready = False
+            if ready != rec.ready:
+                rec.ready = ready
+                await worker.post()
+        await asyncio.sleep(s.period)

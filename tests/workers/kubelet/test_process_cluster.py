@@ -1,7 +1,7 @@
 """``manage.py up --nodes 1 --node-runtime process``: a real server and a real kubelet whose
 containers are local processes, driven with kubectl: exit codes and phases, CrashLoopBackOff,
 init containers in order, env/envFrom/downward API, ConfigMap, Secret and token volumes, a missing ConfigMap
-(CreateContainerConfigError), readiness probes run for real, graceful deletion, and the
+(CreateContainerConfigError), readiness and startup probes run for real, graceful deletion, and the
 refusal to run the process runtime on a non-loopback address."""
 from __future__ import annotations
 
@@ -219,6 +219,26 @@ def test_readiness_probe_runs_and_deletion_is_graceful(cluster):
     started = time.monotonic()
     cluster.kubectl("delete", "pod", "ready", "--timeout=30s")
     assert time.monotonic() - started < 10       # it handled SIGTERM
+
+
+def test_a_failing_startup_probe_kills_and_restarts_the_container(cluster):
+    manifest = {
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "slow-start"},
+        "spec": {"terminationGracePeriodSeconds": 1, "containers": [{
+            "name": "app", "image": "busybox", "command": ["sleep", "600"],
+            "startupProbe": {"tcpSocket": {"port": _free_port()}, "periodSeconds": 1,
+                             "failureThreshold": 2}}]}}
+    cluster.kubectl("apply", "-f", "-", input=json.dumps(manifest))
+    _, cs = until(lambda: (s := status_of(cluster, "slow-start"))[1].get("restartCount", 0)
+                  >= 1 and s, what="a restart after the startup probe failed")
+    assert cs["started"] is False and cs["ready"] is False
+    # 137 when the sandbox makes sleep PID 1 (SIGTERM ignored), 143 without one
+    assert cs["lastState"]["terminated"]["exitCode"] in (137, 143)
+    events = cluster.kubectl("get", "events", "--field-selector",
+                             "involvedObject.name=slow-start").stdout
+    assert "Startup probe failed: dial tcp 127.0.0.1:" in events
+    assert "failed startup probe, will be restarted" in events
+    cluster.kubectl("delete", "pod", "slow-start", "--wait=false")
 
 
 def test_process_runtime_refused_on_a_non_loopback_address(tmp_path):
