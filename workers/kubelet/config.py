@@ -54,6 +54,7 @@ class KubeletConfig:
     watch_transport: str = "websocket"
     root_dir: str = ""                             # the process runtime's pod directories
     process_sandbox: str = "auto"                  # auto | unshare | none
+    sync_frequency: float = 60.0                   # volumes of running pods rewritten
 
     @property
     def renew_interval(self) -> float:
@@ -94,6 +95,9 @@ def add_arguments(parser) -> None:
                         help="the process runtime's directory for pods (volumes, logs); "
                              "{node} is replaced by the node name (default: "
                              "TMPDIR/kubelet-{node})")
+    parser.add_argument("--sync-frequency", type=float, default=60.0, dest="sync_frequency",
+                        help="seconds between rewrites of running pods' volumes (process "
+                             "runtime; upstream's kubelet syncs them this often)")
     parser.add_argument("--process-sandbox", choices=("auto", "unshare", "none"),
                         default="auto", dest="process_sandbox",
                         help="the process runtime's sandbox: a PID namespace per container "
@@ -152,7 +156,7 @@ def configs_from(values) -> list[KubeletConfig]:
         "runtime", "cpu", "memory", "pods", "ephemeral_storage", "node_ip", "port",
         "node_status_update_frequency", "node_status_report_frequency", "lease_duration",
         "lease_renew_interval", "pull_delay", "start_delay", "watch_transport",
-        "client_ca_file", "process_sandbox") if k in o}
+        "client_ca_file", "process_sandbox", "sync_frequency") if k in o}
     cidrs = o.get("pod_cidr") or []
     if isinstance(cidrs, str):
         cidrs = [cidrs]

@@ -53,6 +53,7 @@ def make_runtime(cfg: KubeletConfig, host=None) -> Runtime:
     if cfg.runtime == "process":
         from .process import ProcessRuntime
         rt = ProcessRuntime(cfg.root_dir, host=host, sandbox=cfg.process_sandbox,
+                            volume_sync=cfg.sync_frequency,
                             allocatable={"cpu": cfg.cpu, "memory": cfg.memory,
                                          "ephemeral-storage": cfg.ephemeral_storage})
         log.info("kubelet %s: process runtime in %s, sandbox: %s", cfg.node_name,

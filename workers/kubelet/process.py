@@ -3,7 +3,8 @@ group under the kubelet.  Isolation is the process's user and working directory 
 PID namespace where ``unshare`` works); pod processes share the host's network and
 filesystem.  Opt-in, for trusted workloads on a developer's machine.
 
-Per pod, a directory ``ROOT/pods/UID/`` holds ``volumes/NAME/`` (``volumes.py``),
+Per pod, a directory ``ROOT/pods/UID/`` holds ``volumes/NAME/`` (``volumes.py``; written
+before each container start and every ``volume_sync`` seconds while the pod runs),
 ``containers/NAME/`` (the default working directory and ``HOME``) and
 ``logs/NAME/ATTEMPT.log`` (each attempt's output in the CRI log format, so the previous
 attempt answers ``logs`` after a restart, until ``remove_pod``).
@@ -50,7 +51,8 @@ from urllib.parse import urlsplit
 
 from . import process_probe, volumes
 from .process_env import Sources, command_line, environment
-from .process_exec import child_setup, first_child, group_usage, probe_sandbox, spawn_exec
+from .process_exec import (child_setup, chown_tree, first_child, group_usage, probe_sandbox,
+                           spawn_exec)
 from .process_streams import (AttachStream, FdReader, LogFile, exit_code,
                               kill_group, read_log)
 from .runtime import (ContainerNotRunning, ContainerStream, CreateContainerConfigError, Image,
@@ -82,7 +84,8 @@ class _Container:
         self.stop_requested = asyncio.Event()
         self.plan = (None, 0)             # virtual containers: (exit after, exit code)
         self.readers: list[FdReader] = []
-        self.failed_start = ""
+        self.pod: dict | None = None
+        self.mounts: list = []            # (mountPath, host dir): exec commands are rewritten too
 
     @property
     def running(self) -> bool:
@@ -126,7 +129,7 @@ class ProcessRuntime(Runtime):
     runs_probes = True               # the pod worker runs readiness probes through ``probe``
 
     def __init__(self, root_dir, *, client=None, host=None, sandbox: str = "auto",
-                 allocatable: dict | None = None):
+                 allocatable: dict | None = None, volume_sync: float = 60.0):
         self.root = Path(root_dir)
         self.root.mkdir(parents=True, exist_ok=True)
         self._client, self.host = client, host
@@ -136,6 +139,10 @@ class ProcessRuntime(Runtime):
         self.images: dict[str, str] = {}
         self._ids = itertools.count(1)
         self._tasks: set[asyncio.Task] = set()
+        self.volume_sync = volume_sync
+        self._tokens: dict[str, dict] = {}          # pod uid → its token cache
+        self._owners: dict[str, tuple] = {}         # pod uid → (uid, gid) of its files
+        self._refreshers: dict[str, asyncio.Task] = {}
 
     @property
     def sandbox_name(self) -> str:
@@ -212,9 +219,10 @@ class ProcessRuntime(Runtime):
         poddir = self.pod_dir(uid)
         home = poddir / "containers" / name
         home.mkdir(parents=True, exist_ok=True)
+        user = self._user(pod, container)
         sources = Sources(self.client, meta.get("namespace") or "default")
         env = await environment(pod, container, self.client, self.allocatable, sources)
-        paths = await volumes.materialise(pod, poddir, sources, self.client, self.allocatable)
+        paths = await self._write_volumes(pod, sources, user)
         mounts = volumes.mounts(container, paths)
         env = {k: volumes.rewrite(v, mounts) for k, v in env.items()}
         argv = command_line(container, env)
@@ -228,13 +236,8 @@ class ProcessRuntime(Runtime):
             else:                         # made inside the container's own directory
                 cwd = str(home / "root" / wanted.lstrip("/"))
                 os.makedirs(cwd, exist_ok=True)
-        user = self._user(pod, container)
         if user is not None and os.geteuid() == 0:
-            # the files are the container user's (fsGroup as their group), as upstream's
-            # volume ownership management does for fsGroup
-            group = ((pod.get("spec") or {}).get("securityContext") or {}).get("fsGroup")
-            _chown_tree(poddir / "volumes", user[0], user[1] if group is None else int(group))
-            _chown_tree(home, user[0], user[1])
+            chown_tree(home, user[0], user[1])
         seed = f"{uid}/{name}/{attempt}/{next(self._ids)}/{os.getpid()}"
         cid = hashlib.sha256(seed.encode()).hexdigest()
         logs = poddir / "logs" / name
@@ -244,8 +247,49 @@ class ProcessRuntime(Runtime):
                        str(logs / f"{attempt}.log"), user)
         if argv is None:
             c.plan = (0.1, 0) if init else exit_plan(pod)
+        c.pod, c.mounts = pod, mounts
         self.containers[cid] = c
         return cid
+
+    async def _write_volumes(self, pod: dict, sources, user) -> dict:
+        """Write the pod's volumes (``volumes.materialise``, its token cache kept here); with
+        a container user (the kubelet being root) the files become that user's, fsGroup as
+        their group, as upstream's volume ownership management does."""
+        uid = (pod.get("metadata") or {}).get("uid", "")
+        poddir = self.pod_dir(uid)
+        paths = await volumes.materialise(pod, poddir, sources, self.client, self.allocatable,
+                                          self._tokens.setdefault(uid, {}))
+        if user is not None:
+            self._owners[uid] = user
+        owner = self._owners.get(uid)
+        if owner is not None and os.geteuid() == 0:
+            group = ((pod.get("spec") or {}).get("securityContext") or {}).get("fsGroup")
+            chown_tree(poddir / "volumes", owner[0],
+                        owner[1] if group is None else int(group))
+        return paths
+
+    async def _refresh_volumes(self, uid: str, pod: dict) -> None:
+        """Every ``volume_sync`` seconds while a container of the pod runs: its volumes
+        written again from the pod and objects as stored now (a failure keeps the files)."""
+        try:
+            while True:
+                await asyncio.sleep(self.volume_sync)
+                if not any(c.uid == uid and c.running for c in self.containers.values()):
+                    return
+                m = pod.get("metadata") or {}
+                try:
+                    if self.client is not None:
+                        pod = await self.client.get(
+                            f"/api/v1/namespaces/{m.get('namespace')}/pods/{m.get('name')}")
+                    await self._write_volumes(
+                        pod, Sources(self.client, m.get("namespace") or "default"), None)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:          # noqa: BLE001  (retried next period)
+                    log.info("pod %s: volumes not refreshed: %s", m.get("name"), exc)
+        finally:
+            if self._refreshers.get(uid) is asyncio.current_task():
+                del self._refreshers[uid]
 
     def _executable(self, c: _Container, exe: str | None = None) -> str | None:
         exe = c.argv[0] if exe is None else exe
@@ -266,13 +310,15 @@ class ProcessRuntime(Runtime):
         c = self.containers[cid]
         c.log = LogFile(c.log_path)
         c.started = True
+        if c.uid not in self._refreshers and c.pod is not None:
+            self._refreshers[c.uid] = asyncio.get_running_loop().create_task(
+                self._refresh_volumes(c.uid, c.pod))
         if c.argv is None:
             self._spawn_task(self._virtual(c))
             return
         if self._executable(c) is None:
             c.log.feed("stderr", f'exec: "{c.argv[0]}": executable file not found in $PATH\n'
                        .encode())
-            c.failed_start = "StartError"
             c.finish(128)
             return
         fds_to_close = []
@@ -379,6 +425,11 @@ class ProcessRuntime(Runtime):
         return c.code or 0
 
     async def remove_pod(self, uid: str) -> None:
+        refresher = self._refreshers.pop(uid, None)
+        if refresher is not None:
+            refresher.cancel()
+        self._tokens.pop(uid, None)
+        self._owners.pop(uid, None)
         mine = [c for c in self.containers.values() if c.uid == uid]
         await asyncio.gather(*(self.stop_container(c.cid, 0) for c in mine),
                              return_exceptions=True)
@@ -423,6 +474,7 @@ class ProcessRuntime(Runtime):
     async def exec(self, cid: str, command: list[str], *, stdin: bool,
                    tty: bool) -> ContainerStream:
         c = self._running(cid)
+        command = [volumes.rewrite(str(a), c.mounts) for a in command]
         if not command or self._executable(c, command[0]) is None:
             raise StreamingUnsupported(
                 f'exec: "{command[0] if command else ""}": executable file not found in $PATH')
@@ -447,15 +499,6 @@ class ProcessRuntime(Runtime):
 
     async def port_forward(self, pod: dict, port: int):
         return await asyncio.open_connection("127.0.0.1", int(port))
-
-
-def _chown_tree(root: Path, uid: int, gid: int) -> None:
-    for base, dirs, files in os.walk(root):
-        for name in [base] + [os.path.join(base, n) for n in dirs + files]:
-            try:
-                os.lchown(name, uid, gid)
-            except OSError:
-                pass
 
 
 async def _empty():

@@ -135,3 +135,13 @@ def group_usage(pgid: int) -> tuple[float, int]:
         ticks += sum(int(x) for x in fields[11:15])
         rss += int(fields[21]) * _PAGE
     return ticks / _TICKS, rss
+
+
+def chown_tree(root, uid: int, gid: int) -> None:
+    """Give every file and directory under ``root`` to ``uid``:``gid`` (links not followed)."""
+    for base, dirs, files in os.walk(root):
+        for name in [base] + [os.path.join(base, n) for n in dirs + files]:
+            try:
+                os.lchown(name, uid, gid)
+            except OSError:
+                pass

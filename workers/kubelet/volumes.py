@@ -20,10 +20,11 @@ so here:
   - ``hostPath``: the host's own path (it is the host) — nothing is written;
   - anything else (PVCs, CSI, …): an empty directory, as if the volume were empty.
 
-  Volumes are written again before each container start, so a container restarted after a
-  ConfigMap edit sees the new data; a running container's files are not refreshed, and a
-  projected token is not renewed while the container runs (upstream renews at 80 % of its
-  lifetime).
+  Volumes are written again before each container start and then every minute while the
+  pod runs (the runtime's refresher, as upstream's kubelet syncs them): an edited ConfigMap
+  or Secret, new labels or annotations reach the files, a removed key's file goes; a
+  projected token is renewed once 80 % of its lifetime has passed.  Each file is replaced
+  atomically, but not the volume as a whole (upstream swaps a ``..data`` symlink).
 
 * ``mounts(container, paths)`` → ``[(mountPath, host path)]`` for the container's
   ``volumeMounts`` (``subPath`` appended); ``readOnly`` is not enforced.
@@ -31,7 +32,8 @@ so here:
 * ``rewrite(text, mounts)``: every occurrence of a ``mountPath`` standing as a path in
   ``text`` (at its start or after a character that cannot be part of a path, and followed by
   ``/``, the end or such a character) becomes the host directory.  The runtime applies it to
-  the command line, the ``env`` values and ``workingDir`` after ``$(VAR)`` expansion.  That
+  the command line, the ``env`` values and ``workingDir`` after ``$(VAR)`` expansion, and to
+  the command lines of ``exec`` sessions and exec probes.  That
   is the whole trick, and its limit: a path the program computes itself at run time (from a
   variable it builds, a default compiled in such as client libraries'
   ``/var/run/secrets/kubernetes.io/serviceaccount``, or a configuration file it reads) is not
@@ -41,6 +43,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from pathlib import Path
 
 from apiserver.client import ApiError
@@ -121,8 +124,22 @@ def _downward_files(items, pod: dict, node: dict, default_mode: int):
     return out
 
 
-async def _token(api, pod: dict, source: dict) -> bytes:
-    """A bound service-account token for the pod (upstream pkg/kubelet/token manager)."""
+async def _token(api, pod: dict, source: dict, cache: dict | None = None,
+                 key=None) -> bytes:
+    """A bound service-account token for the pod (upstream pkg/kubelet/token manager),
+    reused from ``cache`` until 80 % of its lifetime has passed, as upstream's manager
+    renews it."""
+    now = time.monotonic()
+    if cache is not None and key in cache and now < cache[key][1]:
+        return cache[key][0]
+    token = await _request_token(api, pod, source)
+    if cache is not None:
+        lifetime = int(source.get("expirationSeconds") or TOKEN_EXPIRATION)
+        cache[key] = (token, now + 0.8 * lifetime)
+    return token
+
+
+async def _request_token(api, pod: dict, source: dict) -> bytes:
     meta, spec = pod.get("metadata") or {}, pod.get("spec") or {}
     sa = spec.get("serviceAccountName") or "default"
     body = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
@@ -140,7 +157,8 @@ async def _token(api, pod: dict, source: dict) -> bytes:
     return str((answer.get("status") or {}).get("token") or "").encode()
 
 
-async def _volume_files(volume: dict, pod: dict, sources, api, node: dict):
+async def _volume_files(volume: dict, pod: dict, sources, api, node: dict,
+                        tokens: dict | None = None):
     name = volume.get("name", "")
     if isinstance(volume.get("configMap"), dict):
         v = volume["configMap"]
@@ -168,15 +186,30 @@ async def _volume_files(volume: dict, pod: dict, sources, api, node: dict):
                 out += _downward_files(src["downwardAPI"].get("items"), pod, node, default)
             elif isinstance(src.get("serviceAccountToken"), dict):
                 token = src["serviceAccountToken"]
-                out.append((token.get("path") or "token", await _token(api, pod, token),
+                path = token.get("path") or "token"
+                out.append((path, await _token(api, pod, token, tokens, (name, path)),
                             _mode(token.get("mode"), default if v.get("defaultMode")
                                   is not None else 0o600)))
         return out
     return []
 
 
-async def materialise(pod: dict, pod_dir: Path, sources, api, node: dict | None = None) -> dict:
-    """See the module docstring."""
+_WRITTEN = ("configMap", "secret", "downwardAPI", "projected")
+
+
+def _prune(target: Path, keep: set) -> None:
+    """Remove files a previous write left that the volume no longer has (a deleted key)."""
+    for base, _, files in os.walk(target, topdown=False):
+        for f in files:
+            path = Path(base) / f
+            if str(path.relative_to(target)) not in keep:
+                path.unlink(missing_ok=True)
+
+
+async def materialise(pod: dict, pod_dir: Path, sources, api, node: dict | None = None,
+                      tokens: dict | None = None) -> dict:
+    """See the module docstring.  ``tokens``: the pod's token cache, kept between calls
+    (see ``_token``)."""
     paths: dict[str, str] = {}
     root = Path(pod_dir) / "volumes"
     for volume in (pod.get("spec") or {}).get("volumes") or ():
@@ -188,9 +221,11 @@ async def materialise(pod: dict, pod_dir: Path, sources, api, node: dict | None 
             continue
         target = root / name
         target.mkdir(parents=True, exist_ok=True)
-        files = await _volume_files(volume, pod, sources, api, node or {})
+        files = await _volume_files(volume, pod, sources, api, node or {}, tokens)
         for rel, data, mode in files:
             _write(target, rel, data, mode)
+        if any(k in volume for k in _WRITTEN):
+            _prune(target, {_safe_relative(rel) for rel, _, _ in files})
         paths[name] = str(target)
     return paths
 

@@ -41,7 +41,8 @@ class Cluster:
         self.proc = subprocess.Popen(
             [sys.executable, "manage.py", "up", "--data-dir", str(data_dir),
              "--secure-port", str(_free_port()), "--nodes", "1", "--node-runtime", "process",
-             "--kubelet-arg=--node-status-update-frequency=2"],
+             "--kubelet-arg=--node-status-update-frequency=2",
+             "--kubelet-arg=--sync-frequency=1"],
             cwd=REPO, env=_env(), stdout=self.log, stderr=subprocess.STDOUT,
             start_new_session=True)
 
@@ -174,6 +175,29 @@ def test_init_containers_env_and_volumes(cluster):
                                     "s3cret", "s3cret"]
     inits = status["initContainerStatuses"]
     assert [i["state"]["terminated"]["reason"] for i in inits] == ["Completed", "Completed"]
+
+
+def test_volumes_of_a_running_pod_follow_their_configmap(cluster):
+    cluster.kubectl("create", "configmap", "live", "--from-literal=a=1", "--from-literal=b=2")
+    manifest = {
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "live"},
+        "spec": {"terminationGracePeriodSeconds": 0, "containers": [{
+            "name": "app", "image": "busybox", "command": ["sleep", "600"],
+            "volumeMounts": [{"name": "cfg", "mountPath": "/etc/live"}]}],
+            "volumes": [{"name": "cfg", "configMap": {"name": "live"}}]}}
+    cluster.kubectl("apply", "-f", "-", input=json.dumps(manifest))
+    until(lambda: status_of(cluster, "live")[0].get("phase") == "Running", what="Running")
+
+    def files():
+        out = cluster.kubectl("exec", "live", "--", "sh", "-c",
+                              "for f in /etc/live/*; do echo $f=$(cat $f); done", check=False)
+        return [line.rsplit("/", 1)[-1] for line in out.stdout.splitlines()]
+    assert files() == ["a=1", "b=2"]
+    cluster.kubectl("patch", "configmap", "live", "--type=json", "-p", json.dumps([
+        {"op": "replace", "path": "/data/a", "value": "changed"},
+        {"op": "remove", "path": "/data/b"}]))
+    until(lambda: files() == ["a=changed"], timeout=20, what="the edited ConfigMap's files")
+    cluster.kubectl("delete", "pod", "live", "--wait=false")
 
 
 def test_a_missing_configmap_waits_with_create_container_config_error(cluster):
