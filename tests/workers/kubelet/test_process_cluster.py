@@ -150,7 +150,8 @@ def test_init_containers_env_and_volumes(cluster):
                             "cat /etc/settings/greeting; echo; "
                             "test -s /var/run/secrets/kubernetes.io/serviceaccount/token && "
                             "cat /var/run/secrets/kubernetes.io/serviceaccount/namespace; "
-                            "echo; echo $PASS; cat /etc/creds/password"],
+                            "echo; echo $PASS; cat /etc/creds/password; echo; "
+                            "echo ${MAYBE-unset} $BOTH"],
                 "env": [{"name": "GREETING", "valueFrom": {"configMapKeyRef": {
                             "name": "settings", "key": "greeting"}}},
                         {"name": "POD", "valueFrom": {"fieldRef": {
@@ -158,8 +159,13 @@ def test_init_containers_env_and_volumes(cluster):
                         {"name": "NS", "valueFrom": {"fieldRef": {
                             "fieldPath": "metadata.namespace"}}},
                         {"name": "PASS", "valueFrom": {"secretKeyRef": {
-                            "name": "creds", "key": "password"}}}],
-                "envFrom": [{"configMapRef": {"name": "settings"}}],
+                            "name": "creds", "key": "password"}}},
+                        {"name": "MAYBE", "valueFrom": {"configMapKeyRef": {
+                            "name": "settings", "key": "nope", "optional": True}}},
+                        {"name": "BOTH", "value": "$(GREETING)-$(CFG_colour)"}],
+                "envFrom": [{"configMapRef": {"name": "settings"}},
+                            {"prefix": "CFG_", "configMapRef": {"name": "settings"}},
+                            {"secretRef": {"name": "absent", "optional": True}}],
                 "volumeMounts": [{"name": "shared", "mountPath": "/shared"},
                                  {"name": "settings", "mountPath": "/etc/settings"},
                                  {"name": "creds", "mountPath": "/etc/creds"}]}],
@@ -172,7 +178,7 @@ def test_init_containers_env_and_volumes(cluster):
     logs = cluster.kubectl("logs", "full").stdout
     assert status["phase"] == "Succeeded", logs
     assert logs.splitlines() == ["first", "second", "hi blue full default", "hi", "default",
-                                    "s3cret", "s3cret"]
+                                    "s3cret", "s3cret", "unset hi-blue"]
     inits = status["initContainerStatuses"]
     assert [i["state"]["terminated"]["reason"] for i in inits] == ["Completed", "Completed"]
 
@@ -273,3 +279,25 @@ def test_process_runtime_refused_on_a_non_loopback_address(tmp_path):
         cwd=REPO, env=_env(), capture_output=True, text=True, timeout=120)
     assert out.returncode != 0
     assert "--allow-process-runtime-on-non-loopback" in out.stderr
+
+
+def test_up_passes_the_process_runtime_and_a_root_dir_per_node(tmp_path):
+    from apiserver.management.commands.up import worker_children
+    from apiserver.pki import PKI
+    from workers.kubelet.config import KubeletConfig, add_arguments, configs_from
+    import argparse
+
+    children = worker_children(tmp_path, PKI(tmp_path).ensure(), "https://127.0.0.1:6443", 2,
+                               10, "process", [])
+    (kubelet,) = [c for c in children if c.name.startswith("kubelet")]
+    argv = kubelet.argv
+    assert argv[argv.index("--runtime") + 1] == "process"
+    assert argv[argv.index("--root-dir") + 1] == str(tmp_path / "kubelets/{node}")
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    a, b = configs_from(parser.parse_args(
+        ["--kubeconfig", "k", "--node-name", "n1", "--node-name", "n2", "--runtime", "process",
+         "--root-dir", "/srv/{node}", "--process-sandbox", "none", "--sync-frequency", "5"]))
+    assert (a.root_dir, b.root_dir) == ("/srv/n1", "/srv/n2")
+    assert a.runtime == "process" and a.process_sandbox == "none" and a.sync_frequency == 5
+    assert KubeletConfig("n", "k").root_dir == ""
