@@ -95,6 +95,11 @@ def add_arguments(parser) -> None:
                         help="the process runtime's directory for pods (volumes, logs); "
                              "{node} is replaced by the node name (default: "
                              "TMPDIR/kubelet-{node})")
+    parser.add_argument("--allow-process-runtime-on-non-loopback", action="store_true",
+                        dest="allow_process_runtime_on_non_loopback",
+                        help="accept --runtime process with a kubelet API address not on "
+                             "loopback (exec and attach then reach this machine's processes "
+                             "from the network, behind the API's authorization)")
     parser.add_argument("--sync-frequency", type=float, default=60.0, dest="sync_frequency",
                         help="seconds between rewrites of running pods' volumes (process "
                              "runtime; upstream's kubelet syncs them this often)")
@@ -169,6 +174,17 @@ def configs_from(values) -> list[KubeletConfig]:
             raise ValueError(f"--pod-cidr {cidr!r}: not a CIDR") from None
         if net.num_addresses < 4:
             raise ValueError(f"--pod-cidr {cidr!r}: too small for pods")
+    if o["runtime"] == "process" and not o.get("allow_process_runtime_on_non_loopback"):
+        address = o.get("address") or o.get("node_ip") or "127.0.0.1"
+        try:
+            loopback = ipaddress.ip_address(address).is_loopback
+        except ValueError:
+            loopback = address == "localhost"
+        if not loopback:
+            raise ValueError(f"--runtime process runs pods' commands on this machine; the "
+                             f"kubelet API would listen on {address}. Use a loopback "
+                             "address, or --allow-process-runtime-on-non-loopback to accept "
+                             "the risk")
     port = int(o.get("port", 10250))
     if not 0 <= port <= 65535 or port + len(names) - 1 > 65535:
         raise ValueError(f"--port {port}: not a port for {len(names)} kubelet(s)")

@@ -301,3 +301,10 @@ def test_up_passes_the_process_runtime_and_a_root_dir_per_node(tmp_path):
     assert (a.root_dir, b.root_dir) == ("/srv/n1", "/srv/n2")
     assert a.runtime == "process" and a.process_sandbox == "none" and a.sync_frequency == 5
     assert KubeletConfig("n", "k").root_dir == ""
+    with pytest.raises(ValueError, match="--allow-process-runtime-on-non-loopback"):
+        configs_from(parser.parse_args(["--kubeconfig", "k", "--node-name", "n", "--runtime",
+                                        "process", "--node-ip", "192.0.2.10"]))
+    (c,) = configs_from(parser.parse_args(
+        ["--kubeconfig", "k", "--node-name", "n", "--runtime", "process", "--node-ip",
+         "192.0.2.10", "--allow-process-runtime-on-non-loopback"]))
+    assert c.node_ip == "192.0.2.10"
