@@ -126,7 +126,7 @@ class ProcessRuntime(Runtime):
     anything with a ``client`` attribute, read when a container is created)."""
 
     name = "process"
-    runs_probes = True               # the pod worker runs readiness probes through ``probe``
+    runs_probes = True               # the pod worker runs every probe through ``probe``
 
     def __init__(self, root_dir, *, client=None, host=None, sandbox: str = "auto",
                  allocatable: dict | None = None, volume_sync: float = 60.0):
