@@ -97,10 +97,23 @@ def resources(cfg: KubeletConfig) -> dict:
             "hugepages-2Mi": "0"}
 
 
+def _os_image() -> str:
+    """This machine's PRETTY_NAME (/etc/os-release), for a runtime that runs processes here."""
+    try:
+        with open("/etc/os-release") as f:
+            for line in f:
+                if line.startswith("PRETTY_NAME="):
+                    return line.split("=", 1)[1].strip().strip('"')
+    except OSError:
+        pass
+    return "Linux"
+
+
 def node_info(cfg: KubeletConfig, boot_id: str) -> dict:
     machine = hashlib.md5(cfg.node_name.encode()).hexdigest()    # noqa: S324 (an id, not a secret)
     return {"machineID": machine, "systemUUID": str(uuid.UUID(machine)), "bootID": boot_id,
-            "kernelVersion": platform.release(), "osImage": "Simulated Linux",
+            "kernelVersion": platform.release(),
+            "osImage": "Simulated Linux" if cfg.runtime == "simulated" else _os_image(),
             "containerRuntimeVersion": RUNTIME_VERSION.replace("simulated", cfg.runtime),
             "kubeletVersion": KUBELET_VERSION,
             "operatingSystem": "linux", "architecture": _arch()}
