@@ -410,6 +410,18 @@ class ProcessRuntime(Runtime):
             c.finish(0)
         if c.done.is_set():
             return c.code or 0
+        hook = ((c.spec.get("lifecycle") or {}).get("preStop"))
+        if isinstance(hook, dict) and grace > 0 and c.running:
+            # upstream kuberuntime_container.go killContainer: the hook runs within the
+            # grace period, what is left of it (at least 2 s) is SIGTERM's
+            started = asyncio.get_running_loop().time()
+            try:
+                await asyncio.wait_for(process_probe.pre_stop(self, cid, hook, c.spec), grace)
+            except asyncio.TimeoutError:
+                log.info("preStop hook of %s did not finish within %.0fs", c.name, grace)
+            except Exception as exc:          # noqa: BLE001  (a failed hook: stop anyway)
+                log.info("preStop hook of %s failed: %s", c.name, exc)
+            grace = max(grace - (asyncio.get_running_loop().time() - started), 2.0)
         c.stop_requested.set()
         if c.proc is not None:
             kill_group(c.pgid, signal.SIGTERM)

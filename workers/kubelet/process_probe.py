@@ -11,6 +11,8 @@ pkg/kubelet/prober/prober.go ``runProbe``).
 * ``tcpSocket``: a TCP connect.
 * ``grpc`` is not implemented: such a probe "errors" (raises), and upstream's worker then
   keeps the previous result.
+
+``pre_stop`` runs a ``lifecycle.preStop`` handler (exec, httpGet, sleep) the same ways.
 """
 from __future__ import annotations
 
@@ -131,3 +133,24 @@ async def run(runtime, cid: str, probe: dict, container: dict) -> ProbeResult:
     if isinstance(probe.get("tcpSocket"), dict):
         return await tcp_probe(probe["tcpSocket"], container, timeout)
     raise ValueError("the process runtime runs exec, httpGet and tcpSocket probes only")
+
+
+async def pre_stop(runtime, cid: str, hook: dict, container: dict) -> None:
+    """A ``lifecycle.preStop`` handler (upstream pkg/kubelet/lifecycle/handlers.go): exec
+    (in the container, as ``kubectl exec``), httpGet or sleep; the caller bounds it by the
+    grace period."""
+    if isinstance(hook.get("exec"), dict):
+        stream = await runtime.exec(cid, [str(a) for a in hook["exec"].get("command") or ()],
+                                    stdin=False, tty=False)
+        async def drain(read):
+            while await read():
+                pass
+        try:
+            await asyncio.gather(drain(stream.read_stdout), drain(stream.read_stderr),
+                                 stream.wait())
+        finally:
+            await stream.close()
+    elif isinstance(hook.get("httpGet"), dict):
+        await http_probe(hook["httpGet"], container, 30.0)
+    elif isinstance(hook.get("sleep"), dict):
+        await asyncio.sleep(max(float(hook["sleep"].get("seconds") or 0), 0.0))

@@ -107,6 +107,33 @@ def test_sigterm_then_sigkill_after_the_grace_period(tmp_path, sandbox):
     run(go())
 
 
+def test_pre_stop_hooks_run_before_sigterm_within_the_grace_period(tmp_path):
+    async def go():
+        rt = ProcessRuntime(tmp_path, sandbox="auto")
+        cid = await started(rt, pod(), {
+            "name": "c", "command": ["sh", "-c", "trap 'cat $HOME/pre; exit 0' TERM; echo up; "
+                                     "while true; do sleep 0.1; done"],
+            "lifecycle": {"preStop": {"exec": {"command": [
+                "sh", "-c", "echo pre-stop ran > $HOME/pre; echo noise >&2"]}}}})
+        async for line in rt.logs(cid, follow=True):
+            if line.data == b"up\n":
+                break
+        assert await rt.stop_container(cid, 10) == 0
+        # the TERM trap read what the hook wrote ("Terminated" is sh about its sleep)
+        assert b"pre-stop ran\n" in [x.data async for x in rt.logs(cid, follow=False)]
+        slow = await started(rt, pod(), {
+            "name": "d", "command": ["sh", "-c", "trap 'exit 0' TERM; echo up; "
+                                     "while true; do sleep 0.1; done"],
+            "lifecycle": {"preStop": {"sleep": {"seconds": 1}}}})
+        async for line in rt.logs(slow, follow=True):
+            break
+        t = time.monotonic()
+        assert await rt.stop_container(slow, 10) == 0
+        assert 0.9 < time.monotonic() - t < 3
+        await rt.remove_pod("u1")
+    run(go())
+
+
 def test_exec_in_the_containers_environment_with_and_without_tty(tmp_path):
     async def go():
         rt = ProcessRuntime(tmp_path, sandbox="auto")
