@@ -51,6 +51,7 @@ from urllib.parse import urlsplit
 
 from . import process_probe, volumes
 from .process_env import Sources, command_line, environment
+from .process_container import Container
 from .process_exec import (child_setup, chown_tree, first_child, group_usage, probe_sandbox,
                            spawn_exec)
 from .process_streams import (AttachStream, FdReader, LogFile, exit_code,
@@ -64,63 +65,6 @@ log = logging.getLogger("workers.kubelet.process")
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 STOP_EXTRA = 5.0                 # seconds to wait for a SIGKILLed group
-class _Container:
-    """One attempt of one container."""
-
-    def __init__(self, cid, uid, name, spec, init, argv, env, cwd, log_path, user):
-        self.cid, self.uid, self.name, self.spec, self.init = cid, uid, name, spec, init
-        self.argv, self.env, self.cwd, self.log_path, self.user = argv, env, cwd, log_path, user
-        self.tty, self.stdin_once = bool(spec.get("tty")), bool(spec.get("stdinOnce"))
-        self.wants_stdin = bool(spec.get("stdin"))
-        self.log: LogFile | None = None
-        self.proc = None
-        self.pgid: int | None = None
-        self.stdin_fd: int | None = None
-        self.master: int | None = None
-        self.attachers: set[AttachStream] = set()
-        self.started = False
-        self.code: int | None = None
-        self.done = asyncio.Event()
-        self.stop_requested = asyncio.Event()
-        self.plan = (None, 0)             # virtual containers: (exit after, exit code)
-        self.readers: list[FdReader] = []
-        self.pod: dict | None = None
-        self.mounts: list = []            # (mountPath, host dir): exec commands are rewritten too
-
-    @property
-    def running(self) -> bool:
-        return self.started and not self.done.is_set()
-
-    def close_stdin(self) -> None:
-        fd, self.stdin_fd = self.stdin_fd, None
-        if fd is not None and fd != self.master:
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-
-    def output(self, stream: str, data: bytes) -> None:
-        if self.log is not None:
-            self.log.feed(stream, data)
-        for a in list(self.attachers):
-            a.deliver(stream, data)
-
-    async def wait(self) -> int:
-        await self.done.wait()
-        return self.code or 0
-
-    def finish(self, code: int) -> None:
-        if self.done.is_set():
-            return
-        self.code = code
-        if self.log is not None:
-            self.log.close()
-        self.close_stdin()
-        for a in list(self.attachers):
-            a.end()
-        self.done.set()
-
-
 class ProcessRuntime(Runtime):
     """See the module docstring.  ``client``: the kubelet's API client (or set ``host``:
     anything with a ``client`` attribute, read when a container is created)."""
@@ -135,7 +79,7 @@ class ProcessRuntime(Runtime):
         self._client, self.host = client, host
         self.sandbox = probe_sandbox(sandbox)
         self.allocatable = allocatable or {}
-        self.containers: dict[str, _Container] = {}
+        self.containers: dict[str, Container] = {}
         self.images: dict[str, str] = {}
         self._ids = itertools.count(1)
         self._tasks: set[asyncio.Task] = set()
@@ -242,14 +186,29 @@ class ProcessRuntime(Runtime):
         cid = hashlib.sha256(seed.encode()).hexdigest()
         logs = poddir / "logs" / name
         logs.mkdir(parents=True, exist_ok=True)
-        c = _Container(cid, uid, name, container, init, argv,
+        c = Container(cid, uid, name, container, init, argv,
                        {**self._base_env(pod, str(home)), **env}, cwd,
                        str(logs / f"{attempt}.log"), user)
         if argv is None:
             c.plan = (0.1, 0) if init else exit_plan(pod)
         c.pod, c.mounts = pod, mounts
+        self._forget_old_attempts(uid, name)
         self.containers[cid] = c
         return cid
+
+    def _forget_old_attempts(self, uid: str, name: str) -> None:
+        """Keep one ended attempt of a container besides the new one (its logs answer
+        ``--previous``); older ones and their logs go, as upstream's container garbage
+        collection keeps one dead container per container."""
+        ended = [c for c in self.containers.values()
+                 if c.uid == uid and c.name == name and c.done.is_set()]
+        for old in ended[:-1]:
+            del self.containers[old.cid]
+            for path in (old.log_path, old.log_path + ".1"):
+                try:
+                    os.unlink(path)
+                except OSError:
+                    pass
 
     async def _write_volumes(self, pod: dict, sources, user) -> dict:
         """Write the pod's volumes (``volumes.materialise``, its token cache kept here); with
@@ -291,7 +250,7 @@ class ProcessRuntime(Runtime):
             if self._refreshers.get(uid) is asyncio.current_task():
                 del self._refreshers[uid]
 
-    def _executable(self, c: _Container, exe: str | None = None) -> str | None:
+    def _executable(self, c: Container, exe: str | None = None) -> str | None:
         exe = c.argv[0] if exe is None else exe
         if "/" in exe:
             path = exe if os.path.isabs(exe) else os.path.join(c.cwd, exe)
@@ -369,7 +328,7 @@ class ProcessRuntime(Runtime):
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _virtual(self, c: _Container) -> None:
+    async def _virtual(self, c: Container) -> None:
         after, code = c.plan
         try:
             await asyncio.wait_for(c.stop_requested.wait(), after)
@@ -377,7 +336,7 @@ class ProcessRuntime(Runtime):
         except asyncio.TimeoutError:
             c.finish(code)
 
-    async def _reap(self, c: _Container) -> None:
+    async def _reap(self, c: Container) -> None:
         code = exit_code(await c.proc.wait())
         kill_group(c.pgid, signal.SIGKILL)          # the container ends as a whole
         try:
@@ -466,13 +425,13 @@ class ProcessRuntime(Runtime):
         return group_usage(c.pgid)
 
     # ---- streaming ----------------------------------------------------------------------------
-    def _running(self, cid: str) -> _Container:
+    def _running(self, cid: str) -> Container:
         c = self.containers.get(cid)
         if c is None or not c.running:
             raise ContainerNotRunning(f"container {cid[:12]} is not running")
         return c
 
-    def _enter(self, c: _Container) -> list[str]:
+    def _enter(self, c: Container) -> list[str]:
         """nsenter into a sandboxed container's PID and mount namespaces."""
         if not self.sandbox or c.pgid is None:
             return []

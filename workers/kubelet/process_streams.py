@@ -6,8 +6,9 @@ masters, the per-attempt log file, and the two ``ContainerStream`` kinds (exec, 
   ``data`` to a non-blocking fd.
 * ``LogFile``: one container attempt's output in the CRI log format the kubelet reads
   (upstream pkg/kubelet/kuberuntime/logs/logs.go: ``TIMESTAMP STREAM F|P DATA``, one line
-  per output line, ``P`` for a part of a line longer than ``MAX_LINE``); ``read_log`` is the
-  async iterator of ``LogLine`` behind ``Runtime.logs``, following the file until the
+  per output line, ``P`` for a part of a line longer than ``MAX_LINE``), rotated once past
+  ``MAX_LOG_SIZE`` (one older part kept as ``PATH.1``); ``read_log`` is the async iterator of
+  ``LogLine`` behind ``Runtime.logs``, following the file (across rotations) until the
   attempt ended.
 * ``ExecStream``: a command started for ``exec``; output queued (reading pauses while the
   client is slow, so memory stays bounded); ``close()`` kills its process group.
@@ -30,6 +31,7 @@ import time
 from .runtime import ContainerStream, LogLine
 
 MAX_LINE = 16 * 1024
+MAX_LOG_SIZE = 10 * 1024 * 1024
 QUEUE_CHUNKS = 64
 ATTACH_BACKLOG = 1024
 
@@ -164,15 +166,27 @@ class LogFile:
     """See the module docstring.  ``feed(stream, data)`` as output arrives; ``close()`` at
     the attempt's end (a last partial line is written as ``P``)."""
 
-    def __init__(self, path):
+    def __init__(self, path, max_size: int = MAX_LOG_SIZE):
         self.path = str(path)
         self.file = open(self.path, "ab", buffering=0)
+        self.size = self.file.tell()
+        self.max_size = max_size
+        self.generation = 0               # counts rotations: readers then reopen the path
         self.partial = {"stdout": b"", "stderr": b""}
         self.ended = False
         self._waiters: set[asyncio.Future] = set()
 
     def _line(self, stream: str, tag: str, data: bytes) -> None:
-        self.file.write(f"{rfc3339_nano()} {stream} {tag} ".encode() + data + b"\n")
+        line = f"{rfc3339_nano()} {stream} {tag} ".encode() + data + b"\n"
+        if self.size + len(line) > self.max_size and self.size:
+            # upstream's containerLogMaxSize/MaxFiles (10Mi, here one rotated file kept)
+            self.file.close()
+            os.replace(self.path, self.path + ".1")
+            self.file = open(self.path, "ab", buffering=0)
+            self.size = 0
+            self.generation += 1
+        self.file.write(line)
+        self.size += len(line)
 
     def feed(self, stream: str, data: bytes) -> None:
         if self.ended:
@@ -227,30 +241,41 @@ def parse_log_line(raw: bytes) -> LogLine | None:
 
 
 async def read_log(path: str, log: LogFile | None, follow: bool):
-    """Every line of the file, then (``follow``, while ``log`` is still being written) the
-    new ones as they come."""
-    try:
-        f = open(path, "rb")
-    except FileNotFoundError:
-        return
-    with f:
+    """Every line of the attempt's log (its rotated part first), then (``follow``, while
+    ``log`` is still being written) the new ones as they come, across rotations."""
+    for part in (path + ".1", path):
+        try:
+            f = open(part, "rb")
+        except FileNotFoundError:
+            continue
+        generation = log.generation if log is not None else 0
         pending = b""
-        while True:
-            waiting = log.changed() if follow and log is not None and not log.ended else None
-            chunk = f.read()
-            if chunk:
-                pending += chunk
-                *lines, pending = pending.split(b"\n")
-                for raw in lines:
-                    line = parse_log_line(raw)
-                    if line is not None:
-                        yield line
-            if waiting is None:
-                return
-            if chunk:
-                waiting.cancel()
-                continue
-            await waiting
+        try:
+            while True:
+                live = part == path and follow and log is not None and not log.ended
+                waiting = log.changed() if live else None
+                chunk = f.read()
+                if chunk:
+                    pending += chunk
+                    *lines, pending = pending.split(b"\n")
+                    for raw in lines:
+                        line = parse_log_line(raw)
+                        if line is not None:
+                            yield line
+                if waiting is None:
+                    break
+                if chunk:
+                    waiting.cancel()
+                    continue
+                if log.generation != generation:      # rotated: on to the new file
+                    waiting.cancel()
+                    f.close()
+                    f = open(path, "rb")
+                    generation, pending = log.generation, b""
+                    continue
+                await waiting
+        finally:
+            f.close()
 
 
 class ExecStream(ContainerStream):

@@ -14,6 +14,7 @@ import pytest
 from workers.kubelet import volumes
 from workers.kubelet.process import ProcessRuntime
 from workers.kubelet.process_env import command_line, expand
+from workers.kubelet.process_streams import LogFile, read_log
 from workers.kubelet.runtime import ContainerNotRunning, StreamingUnsupported
 
 SANDBOXES = ["none", "auto"]
@@ -60,6 +61,42 @@ def test_exit_code_and_logs_of_each_attempt(tmp_path, sandbox):
         await rt.remove_pod("u1")
         assert [x async for x in rt.logs(first, follow=False)] == []
         assert not (tmp_path / "pods/u1").exists()
+    run(go())
+
+
+def test_old_attempts_are_forgotten_and_logs_rotate(tmp_path):
+    async def go():
+        rt = ProcessRuntime(tmp_path, sandbox="none")
+        ids = []
+        for attempt in range(3):
+            cid = await started(rt, pod(), {"name": "c", "args": ["sh", "-c", f"echo {attempt}"]},
+                                attempt)
+            await rt.wait_container(cid)
+            ids.append(cid)
+        # the newest attempt and the one before it stay; the first is gone with its log
+        assert [x.data async for x in rt.logs(ids[0], follow=False)] == []
+        assert not (tmp_path / "pods/u1/logs/c/0.log").exists()
+        assert [x.data async for x in rt.logs(ids[1], follow=False)] == [b"1\n"]
+        log = LogFile(tmp_path / "rotating.log", max_size=300)
+        follower = read_log(log.path, log, True)
+        log.feed("stdout", b"line 0\n")
+        assert (await follower.__anext__()).data == b"line 0\n"
+        seen = []
+
+        async def follow():
+            async for x in follower:
+                seen.append(x.data)
+        reader = asyncio.ensure_future(follow())
+        for i in range(1, 20):                   # written over time, the reader keeping up
+            log.feed("stdout", b"line %d\n" % i)
+            await asyncio.sleep(0.01)
+        log.close()
+        await reader
+        assert seen == [b"line %d\n" % i for i in range(1, 20)]     # across rotations
+        assert log.generation > 1 and os.path.getsize(log.path) <= 300
+        kept = [x.data async for x in read_log(log.path, None, False)]
+        assert kept[-1] == b"line 19\n" and len(kept) < 20          # one rotated part kept
+        await rt.remove_pod("u1")
     run(go())
 
 
