@@ -145,6 +145,18 @@ class ProcessRuntime(Runtime):
                **{k: v for k, v in (spec.get("securityContext") or {}).items()
                   if v is not None}}
         uid, gid = ctx.get("runAsUser"), ctx.get("runAsGroup")
+        if ctx.get("runAsNonRoot"):
+            # upstream kuberuntime security_context_others.go verifyRunAsNonRoot; the
+            # "image" user is the kubelet's own here
+            m = pod.get("metadata") or {}
+            who = f'(pod: "{m.get("name")}_{m.get("namespace")}({m.get("uid")})", ' \
+                  f'container: {spec.get("name")})'
+            if uid is not None and int(uid) == 0:
+                raise CreateContainerConfigError(
+                    f"container's runAsUser breaks non-root policy {who}")
+            if uid is None and os.geteuid() == 0:
+                raise CreateContainerConfigError(
+                    f"container has runAsNonRoot and image will run as root {who}")
         if uid is None and gid is None:
             return None
         uid = os.geteuid() if uid is None else int(uid)

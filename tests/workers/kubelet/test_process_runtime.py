@@ -354,8 +354,16 @@ def test_run_as_user():
         c = {"name": "c", "command": ["sh", "-c", "id -u; id -g; cat /etc/info/name; echo; "
                                       "touch $HOME/mine && echo wrote"],
              "volumeMounts": [{"name": "info", "mountPath": "/etc/info"}]}
+        from workers.kubelet.runtime import CreateContainerConfigError
+        if os.geteuid() == 0:      # runAsNonRoot: the kubelet's own user (root) is refused
+            with pytest.raises(CreateContainerConfigError,
+                               match="runAsNonRoot and image will run as root"):
+                await rt.create_container(
+                    pod(securityContext={"runAsNonRoot": True}), {"name": "c"}, 0)
+        with pytest.raises(CreateContainerConfigError, match="breaks non-root policy"):
+            await rt.create_container(
+                pod(securityContext={"runAsNonRoot": True, "runAsUser": 0}), {"name": "c"}, 0)
         if os.geteuid() != 0:       # a kubelet that is not root cannot switch users
-            from workers.kubelet.runtime import CreateContainerConfigError
             with pytest.raises(CreateContainerConfigError):
                 await rt.create_container(p, c, 0)
             return
