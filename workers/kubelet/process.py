@@ -6,8 +6,9 @@ filesystem.  Opt-in, for trusted workloads on a developer's machine.
 Per pod, a directory ``ROOT/pods/UID/`` holds ``volumes/NAME/`` (``volumes.py``; written
 before each container start and every ``volume_sync`` seconds while the pod runs),
 ``containers/NAME/`` (the default working directory and ``HOME``) and
-``logs/NAME/ATTEMPT.log`` (each attempt's output in the CRI log format, so the previous
-attempt answers ``logs`` after a restart, until ``remove_pod``).
+``logs/NAME/ATTEMPT.log`` (each attempt's output in the CRI log format, rotated past 10 MiB;
+the previous attempt answers ``logs`` after a restart, until ``remove_pod``; older attempts
+are forgotten).
 
 A container's command line is ``command`` + ``args`` (``args`` alone when there is no
 ``command``), with ``env``/``envFrom`` and the downward API resolved (``process_env.py``),
@@ -21,6 +22,7 @@ executable that cannot be found fails the attempt with exit code 128, the reason
 
 ``securityContext.runAsUser``/``runAsGroup`` are applied when the kubelet runs as root
 (``setpriv``); otherwise a container may only run as the kubelet's own user.
+``runAsNonRoot`` refuses a container that would run as root.
 
 Sandbox (``sandbox="auto"``): when ``unshare --pid --fork --mount-proc`` works here (as
 root, or with ``--user --map-root-user`` otherwise), each container gets its own PID (and
@@ -29,7 +31,8 @@ probes join it with ``nsenter``.  The main process is then PID 1 of its namespac
 a real container, ignores SIGTERM unless it handles it.  ``sandbox="none"`` runs plain
 process groups.
 
-Stopping: SIGTERM to the process group, SIGKILL after the grace period; when the main
+Stopping: the ``preStop`` hook, SIGTERM to the process group, SIGKILL after what is left of
+the grace period; when the main
 process exits, what is left of its group is killed (a container ends as a whole).  Exit
 codes are the process's, 128+N for signal N.  Containers do not outlive their kubelet
 (``PR_SET_PDEATHSIG``): a restarted kubelet finds its containers gone and reports them as
