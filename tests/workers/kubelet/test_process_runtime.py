@@ -379,3 +379,33 @@ def test_run_as_user():
         run(go())
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def test_the_kubelets_stats_report_measured_usage(tmp_path):
+    """usage.Stats reads a runtime's container_usage instead of the model: a busy loop
+    shows about one core between two samples, and its real RSS."""
+    from types import SimpleNamespace
+
+    from workers.kubelet import status as st
+    from workers.kubelet.pods import PodWorker
+    from workers.kubelet.usage import Stats
+
+    async def go():
+        rt = ProcessRuntime(tmp_path, sandbox="auto")
+        p = pod()
+        p["spec"]["containers"] = [{"name": "c", "image": "busybox"}]
+        cid = await started(rt, p, {"name": "c", "command": ["sh", "-c",
+                                                            "while true; do :; done"]})
+        worker = PodWorker(SimpleNamespace(runtime=rt), p)
+        worker.start_time = "2026-01-01T00:00:00Z"
+        rec = worker.containers[0]
+        rec.state, rec.container_id, rec.started_at = st.RUNNING, cid, "2026-01-01T00:00:00Z"
+        stats = Stats()
+        stats.sample([worker])
+        await asyncio.sleep(1.0)
+        (usage,) = stats.sample([worker]).pods[0].containers
+        cpu, rss = rt.container_usage(cid)
+        assert 0.5 < usage.cpu_rate < 1.5 and usage.cpu_seconds > 0.5
+        assert usage.memory > 100 * 1024 and abs(usage.memory - rss) < 10 * 2 ** 20
+        await rt.remove_pod("u1")
+    run(go())
