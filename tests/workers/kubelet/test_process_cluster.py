@@ -183,6 +183,23 @@ def test_init_containers_env_and_volumes(cluster):
     assert [i["state"]["terminated"]["reason"] for i in inits] == ["Completed", "Completed"]
 
 
+def test_a_failed_init_container_fails_the_pod_and_the_main_one_never_runs(cluster):
+    manifest = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "bad-init"},
+                "spec": {"restartPolicy": "Never",
+                         "initContainers": [{"name": "setup", "image": "busybox",
+                                             "command": ["sh", "-c", "echo nope; exit 4"]}],
+                         "containers": [{"name": "app", "image": "busybox",
+                                         "command": ["sh", "-c", "echo ran"]}]}}
+    cluster.kubectl("apply", "-f", "-", input=json.dumps(manifest))
+    status, init = until(lambda: (s := status_of(cluster, "bad-init", key="initContainerStatuses"))
+                         [0].get("phase") == "Failed" and s, what="bad-init Failed")
+    assert init["state"]["terminated"]["exitCode"] == 4
+    assert "running" not in status["containerStatuses"][0]["state"]
+    assert "terminated" not in status["containerStatuses"][0]["state"]
+    assert cluster.kubectl("logs", "bad-init", "-c", "setup").stdout == "nope\n"
+    assert "Init:Error" in cluster.kubectl("get", "pod", "bad-init").stdout
+
+
 def test_volumes_of_a_running_pod_follow_their_configmap(cluster):
     cluster.kubectl("create", "configmap", "live", "--from-literal=a=1", "--from-literal=b=2")
     manifest = {
