@@ -7,9 +7,10 @@ Upstream: k8s.io/apiserver ``pkg/admission/plugin/policy/validating/typechecking
 without wildcards, at most ten per rule, with ``object``/``oldObject`` typed by the kind's
 schema and ``params`` by the ``paramKind``'s; each expression with issues gets one warning
 whose text is ``"<group>/<version>, Kind=<Kind>: <cel issues>\\n"`` per kind, joined by
-newlines), ``pkg/cel/common/schemas.go`` (``SchemaDeclType``: which schema nodes become
-which CEL types), ``pkg/cel/openapi/resolver/refs.go`` (references replaced by what they
-name; a reference back into its own path is an empty object) and ``pkg/cel/escaping.go``.
+newlines); the types come from :mod:`apiserver.cel.decltypes`.  Positions follow cel-go's
+parser (``parser/parser.go``): a selection is at its ``.``, an operator at its token, a call
+at its ``(``, what a macro makes (``has()``) at the macro's ``(``, and ``&&``/``||`` chains
+are balanced trees.
 
 cel-python has no type checker, so this is a small one over its parse tree.  It reports
 what cel-go's checker reports for the common cases, with cel-go's text and caret:
@@ -17,225 +18,31 @@ what cel-go's checker reports for the common cases, with cel-go's text and caret
 * ``undefined field 'x'``: selecting (or ``has()``-testing) a field an object type does
   not declare: a schema property, a ``variables`` name, a ``request`` field;
 * ``type 'int' does not support field selection``: selecting on a scalar;
-* ``found no matching overload for '_==_' applied to '(string, int)'``: an operator whose
-  two operands are both known scalar types no overload takes.
+* ``found no matching overload for '_==_' applied to '(string, int)'``: an operator, the
+  conditional or a string method whose operands' types (scalars, lists and maps of them)
+  no overload takes.
 
 Anything it cannot type (function results it does not know, int-or-string, ``dyn``) is
 dynamic and checks nothing further, so it errs towards silence, never a false warning
 where cel-go would be silent.  Not modelled: the optional syntax (cel-python cannot parse
-it: such an expression gets no warning), library functions' argument types.
+it: such an expression gets no warning), comparisons with ``null``, library functions'
+argument types, undeclared identifiers.
 
-May import: celpy, apiserver.openapi.
+May import: celpy, apiserver.cel.decltypes.
 """
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
-
 import celpy
+
+from apiserver.cel.decltypes import (BOOL, BYTES, DOUBLE, DURATION, DYN, ERROR, INT, NULL,
+                                     STRING, TIMESTAMP, UINT, ListT, MapT, ObjT, Prim,
+                                     type_name)
 
 MAX_TYPES_TO_CHECK = 10
 _environment = celpy.Environment()
 
-
-# ---------------------------------------------------------------- types
-
-@dataclass(frozen=True)
-class Prim:
-    name: str                      # cel-go's name of the type, as its messages print it
-
-    def __str__(self):
-        return self.name
-
-
-class _Dyn:
-    def __repr__(self):
-        return "dyn"
-
-
-DYN = _Dyn()
-ERROR = _Dyn()                     # after a reported error: dynamic, so nothing cascades
-STRING, INT, UINT, DOUBLE = Prim("string"), Prim("int"), Prim("uint"), Prim("double")
-BOOL, BYTES, NULL = Prim("bool"), Prim("bytes"), Prim("null_type")
-TIMESTAMP, DURATION = Prim("google.protobuf.Timestamp"), Prim("google.protobuf.Duration")
-
-
-@dataclass(frozen=True)
-class ListT:
-    elem: object
-
-
-@dataclass(frozen=True)
-class MapT:
-    key: object
-    value: object
-
-
-@dataclass(eq=False)
-class ObjT:
-    """An object type; its fields are computed on first use (schemas are large)."""
-    make: object                   # () -> {escaped name: type}
-    _fields: dict | None = field(default=None, repr=False)
-
-    def fields(self) -> dict:
-        if self._fields is None:
-            self._fields = self.make()
-        return self._fields
-
-
-def obj(**fields) -> ObjT:
-    return ObjT(lambda: fields)
-
-
-# upstream plugin/cel/compile.go BuildRequestType and BuildNamespaceType
-_GVK = obj(group=STRING, version=STRING, kind=STRING)
-_GVR = obj(group=STRING, version=STRING, resource=STRING)
-REQUEST = obj(kind=_GVK, resource=_GVR, subResource=STRING, requestKind=_GVK,
-              requestResource=_GVR, requestSubResource=STRING, name=STRING, namespace=STRING,
-              operation=STRING, dryRun=BOOL, options=DYN,
-              userInfo=obj(username=STRING, uid=STRING, groups=ListT(STRING),
-                           extra=MapT(STRING, ListT(STRING))))
-_STRINGS = MapT(STRING, STRING)
-NAMESPACE = obj(
-    metadata=obj(name=STRING, generateName=STRING, namespace=STRING, labels=_STRINGS,
-                 annotations=_STRINGS, UID=STRING, creationTimestamp=TIMESTAMP,
-                 deletionGracePeriodSeconds=INT, deletionTimestamp=TIMESTAMP, generation=INT,
-                 resourceVersion=STRING, finalizers=ListT(STRING)),
-    spec=obj(finalizers=ListT(STRING)),
-    status=obj(conditions=ListT(obj(status=STRING, type=STRING, lastTransitionTime=TIMESTAMP,
-                                    message=STRING, reason=STRING)), phase=STRING))
-
 _SCALARS = (STRING, INT, UINT, DOUBLE, BOOL, BYTES, TIMESTAMP, DURATION)
 _NUMBERS = (INT, UINT, DOUBLE)
-
-
-# ---------------------------------------------------------------- schema -> type
-
-_RESERVED = frozenset({"true", "false", "null", "in", "as", "break", "const", "continue",
-                       "else", "for", "function", "if", "import", "let", "loop", "package",
-                       "namespace", "return", "var", "void", "while"})
-_ESCAPES = {"__": "__underscores__", ".": "__dot__", "-": "__dash__", "/": "__slash__"}
-
-
-def escape(name: str) -> str | None:
-    """upstream ``cel.Escape``: the CEL name of a property, or None when it has none."""
-    if not name or name[0].isdigit():
-        return None
-    if name in _RESERVED:
-        return f"__{name}__"
-    if not re.fullmatch(r"[a-zA-Z0-9_./-]*", name):
-        return None
-    return re.sub(r"__|[-./]", lambda m: _ESCAPES[m.group(0)], name)
-
-
-def _ref_of(node: dict) -> str | None:
-    ref = node.get("$ref")
-    if isinstance(ref, str):
-        return ref.rsplit("/", 1)[-1]
-    for sub in node.get("allOf") or ():
-        if isinstance(sub, dict) and _ref_of(sub):
-            return _ref_of(sub)
-    return None
-
-
-def _with_type_and_object_meta(node: dict) -> dict:
-    """upstream ``WithTypeAndObjectMeta``, on a node whose metadata is already resolved."""
-    return {**node, "properties": {
-        **(node.get("properties") or {}), "kind": {"type": "string"},
-        "apiVersion": {"type": "string"},
-        "metadata": {"type": "object", "properties": {"name": {"type": "string"},
-                                                      "generateName": {"type": "string"}}}}}
-
-
-def _has_type_and_meta(node: dict, lookup, path) -> bool:
-    """Whether kind, apiVersion and metadata.name/generateName are already typed."""
-    def typed(parent, key):
-        return _resolve((parent.get("properties") or {}).get(key), lookup, path)[0]
-    meta = typed(node, "metadata")
-    return (typed(node, "kind").get("type") == "string"
-            and typed(node, "apiVersion").get("type") == "string"
-            and meta.get("type") == "object"
-            and typed(meta, "name").get("type") == "string"
-            and typed(meta, "generateName").get("type") == "string")
-
-
-def _resolve(node, lookup, path: frozenset) -> tuple[dict, frozenset]:
-    """``node`` with a reference replaced by the schema it names (refs.go ``populateRefs``)."""
-    if not isinstance(node, dict):
-        return {}, path
-    for _ in range(16):
-        ref = _ref_of(node)
-        if ref is None:
-            return node, path
-        if ref in path:
-            return {"type": "object"}, path            # circular: an empty object
-        path = path | {ref}
-        node = lookup(ref)
-        if not isinstance(node, dict):
-            return {}, path
-    return node, path
-
-
-def _is_int_or_string(node: dict) -> bool:
-    return node.get("format") == "int-or-string" or node.get("x-kubernetes-int-or-string") is True
-
-
-def decl_type(node, lookup, *, root: bool = False, path: frozenset = frozenset()):
-    """upstream ``SchemaDeclType``: the CEL type of a schema node, or None when the node is
-    not exposed to CEL (no type; a list or map of unexposed values)."""
-    node, path = _resolve(node, lookup, path)
-    if _is_int_or_string(node):
-        return DYN
-    if root and not _has_type_and_meta(node, lookup, path):
-        node = _with_type_and_object_meta(node)
-    kind = node.get("type")
-    if kind == "array":
-        items = node.get("items")
-        if not isinstance(items, dict):
-            return None
-        elem = decl_type(items, lookup, root=_embedded(items), path=path)
-        return None if elem is None else ListT(elem)
-    if kind == "object":
-        extra = node.get("additionalProperties")
-        if isinstance(extra, dict):
-            value = decl_type(extra, lookup, root=_embedded(extra), path=path)
-            return None if value is None else MapT(STRING, value)
-        props = node.get("properties") or {}
-
-        def make():
-            out = {}
-            for name, prop in props.items():
-                t = decl_type(prop, lookup, root=_embedded(prop), path=path)
-                cel_name = escape(name)
-                if t is not None and cel_name is not None:
-                    out[cel_name] = t
-            return out
-        return ObjT(make)
-    if kind == "string":
-        return {"byte": BYTES, "duration": DURATION, "date": TIMESTAMP,
-                "date-time": TIMESTAMP}.get(node.get("format"), STRING)
-    return {"boolean": BOOL, "number": DOUBLE, "integer": INT}.get(kind)
-
-
-def _embedded(node) -> bool:
-    return isinstance(node, dict) and node.get("x-kubernetes-embedded-resource") is True
-
-
-# ---------------------------------------------------------------- the checker
-
-def type_name(t) -> str | None:
-    """cel-go's ``FormatCELType`` for the types whose name is fixed (None for objects)."""
-    if isinstance(t, Prim):
-        return t.name
-    if isinstance(t, ListT):
-        inner = type_name(t.elem)
-        return None if inner is None else f"list({inner})"
-    if isinstance(t, MapT):
-        k, v = type_name(t.key), type_name(t.value)
-        return None if k is None or v is None else f"map({k}, {v})"
-    return None
-
-
 _ARITH = {
     "_+_": {(INT, INT): INT, (UINT, UINT): UINT, (DOUBLE, DOUBLE): DOUBLE,
             (STRING, STRING): STRING, (BYTES, BYTES): BYTES,
@@ -257,15 +64,33 @@ _OPERATORS = {
     "multiplication_mul": ("_*_", "*"), "multiplication_div": ("_/_", "/"),
     "multiplication_mod": ("_%_", "%"),
 }
+# methods only strings have (cel-go's standard and strings libraries), with their results
 _STRING_METHODS = {"startsWith": BOOL, "endsWith": BOOL, "contains": BOOL, "matches": BOOL,
                    "lowerAscii": STRING, "upperAscii": STRING, "trim": STRING,
                    "replace": STRING, "substring": STRING, "charAt": STRING,
-                   "indexOf": INT, "lastIndexOf": INT, "split": ListT(STRING),
-                   "size": INT}
+                   "split": ListT(STRING)}
+_SIZED = (STRING, BYTES)
 _CONVERSIONS = {"string": STRING, "int": INT, "uint": UINT, "double": DOUBLE, "bool": BOOL,
-                "bytes": BYTES, "timestamp": TIMESTAMP, "duration": DURATION, "size": INT,
-                "matches": BOOL}
+                "bytes": BYTES, "timestamp": TIMESTAMP, "duration": DURATION}
 _MACROS = ("all", "exists", "exists_one", "map", "filter")
+_WRAPPERS = ("expr", "conditionalor", "conditionaland", "relation", "addition",
+             "multiplication", "unary", "member", "primary")
+
+
+def _named(*types) -> bool:
+    """Whether every type has a fixed name (so cel-go's message can be written)."""
+    return all(type_name(t) is not None for t in types)
+
+
+def _assignable(a, b) -> bool:
+    """cel-go's ``isAssignable`` for the named types: equal, with ``dyn`` matching all."""
+    if a is DYN or b is DYN or a is ERROR or b is ERROR:
+        return True
+    if isinstance(a, ListT) and isinstance(b, ListT):
+        return _assignable(a.elem, b.elem)
+    if isinstance(a, MapT) and isinstance(b, MapT):
+        return _assignable(a.key, b.key) and _assignable(a.value, b.value)
+    return a == b
 
 
 class _Issues:
@@ -300,17 +125,25 @@ class Checker:
         self.env = dict(env)
         self.issues = _Issues(text)
 
-    # -- positions
+    # -- positions (lark drops anonymous tokens: find them in the text)
     def _dot_before(self, token) -> int:
         i = token.start_pos - 1
         while i > 0 and self.text[i].isspace():
             i -= 1
         return i if self.text[i:i + 1] == "." else token.start_pos - 1
 
-    def _operator_after(self, left, op: str) -> int:
-        i = left.meta.end_pos if not left.meta.empty else 0
-        found = self.text.find(op, i)
-        return found if found >= 0 else i
+    def _find_after(self, end: int, op: str) -> int:
+        found = self.text.find(op, end)
+        return found if found >= 0 else end
+
+    def _after(self, node, op: str) -> int:
+        return self._find_after(_end(node), op)
+
+    def _no_overload(self, at: int, name: str, *types, target=None) -> None:
+        args = ", ".join(type_name(t) for t in types)
+        signature = f"{type_name(target)}.({args})" if target is not None else f"({args})"
+        self.issues.report(at, f"found no matching overload for '{name}' applied to "
+                               f"'{signature}'")
 
     # -- the walk
     def check(self, node):
@@ -331,27 +164,42 @@ class Checker:
         if len(node.children) == 1:
             return self.check(node.children[0])
         cond, a, b = node.children
-        self.check(cond)
-        ta, tb = self.check(a), self.check(b)
-        return ta if ta == tb else DYN
+        types = [self.check(cond), self.check(a), self.check(b)]
+        if _named(*types) and not (_assignable(types[0], BOOL)
+                                   and _assignable(types[1], types[2])):
+            self._no_overload(self._after(cond, "?"), "_?_:_", *types)
+            return ERROR
+        return types[1] if types[1] == types[2] else DYN
 
-    def _logical(self, node, name, op):
-        if len(node.children) == 1:
-            return self.check(node.children[0])
-        left, right = node.children
-        tl, tr = self.check(left), self.check(right)
-        if isinstance(tl, Prim) and isinstance(tr, Prim) and (tl, tr) != (BOOL, BOOL):
-            self.issues.report(self._operator_after(left, op),
-                               f"found no matching overload for '{name}' applied to "
-                               f"'({tl}, {tr})'")
+    def _logical(self, node):
+        """``&&``/``||``: cel-go balances a chain of one operator into a tree whose root is
+        the middle operator (parser/helper.go ``balancer``)."""
+        op = "||" if node.data == "conditionalor" else "&&"
+        terms, ops = [], []
+        while len(node.children) == 2:
+            left, right = node.children
+            terms.append(right)
+            ops.append(self._after(left, op))
+            node = left
+        terms.append(node.children[0])
+        terms.reverse()
+        ops.reverse()
+        types = [self.check(t) for t in terms]
+        return self._balanced(types, ops, 0, len(ops) - 1, f"_{op}_")
+
+    def _balanced(self, types, ops, lo, hi, name):
+        mid = (lo + hi + 1) // 2
+        left = types[mid] if mid == lo else self._balanced(types, ops, lo, mid - 1, name)
+        right = types[mid + 1] if mid == hi else self._balanced(types, ops, mid + 1, hi, name)
+        if _named(left, right) and not (_assignable(left, BOOL) and _assignable(right, BOOL)):
+            self._no_overload(ops[mid], name, left, right)
             return ERROR
         return BOOL
 
     def _conditionalor(self, node):
-        return self._logical(node, "_||_", "||")
+        return self.check(node.children[0]) if len(node.children) == 1 else self._logical(node)
 
-    def _conditionaland(self, node):
-        return self._logical(node, "_&&_", "&&")
+    _conditionaland = _conditionalor
 
     def _binary(self, node):
         if len(node.children) == 1:
@@ -360,13 +208,9 @@ class Checker:
         left = op_node.children[0]
         name, op = _OPERATORS[op_node.data]
         tl, tr = self.check(left), self.check(right)
-        if name == "@in":
-            return BOOL
         result = self._overload(name, tl, tr)
         if result is None:
-            self.issues.report(self._operator_after(left, op),
-                               f"found no matching overload for '{name}' applied to "
-                               f"'({tl}, {tr})'")
+            self._no_overload(self._after(left, op), name, tl, tr)
             return ERROR
         return result
 
@@ -374,14 +218,22 @@ class Checker:
 
     @staticmethod
     def _overload(name, tl, tr):
-        """The result type, DYN when either side is not a known scalar, None when no
-        overload of ``name`` takes the two."""
-        if not (tl in _SCALARS and tr in _SCALARS):
-            if name in _ARITH and isinstance(tl, ListT) and tl == tr and name == "_+_":
-                return tl
+        """The result type, DYN when it cannot be told, None when no overload of ``name``
+        takes the two."""
+        if not _named(tl, tr):
             return BOOL if name not in _ARITH else DYN
         if name in ("_==_", "_!=_"):
-            return BOOL if tl == tr else None
+            return BOOL if _assignable(tl, tr) else None
+        if name == "@in":
+            if isinstance(tr, ListT):
+                return BOOL if _assignable(tl, tr.elem) else None
+            if isinstance(tr, MapT):
+                return BOOL if _assignable(tl, tr.key) else None
+            return None if tr in _SCALARS else BOOL
+        if not (tl in _SCALARS and tr in _SCALARS):
+            if isinstance(tl, ListT) and isinstance(tr, ListT) and name == "_+_":
+                return tl if _assignable(tl, tr) else None
+            return DYN
         if name in _ARITH:
             return _ARITH[name].get((tl, tr))
         if tl == tr and tl in _ORDERED or tl in _NUMBERS and tr in _NUMBERS:
@@ -389,13 +241,23 @@ class Checker:
         return None
 
     def _unary(self, node):
-        if len(node.children) == 1:
-            return self.check(node.children[0])
-        op, operand = node.children
-        t = self.check(operand)
-        if op.data == "unary_not":
-            return BOOL if t in (BOOL, DYN, ERROR) or not isinstance(t, Prim) else DYN
-        return t if t in (INT, DOUBLE) else DYN
+        """``!``/``-``: cel-go drops an even run of one operator and calls ``!_``/``-_``
+        at the first of an odd one."""
+        ops = []
+        while len(node.children) == 2:
+            ops.append(node.children[0].data)
+            node = node.children[1]
+        t = self.check(node.children[0])
+        if not ops or len(ops) % 2 == 0 or len(set(ops)) > 1:
+            return t if not ops or len(set(ops)) == 1 else DYN
+        name, ok = ("!_", (BOOL,)) if ops[0] == "unary_not" else ("-_", (INT, DOUBLE))
+        if _named(t) and t not in ok:
+            at = self.text.rfind("!" if name == "!_" else "-", 0, _start(node))
+            for _ in range(len(ops) - 1):        # back to the first of the run
+                at = self.text.rfind(self.text[at], 0, at)
+            self._no_overload(at, name, t)
+            return ERROR
+        return t if _named(t) else (BOOL if name == "!_" else DYN)
 
     def _literal(self, node):
         token = node.children[0]
@@ -406,25 +268,24 @@ class Checker:
     def _ident(self, node):
         return self.env.get(str(node.children[0]), DYN)
 
-    def _select(self, target, token):
-        name = str(token)
+    def _select(self, target, name: str, at: int):
         if isinstance(target, MapT):
             return target.value
         if isinstance(target, ObjT):
             found = target.fields().get(name)
             if found is None:
-                self.issues.report(self._dot_before(token), f"undefined field '{name}'")
+                self.issues.report(at, f"undefined field '{name}'")
                 return ERROR
             return found
         if isinstance(target, Prim):
-            self.issues.report(self._dot_before(token),
-                               f"type '{target}' does not support field selection")
+            self.issues.report(at, f"type '{target}' does not support field selection")
             return ERROR
         return DYN
 
-    def _member_dot(self, node):
+    def _member_dot(self, node, at: int | None = None):
         target, token = node.children
-        return self._select(self.check(target), token)
+        return self._select(self.check(target), str(token),
+                            self._dot_before(token) if at is None else at)
 
     def _member_index(self, node):
         target, index = node.children
@@ -441,16 +302,22 @@ class Checker:
         return lists[0].children if lists else []
 
     def _ident_arg(self, node):
-        name = str(node.children[0])
-        args = self._args(node, 1)
+        token = node.children[0]
+        name, args = str(token), self._args(node, 1)
+        paren = self._find_after(token.end_pos, "(")
         if name == "has" and len(args) == 1:
             select = _unwrap(args[0])
             if select is not None and select.data == "member_dot":
-                self._member_dot(select)
+                self._member_dot(select, at=paren)   # made by the macro: at its '('
                 return BOOL
         types = [self.check(a) for a in args]
-        if name in ("size", "matches"):
-            return _CONVERSIONS[name]
+        if name == "size" and len(types) == 1:
+            if types[0] in _SCALARS and types[0] not in _SIZED:
+                self._no_overload(paren, "size", *types)
+                return ERROR
+            return INT
+        if name == "matches" and len(types) == 2:
+            return BOOL
         if name in _CONVERSIONS and len(types) == 1:
             return _CONVERSIONS[name]
         return DYN
@@ -462,12 +329,14 @@ class Checker:
         var = _unwrap(args[0]) if args else None
         if name in _MACROS and len(args) in (2, 3) and var is not None and var.data == "ident":
             return self._macro(name, t, str(var.children[0]), args[1:])
-        for a in args:
-            self.check(a)
-        if t == STRING and name in _STRING_METHODS:
-            return _STRING_METHODS[name]
-        if name == "size":
-            return INT
+        types = [self.check(a) for a in args]
+        paren = self._find_after(token.end_pos, "(")
+        if name in _STRING_METHODS or name == "size":
+            wrong = t not in _SIZED if name == "size" else t != STRING
+            if t in _SCALARS and wrong and _named(*types):
+                self._no_overload(paren, name, *types, target=t)
+                return ERROR
+            return INT if name == "size" else _STRING_METHODS[name] if t == STRING else DYN
         return DYN
 
     def _macro(self, name, t, var, body):
@@ -482,14 +351,13 @@ class Checker:
             else:
                 self.env[var] = saved
         if name == "map":
-            return ListT(types[-1]) if types[-1] not in (DYN, ERROR) else ListT(DYN)
+            return ListT(types[-1]) if types[-1] is not ERROR else ListT(DYN)
         if name == "filter":
             return ListT(elem)
         return BOOL
 
     def _list_lit(self, node):
-        args = self._args(node, 0)
-        types = [self.check(a) for a in args]
+        types = [self.check(a) for a in self._args(node, 0)]
         return ListT(types[0]) if types and all(t == types[0] for t in types) else ListT(DYN)
 
     def _map_lit(self, node):
@@ -506,12 +374,18 @@ def _is_tree(node) -> bool:
     return hasattr(node, "data") and hasattr(node, "children")
 
 
+def _start(node) -> int:
+    return 0 if node.meta.empty else node.meta.start_pos
+
+
+def _end(node) -> int:
+    return 0 if node.meta.empty else node.meta.end_pos
+
+
 def _unwrap(node):
     """The single construct an expression node wraps (``expr > … > member > member_dot``),
     or None when it is an operation."""
-    while _is_tree(node) and len(node.children) == 1 and node.data in (
-            "expr", "conditionalor", "conditionaland", "relation", "addition",
-            "multiplication", "unary", "member", "primary"):
+    while _is_tree(node) and len(node.children) == 1 and node.data in _WRAPPERS:
         node = node.children[0]
     return node if _is_tree(node) else None
 

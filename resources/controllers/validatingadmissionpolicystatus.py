@@ -29,7 +29,7 @@ import time
 
 import orjson
 
-from apiserver.cel import typecheck
+from apiserver.cel import decltypes, typecheck
 from apiserver.openapi import schemas
 from apiserver.registry.context import system_context
 from apiserver.runtime import errors
@@ -81,8 +81,8 @@ class SchemaResolver:
         if found is None:
             return False, None
         node, path = found
-        t = typecheck.decl_type(node, self.lookup, root=True, path=path)
-        return True, (typecheck.DYN if t is None else t)
+        t = decltypes.decl_type(node, self.lookup, root=True, path=path)
+        return True, (decltypes.DYN if t is None else t)
 
 
 def _names(rule: dict, key: str, *, resources: bool = False) -> list[str]:
@@ -141,21 +141,21 @@ class TypeChecker:
         if not (version or group or kind):
             return False, None
         found, t = self.resolver.decl_type((group, version, kind))
-        return True, (t if found else typecheck.DYN)
+        return True, (t if found else decltypes.DYN)
 
     def _environment(self, spec: dict, object_type, params) -> dict:
-        env = {"object": object_type, "oldObject": object_type, "request": typecheck.REQUEST,
-               "namespaceObject": typecheck.NAMESPACE, "authorizer": typecheck.DYN}
+        env = {"object": object_type, "oldObject": object_type, "request": decltypes.REQUEST,
+               "namespaceObject": decltypes.NAMESPACE, "authorizer": decltypes.DYN}
         if params[0]:
             env["params"] = params[1]
         declared: dict = {}
-        env["variables"] = typecheck.ObjT(lambda: declared)
+        env["variables"] = decltypes.ObjT(lambda: declared)
         for variable in spec.get("variables") or ():
             if not isinstance(variable, dict) or not isinstance(variable.get("name"), str):
                 continue
             issues, t = typecheck.check_expression(str(variable.get("expression") or ""), env)
             # a variable that does not check is dynamic; its own issues are not reported
-            declared[variable["name"]] = typecheck.DYN if issues or t is typecheck.ERROR else t
+            declared[variable["name"]] = decltypes.DYN if issues or t is decltypes.ERROR else t
         return env
 
     def check(self, policy: dict, unresolved: list | None = None) -> list[dict]:

@@ -3,12 +3,12 @@ typechecking_test.go builds them: undefined fields with cel-go's text and caret,
 operator mismatches, maps, lists and macro variables, int-or-string and has()."""
 from __future__ import annotations
 
-from apiserver.cel import typecheck
+from apiserver.cel import decltypes, typecheck
 
 
 def env_for(schema: dict, **extra) -> dict:
-    t = typecheck.decl_type(schema, lambda name: None, root=True)
-    return {"object": t, "oldObject": t, "request": typecheck.REQUEST, **extra}
+    t = decltypes.decl_type(schema, lambda name: None, root=True)
+    return {"object": t, "oldObject": t, "request": decltypes.REQUEST, **extra}
 
 
 def issues(expression: str, schema: dict, **extra):
@@ -43,7 +43,7 @@ def test_an_undefined_field_has_cel_gos_text_and_caret():
 def test_has_checks_its_field():
     assert issues("has(object.foo)", OBJ) is None
     assert issues("has(object.nope)", OBJ) == (
-        "ERROR: <input>:1:11: undefined field 'nope'\n | has(object.nope)\n | ..........^")
+        "ERROR: <input>:1:4: undefined field 'nope'\n | has(object.nope)\n | ...^")
 
 
 def test_a_type_mismatch_names_the_overload():
@@ -66,7 +66,7 @@ def test_maps_lists_and_macro_variables():
 
 def test_dynamic_values_check_nothing():
     assert issues("object.port.whatever == 1 && object.port > 2", OBJ) is None
-    assert issues("params.anything.at.all", OBJ, params=typecheck.DYN) is None
+    assert issues("params.anything.at.all", OBJ, params=decltypes.DYN) is None
     # additionalProperties: true keeps the declared properties (upstream's reproducer)
     assert issues("has(object.open.text)", OBJ) is None
 
@@ -107,7 +107,7 @@ def test_an_expression_cel_python_cannot_parse_has_no_issues():
 
 def test_a_schema_without_type_and_the_root_metadata():
     # the root always has kind, apiVersion and metadata.name/generateName
-    assert typecheck.decl_type({}, lambda n: None, root=True) is None
+    assert decltypes.decl_type({}, lambda n: None, root=True) is None
     assert issues("object.metadata.generateName == ''", {"type": "object"}) is None
     assert "undefined field 'labels'" in issues("object.metadata.labels == {}",
                                                 {"type": "object"})
@@ -118,7 +118,7 @@ def test_references_resolve_and_a_cycle_is_an_empty_object():
             "B": {"type": "object", "properties": {
                 "a": {"allOf": [{"$ref": "#/components/schemas/A"}]},
                 "n": {"type": "integer"}}}}
-    t = typecheck.decl_type(defs["A"], defs.get, root=True, path=frozenset({"A"}))
+    t = decltypes.decl_type(defs["A"], defs.get, root=True, path=frozenset({"A"}))
     env = {"object": t}
     assert typecheck.check_expression("object.b.n > 1", env)[0] is None
     assert "undefined field 'b'" in typecheck.check_expression("object.b.a.b == 1", env)[0]
