@@ -1,8 +1,8 @@
 """Usage of one object and whether a quota covers it.
 
-Upstream: pkg/quota/v1/evaluator/core/pods.go (requests = max(sum of containers, each init
-container) + overhead; terminal pods use nothing), services.go, persistent_volume_claims.go
-and generic/evaluator.go (``count/<resource>.<group>`` object counts; scoped quotas match
+Upstream: pkg/quota/v1/evaluator/core/pods.go (requests = max(sum of containers and
+sidecars, each init container with the sidecars before it) + overhead; terminal pods use
+nothing), services.go, persistent_volume_claims.go and generic/evaluator.go (``count/<resource>.<group>`` object counts; scoped quotas match
 pods only, ``MatchesNoScopeFunc``)."""
 from __future__ import annotations
 
@@ -38,16 +38,34 @@ def pod_terminal(pod: dict) -> bool:
 
 
 def _pod_resources(spec: dict, kind: str) -> dict:
+    """Upstream component-helpers ``resource.PodRequests``/``PodLimits``: the regular
+    containers and every sidecar (an init container with ``restartPolicy: Always``) run
+    together; a plain init container runs beside the sidecars started before it, so the pod
+    needs the larger of the two, plus the overhead."""
+    def resources(c: dict) -> dict:
+        return {k: _q(v) for k, v in ((c.get("resources") or {}).get(kind) or {}).items()}
+
     total: dict = {}
     for c in spec.get("containers") or []:
-        for k, v in ((c.get("resources") or {}).get(kind) or {}).items():
-            _add(total, k, _q(v))
+        for k, v in resources(c).items():
+            _add(total, k, v)
+    sidecars: dict = {}
+    init_peak: dict = {}
     for c in spec.get("initContainers") or []:
-        for k, v in ((c.get("resources") or {}).get(kind) or {}).items():
-            if c.get("restartPolicy") == "Always":      # sidecars run alongside
-                _add(total, k, _q(v))
-            else:
-                total[k] = max(total.get(k, Fraction(0)), _q(v))
+        own = resources(c)
+        if c.get("restartPolicy") == "Always":
+            for k, v in own.items():
+                _add(total, k, v)
+                _add(sidecars, k, v)
+            during = dict(sidecars)
+        else:
+            during = dict(sidecars)
+            for k, v in own.items():
+                _add(during, k, v)
+        for k, v in during.items():
+            init_peak[k] = max(init_peak.get(k, Fraction(0)), v)
+    for k, v in init_peak.items():
+        total[k] = max(total.get(k, Fraction(0)), v)
     for k, v in (spec.get("overhead") or {}).items():
         _add(total, k, _q(v))
     return total

@@ -27,6 +27,23 @@ def test_pod_usage_counts_requests_limits_init_and_overhead():
     assert used["limits.cpu"] == Fraction(11, 10)     # overhead counts in limits too
 
 
+def test_an_init_container_runs_beside_the_sidecars_started_before_it():
+    # upstream component-helpers PodRequests: sidecar 1 + init 2 run at once (3 cpu), more
+    # than the sidecar beside the regular container (1 + 500m)
+    p = pod({"cpu": "500m"})
+    p["spec"]["initContainers"] = [
+        {"name": "side", "restartPolicy": "Always", "resources": {"requests": {"cpu": "1"}}},
+        {"name": "init", "resources": {"requests": {"cpu": "2", "memory": "1Mi"}}}]
+    used = usage("pods", "", p)
+    assert used["requests.cpu"] == 3
+    assert used["requests.memory"] == 2 ** 20
+    # an init container before the sidecar runs alone: 2, more than 1 + 500m
+    p["spec"]["initContainers"].reverse()
+    assert usage("pods", "", p)["requests.cpu"] == 2
+    p["spec"]["initContainers"][0]["resources"]["requests"]["cpu"] = "1"
+    assert usage("pods", "", p)["requests.cpu"] == Fraction(3, 2)
+
+
 def test_terminal_pods_use_nothing():
     p = pod({"cpu": "1"})
     p["status"] = {"phase": "Succeeded"}
