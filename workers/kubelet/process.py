@@ -55,8 +55,8 @@ from urllib.parse import urlsplit
 from . import process_probe, volumes
 from .process_env import Sources, command_line, environment
 from .process_container import Container
-from .process_exec import (child_setup, chown_tree, first_child, group_usage, probe_sandbox,
-                           spawn_exec)
+from .process_exec import (CTTY_INSIDE, child_setup, chown_tree, first_child, group_usage,
+                           probe_sandbox, spawn_exec)
 from .process_streams import (AttachStream, FdReader, LogFile, exit_code,
                               kill_group, read_log)
 from .runtime import (ContainerNotRunning, ContainerStream, CreateContainerConfigError, Image,
@@ -272,9 +272,10 @@ class ProcessRuntime(Runtime):
             return path if os.access(path, os.X_OK) else None
         return shutil.which(exe, path=c.env.get("PATH", DEFAULT_PATH))
 
-    def _wrap(self, argv: list[str], user) -> list[str]:
-        """Sandbox and user switch around a command line."""
-        prefix = list(self.sandbox)
+    def _wrap(self, argv: list[str], user, tty: bool = False) -> list[str]:
+        """Sandbox (and, for a tty, its controlling terminal) and user switch around a
+        command line."""
+        prefix = list(self.sandbox) + (CTTY_INSIDE if self.sandbox and tty else [])
         if user is not None and os.geteuid() == 0:
             prefix += ["setpriv", f"--reuid={user[0]}", f"--regid={user[1]}",
                        "--clear-groups", "--"]
@@ -315,8 +316,9 @@ class ProcessRuntime(Runtime):
             fds_to_close += [stdout, stderr]
         try:
             c.proc = await asyncio.create_subprocess_exec(
-                *self._wrap(c.argv, c.user), stdin=stdin, stdout=stdout, stderr=stderr,
-                cwd=c.cwd, env=c.env, start_new_session=True, preexec_fn=child_setup(c.tty))
+                *self._wrap(c.argv, c.user, c.tty), stdin=stdin, stdout=stdout, stderr=stderr,
+                cwd=c.cwd, env=c.env, start_new_session=True,
+                preexec_fn=child_setup(c.tty and not self.sandbox))
         except (OSError, subprocess.SubprocessError) as exc:
             for fd in ([] if c.tty else [out_r, err_r]) + [x for x in (c.master,) if x]:
                 os.close(fd)
@@ -399,6 +401,8 @@ class ProcessRuntime(Runtime):
         c.stop_requested.set()
         if c.proc is not None:
             kill_group(c.pgid, signal.SIGTERM)
+            if self.sandbox and c.tty:       # its own session inside (CTTY_INSIDE)
+                kill_group(first_child(c.pgid), signal.SIGTERM)
             try:
                 await asyncio.wait_for(c.done.wait(), max(grace, 0))
             except asyncio.TimeoutError:
@@ -464,11 +468,15 @@ class ProcessRuntime(Runtime):
         if not command or self._executable(c, command[0]) is None:
             raise StreamingUnsupported(
                 f'exec: "{command[0] if command else ""}": executable file not found in $PATH')
-        argv = self._enter(c) + ([] if c.user is None or os.geteuid() != 0 else [
+        enter = self._enter(c)
+        if enter and tty:
+            enter += CTTY_INSIDE
+        argv = enter + ([] if c.user is None or os.geteuid() != 0 else [
             "setpriv", f"--reuid={c.user[0]}", f"--regid={c.user[1]}", "--clear-groups",
             "--"]) + list(command)
         return await spawn_exec(argv, c.cwd, c.env, stdin=stdin, tty=tty,
-                                spawn_task=self._spawn_task, name=command[0])
+                                spawn_task=self._spawn_task, name=command[0],
+                                ctty=not enter)
 
     async def attach(self, cid: str, *, stdin: bool, tty: bool) -> ContainerStream:
         c = self._running(cid)

@@ -19,8 +19,16 @@ _libc = ctypes.CDLL(None, use_errno=True)
 PR_SET_PDEATHSIG = 1
 
 
+# A tty process in a PID namespace takes its pty as controlling terminal itself: were it
+# taken by the process the kubelet starts (outside), the shell would see a foreground
+# process group of another namespace (pgid 0) and fail to give the terminal back when it
+# exits (dash: "Cannot set tty process group", exit 2).
+CTTY_INSIDE = ["setsid", "--ctty"]
+
+
 def child_setup(tty: bool):
-    """preexec: die with the kubelet; a tty container's pty becomes its controlling tty."""
+    """preexec: die with the kubelet; when ``tty``, the pty on stdin becomes the controlling
+    terminal (only where no ``CTTY_INSIDE`` does it within the sandbox)."""
     def setup():
         _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         if tty:
@@ -49,9 +57,9 @@ def probe_sandbox(mode: str = "auto") -> list[str]:
 
 
 async def spawn_exec(argv: list[str], cwd: str, env: dict, *, stdin: bool, tty: bool,
-                     spawn_task, name: str = "") -> ExecStream:
-    """Start ``argv`` in its own process group (a pty when ``tty``); ``spawn_task`` runs
-    the coroutine that reaps it.  A command that cannot start raises
+                     spawn_task, name: str = "", ctty: bool = True) -> ExecStream:
+    """Start ``argv`` in its own process group (a pty when ``tty``, made its controlling
+    terminal here when ``ctty``); ``spawn_task`` runs the coroutine that reaps it.  A command that cannot start raises
     ``StreamingUnsupported`` with the reason."""
     out, err = Queue(), (None if tty else Queue())
     close, stdin_fd, master = [], None, None
@@ -73,7 +81,7 @@ async def spawn_exec(argv: list[str], cwd: str, env: dict, *, stdin: bool, tty: 
     try:
         proc = await asyncio.create_subprocess_exec(
             *argv, stdin=fin, stdout=fout, stderr=ferr, cwd=cwd, env=env,
-            start_new_session=True, preexec_fn=child_setup(tty))
+            start_new_session=True, preexec_fn=child_setup(tty and ctty))
     except (OSError, subprocess.SubprocessError) as exc:
         mine = [master] if tty else [out_r, err_r] + ([stdin_fd] if stdin_fd else [])
         for fd in mine:

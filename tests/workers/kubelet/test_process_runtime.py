@@ -201,6 +201,33 @@ def test_exec_in_the_containers_environment_with_and_without_tty(tmp_path):
     run(go())
 
 
+@pytest.mark.parametrize("sandbox", SANDBOXES)
+def test_an_interactive_shell_on_a_tty_exits_cleanly(tmp_path, sandbox):
+    # job control needs the shell's own process group in the foreground of its terminal,
+    # inside the PID namespace too, or dash's exit fails ("Cannot set tty process group")
+    async def go():
+        rt = ProcessRuntime(tmp_path, sandbox=sandbox)
+        cid = await started(rt, pod(), {"name": "c", "command": ["sleep", "30"]})
+        s = await rt.exec(cid, ["sh", "-i"], stdin=True, tty=True)
+        await s.write_stdin(b"echo in-$((6*7)); exit\n")
+        out = await drain(s.read_stdout)
+        assert b"in-42" in out and b"Cannot set tty" not in out, out
+        assert await s.wait() == 0
+        main = await started(rt, pod(uid="u2"), {"name": "t", "tty": True, "stdin": True,
+                                                 "command": ["sh", "-i"]})
+        a = await rt.attach(main, stdin=True, tty=True)
+        await a.write_stdin(b"exit 0\n")
+        assert await rt.wait_container(main) == 0
+        # a tty container in its own session still gets SIGTERM when stopped
+        trap = await started(rt, pod(uid="u3"), {"name": "t", "tty": True, "command": [
+            "sh", "-c", "trap 'exit 9' TERM; while :; do sleep 0.1; done"]})
+        await asyncio.sleep(0.5)
+        assert await rt.stop_container(trap, 10) == 9
+        for uid in ("u1", "u2", "u3"):
+            await rt.remove_pod(uid)
+    run(go())
+
+
 def test_attach_to_the_main_process(tmp_path):
     async def go():
         rt = ProcessRuntime(tmp_path, sandbox="none")
