@@ -108,20 +108,33 @@ class Program:
         try:
             result = self.program.evaluate(activation)
         except Exception as exc:   # CELEvalError or a library function's error
-            raise EvaluationError(_error_text(exc) if exc.args else type(exc).__name__) from None
+            raise EvaluationError(error_text(exc)) from None
         if isinstance(result, Exception):
-            raise EvaluationError(_error_text(result))
+            raise EvaluationError(error_text(result))
         return result
 
 
-def _error_text(exc: Exception) -> str:
-    """celpy wraps a library function's ValueError as ("return error for overflow",
-    ValueError, (text,)): the function's own text is what upstream reports."""
-    args = exc.args
+def error_text(exc) -> str:
+    """cel-python's error → cel-go's text where they differ (``no such key: x``,
+    ``division by zero``, ``modulus by zero``, ``no such overload``).  celpy wraps a library
+    function's ValueError as ("return error for overflow", ValueError, (text,)): the
+    function's own text is what upstream reports."""
+    args = getattr(exc, "args", None) or ()
     if len(args) == 3 and isinstance(args[1], type) and issubclass(args[1], ValueError) \
             and args[2]:
         return str(args[2][0])
-    return str(args[0]) if args else str(exc)
+    detail = str(args[0]) if args else type(exc).__name__
+    inner = args[2] if len(args) > 2 and isinstance(args[2], tuple) else ()
+    if detail.startswith("no such member in mapping: "):
+        return "no such key: " + detail.split(": ", 1)[1].strip("'")
+    if detail == "no such key" and inner:
+        return f"no such key: {inner[0]}"
+    if detail == "modulus or divide by zero":
+        return "modulus by zero" if inner and "modulo by zero" in str(inner[0]) \
+            and "division" not in str(inner[0]) else "division by zero"
+    if "no matching overload" in detail or "no such overload" in detail:
+        return "no such overload"
+    return detail
 
 
 def compile_expression(text: str, *, authz: bool = False) -> Program:

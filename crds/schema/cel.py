@@ -35,7 +35,7 @@ from celpy import celtypes
 
 from apiserver.authentication.oidc_cel import (
     COMPREHENSIONS, FUNCTIONS, KNOWN_FUNCTIONS, TYPE_NAMES, _Sets, as_bool)
-from apiserver.cel import library, string_of
+from apiserver.cel import error_text, library, string_of
 
 from . import fielderrors as fe
 from .compiled import Node
@@ -229,31 +229,13 @@ def to_cel(value, node: Node | None, resource_root: bool = False):
     return celpy.json_to_cel(value)
 
 
-def _error_text(exc) -> str:
-    """cel-python's error → cel-go's text where they differ (``no such key: x``,
-    ``division by zero``, ``modulus by zero``, ``no such overload``)."""
-    args = getattr(exc, "args", None) or ()
-    detail = str(args[0]) if args else type(exc).__name__
-    inner = args[2] if len(args) > 2 and isinstance(args[2], tuple) else ()
-    if detail.startswith("no such member in mapping: "):
-        return "no such key: " + detail.split(": ", 1)[1].strip("'")
-    if detail == "no such key" and inner:
-        return f"no such key: {inner[0]}"
-    if detail == "modulus or divide by zero":
-        return "modulus by zero" if inner and "modulo by zero" in str(inner[0]) \
-            and "division" not in str(inner[0]) else "division by zero"
-    if "no matching overload" in detail or "no such overload" in detail:
-        return "no such overload"
-    return detail
-
-
 def _evaluate(program, activation):
     try:
         result = program.evaluate(activation)
     except Exception as exc:        # CELEvalError, or a library function's ValueError …
-        return None, _error_text(exc)
+        return None, error_text(exc)
     if isinstance(result, Exception):
-        return None, _error_text(result)
+        return None, error_text(result)
     return result, ""
 
 

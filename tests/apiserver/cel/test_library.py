@@ -17,6 +17,19 @@ def test_variables_and_errors():
         compile_expression("object.missing == 1").evaluate({"object": {}})
 
 
+@pytest.mark.parametrize("expression, text", [
+    # cel-go's texts, which policies' "resulted in error" messages carry
+    ("object.spec.replicaz > 0", "no such key: replicaz"),
+    ("object.spec['x'] == 1", "no such key: x"),
+    ("1 / object.zero == 1", "division by zero"),
+    ("1 % object.zero == 1", "modulus by zero"),
+])
+def test_evaluation_errors_carry_cel_gos_text(expression, text):
+    with pytest.raises(EvaluationError) as caught:
+        compile_expression(expression).evaluate({"object": {"spec": {}, "zero": 0}})
+    assert str(caught.value) == text
+
+
 def _true(expression: str, **variables) -> bool:
     return compile_expression(expression).evaluate(variables) is not None and \
         bool(compile_expression(expression).evaluate(variables))
