@@ -145,7 +145,10 @@ class Chain:
         self.names = tuple(n for n in ORDER if n in wanted)
         self.plugins = [_factories[n]() for n in self.names]
         for name, plugin in zip(self.names, self.plugins):
-            plugin.configure((configs or {}).get(name))
+            try:
+                plugin.configure((configs or {}).get(name))
+            except ValueError as exc:     # upstream plugins.go InitPlugin's wording
+                raise ValueError(f'couldn\'t init admission plugin "{name}": {exc}') from None
         if initializer is not None:
             for plugin in self.plugins:
                 initializer.initialize(plugin)

@@ -24,6 +24,7 @@ PLUGINS = {
     "AlwaysAdmit": "resources.admission.always_admit.AlwaysAdmit",
     "AlwaysDeny": "resources.admission.always_deny.AlwaysDeny",
     "AlwaysPullImages": "resources.admission.always_pull_images.AlwaysPullImages",
+    "ImagePolicyWebhook": "resources.admission.image_policy_webhook.ImagePolicyWebhook",
     "CertificateApproval": "resources.admission.certificate_approval.CertificateApproval",
     "CertificateSigning": "resources.admission.certificate_signing.CertificateSigning",
     "CertificateSubjectRestriction":
