@@ -136,7 +136,8 @@ class ResourceView(APIView):
             if negotiation.wants_table(accept):
                 obj = orjson.loads(doc)
                 return negotiation.respond(negotiation.table(
-                    store.strategy, [obj], obj["metadata"].get("resourceVersion", "")),
+                    store.strategy, [obj], obj["metadata"].get("resourceVersion", ""),
+                    include=negotiation.include_object(_q(request, "includeObject"))),
                     warnings=ctx.warnings)
             return negotiation.respond(doc, accept=accept, warnings=ctx.warnings)
         page = store.list(info.namespace or None,
@@ -149,7 +150,8 @@ class ResourceView(APIView):
         if negotiation.wants_table(accept):
             objects = [orjson.loads(d) for d in page["items"]]
             return negotiation.respond(negotiation.table(
-                store.strategy, objects, str(page["resourceVersion"]), page["continue"]),
+                store.strategy, objects, str(page["resourceVersion"]), page["continue"],
+                include=negotiation.include_object(_q(request, "includeObject"))),
                 warnings=ctx.warnings)
         return negotiation.respond(negotiation.list_body(store.strategy, page), accept=accept,
                                    warnings=ctx.warnings)
@@ -167,7 +169,8 @@ class ResourceView(APIView):
             objects = [o for o in s.list_virtual(ctx, info.namespace)
                        if match is None or match(o)]
         if negotiation.wants_table(accept):
-            body = negotiation.table(s, objects)
+            body = negotiation.table(
+                s, objects, include=negotiation.include_object(_q(request, "includeObject")))
         elif info.url_name:
             body = objects[0]
         else:

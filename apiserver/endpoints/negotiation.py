@@ -12,7 +12,7 @@ from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.renderers import BaseRenderer
 
 from apiserver.registry.strategy import Column
-from apiserver.runtime.errors import NotAcceptable
+from apiserver.runtime.errors import BadRequest, NotAcceptable
 from apiserver.runtime.serialization import dumps_yaml
 
 JSON = "application/json"
@@ -108,10 +108,36 @@ def _partial_meta(obj: dict) -> dict:
             "metadata": obj.get("metadata", {})}
 
 
+# TableOptions.includeObject (apimachinery pkg/apis/meta/v1/types.go IncludeObjectPolicy):
+# what each row's ``object`` holds; Metadata is the default
+INCLUDE_OBJECT = ("Metadata", "Object", "None")
+
+
+def include_object(value: str | None) -> str:
+    """The row-object policy of a ``?includeObject=`` value; 400 with upstream's text
+    (ValidateTableOptions, via asTable's NewBadRequest) for any other value."""
+    if not value:
+        return "Metadata"
+    if value not in INCLUDE_OBJECT:
+        raise BadRequest(f'includeObject: Invalid value: "{value}": must be \'Metadata\', '
+                         "'Object', 'None', or empty")
+    return value
+
+
+def _row_object(obj: dict, include: str) -> dict | None:
+    if include == "Object":
+        return obj                   # the object itself, in the version the request named
+    if include == "None":
+        return None
+    return _partial_meta(obj)
+
+
 def table(strategy, objects: list[dict], resource_version: str = "", cont: str = "",
-          include_headers: bool = True) -> dict:
-    """A ``meta.k8s.io/v1`` Table of ``objects`` using the kind's columns."""
-    rows = [{"cells": strategy.table_row(o), "object": _partial_meta(o)} for o in objects]
+          include_headers: bool = True, include: str = "Metadata") -> dict:
+    """A ``meta.k8s.io/v1`` Table of ``objects`` using the kind's columns; ``include`` is
+    the row objects' policy (:func:`include_object`), as upstream's ``asTable``."""
+    rows = [{"cells": strategy.table_row(o), "object": _row_object(o, include)}
+            for o in objects]
     meta = {"resourceVersion": resource_version}
     if cont:
         meta["continue"] = cont

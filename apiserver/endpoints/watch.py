@@ -58,6 +58,7 @@ class WatchStream:
         q = info.q
         self.namespace = info.namespace if (s.namespaced and info.namespace) else None
         self.table = negotiation.wants_table(accept)
+        self.include = negotiation.include_object(q("includeObject")) if self.table else ""
         self.rv_param = q("resourceVersion")
         self.bookmarks = _flag(q("allowWatchBookmarks"))
         self.send_initial = q("sendInitialEvents")
@@ -124,7 +125,7 @@ class WatchStream:
     def _table_line(self, event_type: str, obj: dict) -> bytes:
         t = negotiation.table(self.store.strategy, [obj],
                               obj.get("metadata", {}).get("resourceVersion", ""),
-                              include_headers=not self._headers_sent)
+                              include_headers=not self._headers_sent, include=self.include)
         self._headers_sent = True
         return orjson.dumps({"type": event_type, "object": t}) + b"\n"
 

@@ -174,6 +174,21 @@ def test_get_output_formats(kubectl, namespace):
     assert [namespace, "fmt", "2"] in [r.split()[:3] for r in rows]
 
 
+def test_get_sort_by_reads_the_whole_objects(kubectl, namespace):
+    # --sort-by asks for a Table with ?includeObject=Object and sorts on the objects
+    kubectl("create", "-f", "-", input=manifest(
+        cm("b-second", namespace, {"rank": "2"}), cm("a-third", namespace, {"rank": "3"}),
+        cm("c-first", namespace, {"rank": "1"})))
+    out = kubectl("get", "cm", "-n", namespace, "-l", "!nothing",
+                  "--field-selector", "metadata.name!=kube-root-ca.crt",
+                  "--sort-by", ".data.rank").stdout.splitlines()
+    assert out[0].split() == ["NAME", "DATA", "AGE"]
+    assert [line.split()[0] for line in out[1:]] == ["c-first", "b-second", "a-third"]
+    columns = kubectl("get", "cm", "-n", namespace, "c-first", "--sort-by", ".data.rank",
+                      "-o", "custom-columns=NAME:.metadata.name,RANK:.data.rank").stdout
+    assert columns.split() == ["NAME", "RANK", "c-first", "1"]
+
+
 def test_get_empty_namespace_says_no_resources(kubectl, namespace):
     cp = kubectl("get", "cm", "-n", namespace, "-l", "nothing=here")
     assert cp.stdout == ""

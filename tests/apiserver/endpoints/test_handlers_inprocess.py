@@ -273,6 +273,27 @@ def test_table_accept_returns_a_table(client):
             ("PartialObjectMetadata", "x")
 
 
+def test_table_include_object_policies(client):
+    # kubectl get --sort-by / -o custom-columns ask for ?includeObject=Object
+    client.post(CMS, configmap(a="1"))
+    for path in (CMS, CMS + "/x"):
+        rows = client.get(path, headers={"accept": TABLE},
+                          query={"includeObject": "Object"}).json()["rows"]
+        assert rows[0]["object"]["kind"] == "ConfigMap"
+        assert rows[0]["object"]["apiVersion"] == "v1"
+        assert rows[0]["object"]["data"] == {"a": "1"}
+        rows = client.get(path, headers={"accept": TABLE},
+                          query={"includeObject": "None"}).json()["rows"]
+        assert rows[0]["object"] is None and rows[0]["cells"][0] == "x"
+        rows = client.get(path, headers={"accept": TABLE},
+                          query={"includeObject": "Metadata"}).json()["rows"]
+        assert rows[0]["object"]["kind"] == "PartialObjectMetadata"
+    failure(client.get(CMS, headers={"accept": TABLE}, query={"includeObject": "All"}),
+            400, "BadRequest",
+            'includeObject: Invalid value: "All": must be \'Metadata\', \'Object\', '
+            "'None', or empty")
+
+
 # ---- pods/binding -------------------------------------------------------------------------
 def binding(node):
     return {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "web"},
