@@ -5,7 +5,7 @@ with no scheduler) measured in the same run.
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/apiserver_bench \\
         python bench/scheduler_bench.py --nodes 100 --pods 1000
 
-One ``manage.py up`` (no workers) on a fresh data dir and, with ``DATABASE_URL``, a
+One ``manage.py up --no-workers`` on a fresh data dir and, with ``DATABASE_URL``, a
 fresh database next to the one it names (SQLite when unset; bench/cluster.py).
 ``--nodes`` Node objects (4 cpu, 16Gi, 110 pods, Ready) are created through the API.  Then:
 
@@ -16,6 +16,10 @@ fresh database next to the one it names (SQLite when unset; bench/cluster.py).
   to the last binding (polled by listing pods);
 * live: the scheduler running, ``--pods`` more pods created as fast as the baseline;
   pods bound/s from the first create to the last binding.
+
+``--owned``: every pod is labelled ``app=bench`` and controlled by one ReplicaSet (stored
+only: no controller manager runs), so the scheduler scores the default topology spreading
+(PodTopologySpread's system defaults over the ReplicaSet's selector) for each of them.
 """
 from __future__ import annotations
 
@@ -42,11 +46,27 @@ def node(name: str) -> dict:
                        "conditions": [{"type": "Ready", "status": "True"}]}}
 
 
+OWNER: dict = {}        # the ReplicaSet's controller reference with --owned
+
+
 def pod(name: str, scheduler: str) -> dict:
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+    meta: dict = {"name": name}
+    if OWNER:
+        meta.update(labels={"app": "bench"}, ownerReferences=[OWNER])
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta,
             "spec": {"schedulerName": scheduler, "terminationGracePeriodSeconds": 0,
                      "containers": [{"name": "c", "image": "nginx",
                                      "resources": {"requests": {"cpu": "100m"}}}]}}
+
+
+async def create_owner(client) -> None:
+    rs = await client.create("/apis/apps/v1/namespaces/bench/replicasets", {
+        "apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "bench"},
+        "spec": {"replicas": 0, "selector": {"matchLabels": {"app": "bench"}},
+                 "template": {"metadata": {"labels": {"app": "bench"}},
+                              "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}})
+    OWNER.update(apiVersion="apps/v1", kind="ReplicaSet", name="bench",
+                 uid=rs["metadata"]["uid"], controller=True)
 
 
 async def create_pods(client, prefix: str, n: int, scheduler: str, conc: int) -> float:
@@ -61,6 +81,7 @@ async def create_pods(client, prefix: str, n: int, scheduler: str, conc: int) ->
 
 
 async def wait_bound(client, prefix: str, n: int, timeout: float = 600) -> float:
+    done = 0
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         items = (await client.list("/api/v1/namespaces/bench/pods", {"limit": 500}))["items"]
@@ -86,8 +107,11 @@ async def bench(args, kubeconfig: Path, tmp: Path) -> dict:
             name = f"bench-node-{i}"
             await c.create("/api/v1/nodes", node(name))
             await c.patch(f"/api/v1/nodes/{name}", {"spec": {"taints": None}})
+        if args.owned:
+            await create_owner(c)
         base = await create_pods(c, "raw", args.pods, "nobody", args.concurrency)
         out = {"nodes": args.nodes, "pods": args.pods, "concurrency": args.concurrency,
+               "owned_by_a_replicaset": bool(args.owned),
                "baseline_creates_per_s": round(args.pods / base, 1)}
 
         await create_pods(c, "backlog", args.pods, "bench-sched", args.concurrency)
@@ -104,6 +128,9 @@ async def bench(args, kubeconfig: Path, tmp: Path) -> dict:
             t1 = await wait_bound(c, "live", args.pods)
             out["live_creates_per_s"] = round(args.pods / created, 1)
             out["live_binds_per_s"] = round(args.pods / (t1 - t0), 1)
+        except TimeoutError:
+            print(log.read_text(errors="replace")[-4000:], file=sys.stderr)   # why
+            raise
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(20)
@@ -116,8 +143,12 @@ def main() -> None:
     ap.add_argument("--pods", type=int, default=1000)
     ap.add_argument("--concurrency", type=int, default=8)
     ap.add_argument("--json", default=None)
+    ap.add_argument("--owned", action="store_true",
+                    help="pods controlled by one ReplicaSet (default spreading scored)")
     args = ap.parse_args()
-    with Cluster([], prefix="sched-bench-") as cluster:
+    # --no-workers: the scheduler under test is the only worker (with --owned a controller
+    # manager would delete the pods its ReplicaSet of 0 replicas does not want)
+    with Cluster(["--no-workers"], prefix="sched-bench-") as cluster:
         result = asyncio.run(bench(args, cluster.kubeconfig, cluster.tmp))
     result["database"] = database_label()
     for k, v in result.items():

@@ -4,9 +4,10 @@ stopping at a node's first failure), then — with more than one feasible node �
 Score, NormalizeScore and the weighted sum, and ``selectHost`` picks the best, breaking ties
 uniformly at random (reservoir sampling, as upstream).
 
-``schedule(pod, infos, rng, namespaces)`` returns the chosen node name or raises ``FitError``
-(``namespaces``: namespace name → its labels, for the ``namespaceSelector`` of pod affinity
-terms; unknown namespaces have no labels), whose
+``schedule(pod, infos, rng, namespaces, spread_selector)`` returns the chosen node name or
+raises ``FitError`` (``namespaces``: namespace name → its labels, for the
+``namespaceSelector`` of pod affinity terms; unknown namespaces have no labels;
+``spread_selector``: the pod's ``spread.default_selector``, for the default spreading), whose
 ``message(post_filter)`` is upstream's "0/N nodes are available: ..." sentence.  Nothing here
 awaits: a cycle sees one consistent snapshot.
 """
@@ -46,8 +47,10 @@ NO_NODE_AVAILABLE = "0/{} nodes are available"
 class CycleState:
     """What PreFilter / PreScore computed once for the pod being scheduled."""
 
-    def __init__(self, pod: dict, infos: dict[str, NodeInfo], namespaces: dict | None = None):
+    def __init__(self, pod: dict, infos: dict[str, NodeInfo], namespaces: dict | None = None,
+                 spread_selector: dict | None = None):
         self.namespaces = namespaces or {}
+        self.spread_selector = spread_selector
         self.requests = pod_requests(pod)
         self.non_zero = pod_requests(pod, non_zero=True)
         self.affinity = affinity.prefilter(pod, infos, self.namespaces) \
@@ -60,7 +63,7 @@ class CycleState:
 
     def prescore(self, pod: dict, infos: dict[str, NodeInfo]) -> None:
         self.affinity_scores = affinity.prescore(pod, infos, self.namespaces)
-        self.spread_scores = spread.prescore(pod, infos)
+        self.spread_scores = spread.prescore(pod, infos, self.spread_selector)
         self.num_nodes = len(infos)
         self.image_nodes = image_node_counts(infos, scores.pod_images(pod))
 
@@ -145,11 +148,11 @@ def select_host(totals: dict[str, float], rng: random.Random) -> str:
 
 
 def schedule(pod: dict, infos: dict[str, NodeInfo], rng: random.Random | None = None,
-             namespaces: dict | None = None) -> str:
+             namespaces: dict | None = None, spread_selector: dict | None = None) -> str:
     if not infos:
         raise FitError(pod, 0, {})
     rng = rng or random.Random()
-    state = CycleState(pod, infos, namespaces)
+    state = CycleState(pod, infos, namespaces, spread_selector)
     feasible, statuses = find_feasible(pod, infos, state)
     if not feasible:
         raise FitError(pod, len(infos), statuses)

@@ -13,6 +13,8 @@ back (``SchedulingQueue.move_all``).  A Node update that changes only ``status.i
 refreshes the node's images (ImageLocality) without moving any pod, as upstream's queueing
 hints ignore it.  A Namespace informer keeps each namespace's labels for the
 ``namespaceSelector`` of pod affinity terms; a change of them moves the parked pods back.
+Services, ReplicationControllers, ReplicaSets and StatefulSets are watched for the default
+topology spreading (``spread.default_selector``), as upstream's PodTopologySpread listers.
 
 The cycle itself never awaits; API writes (bind, status, events, victims) run in tasks.
 """
@@ -25,7 +27,7 @@ import random
 from apiserver.client import ApiError, Informer
 from apiserver.client.events import EventRecorder
 
-from workers.scheduler import binder, framework, preemption
+from workers.scheduler import binder, framework, preemption, spread
 from workers.scheduler.nodeinfo import NodeInfo, is_terminal, node_images, pod_key
 from workers.scheduler.queue import QueuedPod, SchedulingQueue
 
@@ -81,6 +83,13 @@ class Scheduler:
         self.namespace_informer = Informer(client, "/api/v1/namespaces",
                                            handler=self.on_namespace, transport=transport,
                                            name="namespaces")
+        # what DefaultSelector reads (no handlers: their caches are looked up per pod)
+        self.selector_informers = {
+            resource: Informer(client, path, transport=transport, name=resource)
+            for resource, path in (("services", "/api/v1/services"),
+                                   ("replicationcontrollers", "/api/v1/replicationcontrollers"),
+                                   ("replicasets", "/apis/apps/v1/replicasets"),
+                                   ("statefulsets", "/apis/apps/v1/statefulsets"))}
 
     # ---- cache --------------------------------------------------------------------------
     def _add_bound(self, key: str, node: str, pod: dict) -> None:
@@ -168,6 +177,16 @@ class Scheduler:
         if changed:
             self.queue.move_all()        # a namespaceSelector may select it now
 
+    def spread_selector(self, pod: dict) -> dict:
+        """``spread.default_selector`` of ``pod`` from the informers' caches."""
+        ns = (pod.get("metadata") or {}).get("namespace", "")
+        prefix = f"{ns}/"
+        services = [svc for key, svc in self.selector_informers["services"].cache.items()
+                    if key.startswith(prefix)]
+        ref = spread.controller_ref(pod)
+        controller = self.selector_informers[ref[0]].get(ref[1], ns) if ref else None
+        return spread.default_selector(pod, services, controller)
+
     # ---- the scheduling cycle -----------------------------------------------------------
     def schedule_one(self, qp: QueuedPod) -> None:
         pod = qp.pod
@@ -176,7 +195,8 @@ class Scheduler:
             self.queue.done(key)         # bound or deleted meanwhile (skipPodSchedule)
             return
         try:
-            node = framework.schedule(pod, self.nodes, self.rng, self.namespace_labels)
+            node = framework.schedule(pod, self.nodes, self.rng, self.namespace_labels,
+                                      self.spread_selector(pod))
         except framework.FitError as err:
             self._unschedulable(qp, err)
             return
@@ -252,15 +272,17 @@ class Scheduler:
         task.add_done_callback(self._tasks.discard)
 
     # ---- lifecycle ----------------------------------------------------------------------
+    def _informers(self) -> list[Informer]:
+        return [self.namespace_informer, *self.selector_informers.values(),
+                self.node_informer, self.pod_informer]
+
     def start_informers(self) -> None:
-        self.namespace_informer.start()
-        self.node_informer.start()
-        self.pod_informer.start()
+        for informer in self._informers():
+            informer.start()
 
     async def wait_synced(self, timeout: float | None = None) -> None:
-        await self.namespace_informer.wait_synced(timeout)
-        await self.node_informer.wait_synced(timeout)
-        await self.pod_informer.wait_synced(timeout)
+        for informer in self._informers():
+            await informer.wait_synced(timeout)
 
     async def scheduling_loop(self) -> None:
         await self.wait_synced()
@@ -292,6 +314,5 @@ class Scheduler:
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=5)
         await self.recorder.flush()
-        await self.pod_informer.close()
-        await self.node_informer.close()
-        await self.namespace_informer.close()
+        for informer in reversed(self._informers()):
+            await informer.close()

@@ -4,8 +4,16 @@
 Counted: the pods in the incoming pod's namespace matching a constraint's ``labelSelector``
 (not being deleted) on the nodes that pass the node inclusion policies (upstream defaults:
 ``nodeAffinityPolicy: Honor``, ``nodeTaintsPolicy: Ignore``) and carry every constraint's
-topology key.  ``minDomains`` is honoured; the cluster default constraints (used upstream
-for pods owned by services / replica sets) are not applied.
+topology key.  ``minDomains`` is honoured.
+
+A pod with no constraints of its own gets upstream's cluster-level defaults for scoring
+(``defaultingType: System``, plugins/podtopologyspread/plugin.go ``systemDefaultConstraints``:
+``kubernetes.io/hostname`` maxSkew 3 and ``topology.kubernetes.io/zone`` maxSkew 5, both
+ScheduleAnyway) over :func:`default_selector` (helper/spread.go ``DefaultSelector``: the
+selectors of the Services selecting the pod and of its controlling ReplicationController,
+ReplicaSet or StatefulSet); none when that selector is empty.  So the replicas of a
+Deployment spread over the nodes.  With the defaults a node without a constraint's key only
+leaves that constraint out (upstream's ``requireAllTopologies`` is false).
 """
 from __future__ import annotations
 
@@ -14,6 +22,53 @@ import math
 from workers.scheduler.filters import (UNRESOLVABLE, UNSCHEDULABLE, Status,
                                        required_node_affinity_matches, untolerated)
 from workers.scheduler.selectors import label_selector_matches
+
+
+# (topologyKey, maxSkew) of upstream's systemDefaultConstraints, in its order
+SYSTEM_DEFAULTS = (("kubernetes.io/hostname", 3), ("topology.kubernetes.io/zone", 5))
+CONTROLLERS = {("v1", "ReplicationController"): "replicationcontrollers",
+               ("apps/v1", "ReplicaSet"): "replicasets",
+               ("apps/v1", "StatefulSet"): "statefulsets"}
+
+
+def default_selector(pod: dict, services, controller: dict | None) -> dict:
+    """DefaultSelector as one LabelSelector: the ``spec.selector`` maps of ``services`` (the
+    pod's namespace's) that select the pod, merged, and the requirements of ``controller``'s
+    selector (the object of the pod's controller reference, looked up by the caller: an RC's
+    map is merged with the services', a ReplicaSet's or StatefulSet's LabelSelector added).
+    ``{}`` when nothing selects the pod."""
+    labels = (pod.get("metadata") or {}).get("labels") or {}
+    merged: dict = {}
+    for svc in services:
+        selector = (svc.get("spec") or {}).get("selector")
+        if selector is None:
+            continue                     # a nil selector selects nothing, not everything
+        if all(labels.get(k) == v for k, v in selector.items()):
+            merged.update(selector)
+    expressions: list = []
+    if controller is not None:
+        selector = (controller.get("spec") or {}).get("selector") or {}
+        if controller.get("kind") == "ReplicationController":
+            merged.update(selector)
+        else:
+            expressions = [{"key": k, "operator": "In", "values": [v]}
+                           for k, v in (selector.get("matchLabels") or {}).items()]
+            expressions += list(selector.get("matchExpressions") or [])
+    out: dict = {}
+    if merged:
+        out["matchLabels"] = merged
+    if expressions:
+        out["matchExpressions"] = expressions
+    return out
+
+
+def controller_ref(pod: dict) -> tuple[str, str] | None:
+    """(resource, name) of the pod's controller when DefaultSelector reads it."""
+    for ref in (pod.get("metadata") or {}).get("ownerReferences") or []:
+        if ref.get("controller"):
+            resource = CONTROLLERS.get((ref.get("apiVersion"), ref.get("kind")))
+            return (resource, ref.get("name", "")) if resource else None
+    return None
 
 
 def constraints(pod: dict, when: str) -> list[dict]:
@@ -33,16 +88,17 @@ def _included(pod: dict, c: dict, info) -> bool:
     return True
 
 
-def _count(pod: dict, cons: list[dict], infos: dict) -> list[dict]:
-    """Per constraint: topology value → matching pods, over the eligible nodes."""
+def _count(pod: dict, cons: list[dict], infos: dict, system: bool = False) -> list[dict]:
+    """Per constraint: topology value → matching pods, over the eligible nodes (with the
+    system defaults a node counts for each constraint whose key it has)."""
     ns = (pod.get("metadata") or {}).get("namespace")
     keys = [c.get("topologyKey", "") for c in cons]
     out = [dict() for _ in cons]
     for info in infos.values():
-        if not all(k in info.labels for k in keys):
+        if not system and not all(k in info.labels for k in keys):
             continue
         for i, c in enumerate(cons):
-            if not _included(pod, c, info):
+            if keys[i] not in info.labels or not _included(pod, c, info):
                 continue
             value = info.labels[keys[i]]
             n = 0
@@ -84,14 +140,24 @@ def topology_spread(pod: dict, info, state) -> Status | None:
 
 
 # ---- Score ---------------------------------------------------------------------------------
-def prescore(pod: dict, infos: dict) -> dict | None:
-    cons = constraints(pod, "ScheduleAnyway")
+def prescore(pod: dict, infos: dict, selector: dict | None = None) -> dict | None:
+    """The soft constraints' counts; ``selector`` is the pod's :func:`default_selector`,
+    used when the pod has no constraints of its own."""
+    system = False
+    if (pod.get("spec") or {}).get("topologySpreadConstraints"):
+        cons = constraints(pod, "ScheduleAnyway")
+    elif selector:
+        cons = [{"topologyKey": key, "maxSkew": skew, "whenUnsatisfiable": "ScheduleAnyway",
+                 "labelSelector": selector} for key, skew in SYSTEM_DEFAULTS]
+        system = True
+    else:
+        cons = []
     if not cons:
         return None
-    counts = _count(pod, cons, infos)
+    counts = _count(pod, cons, infos, system)
     # upstream topologyNormalizingWeight: log(number of domains + 2)
     weights = [math.log(len(c) + 2) for c in counts]
-    return {"constraints": cons, "counts": counts, "weights": weights}
+    return {"constraints": cons, "counts": counts, "weights": weights, "system": system}
 
 
 def score(pod: dict, info, state) -> float | None:
@@ -102,9 +168,11 @@ def score(pod: dict, info, state) -> float | None:
     for c, counts, w in zip(s["constraints"], s["counts"], s["weights"]):
         key = c.get("topologyKey", "")
         if key not in info.labels:
+            if s["system"]:
+                continue                # the defaults: this constraint is left out
             return None                 # ignored node: scores 0 after normalizing
         total += counts.get(info.labels[key], 0) * w + (int(c.get("maxSkew") or 1) - 1)
-    return total
+    return round(total)                 # upstream: int64(math.Round(score))
 
 
 def normalize(scores: dict) -> dict:
@@ -120,5 +188,5 @@ def normalize(scores: dict) -> dict:
         elif hi == 0:
             out[k] = 100
         else:
-            out[k] = 100 * (hi + lo - v) / hi
+            out[k] = 100 * (hi + lo - v) // hi     # int64 arithmetic, as upstream
     return out
