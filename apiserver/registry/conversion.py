@@ -21,6 +21,8 @@ import dataclasses
 import orjson
 
 from apiserver.openapi import definitions
+from apiserver.runtime.errors import BadRequest
+from apiserver.runtime.selectors import FieldSelector, parse_field_selector
 
 
 class ConvertingStore:
@@ -72,12 +74,26 @@ class ConvertingStore:
     def get(self, namespace, name, resource_version=None) -> str:
         return self._out(self.inner.get(namespace, name, resource_version))
 
+    def _fields(self, field_selector):
+        """A field selector in this version's labels as the storage version's."""
+        conversions = self.strategy.field_label_conversions
+        if conversions is None or not field_selector:
+            return field_selector
+        terms = []
+        for name, op, value in parse_field_selector(field_selector).requirements:
+            if name not in conversions:
+                raise BadRequest(f"field label not supported: {name}")
+            terms.append((conversions[name], op, value))
+        return FieldSelector(terms).to_string()
+
     def list(self, namespace, **kwargs) -> dict:
+        if "field_selector" in kwargs:
+            kwargs["field_selector"] = self._fields(kwargs["field_selector"])
         page = self.inner.list(namespace, **kwargs)
         return {**page, "items": self._out_many(page["items"]) if page["items"] else []}
 
     def matcher(self, label_selector, field_selector):
-        return self.inner.matcher(label_selector, field_selector)
+        return self.inner.matcher(label_selector, self._fields(field_selector))
 
     def field_set(self, obj: dict) -> dict:
         return self.inner.field_set(obj)
@@ -122,5 +138,7 @@ class ConvertingStore:
         return self._out(doc), gone
 
     def delete_collection(self, namespace, options: dict, ctx, **kwargs) -> list[str]:
+        if "field_selector" in kwargs:
+            kwargs["field_selector"] = self._fields(kwargs["field_selector"])
         return self._out_many(self.inner.delete_collection(namespace, options,
                                                            self._served(ctx), **kwargs))

@@ -531,8 +531,11 @@ class Store:
         s = self.strategy
         m = (obj or old or {}).get("metadata", {})
         served = ctx.served_as
-        if served is not None and (served[0], served[3]) != (s.group, s.plural):
-            served = None                  # another kind written under the same request
+        # another kind written under the same request is not "served as"; the resource
+        # name is what a served version shares with its storage (events.k8s.io events are
+        # stored as core events: the groups differ)
+        if served is not None and served[3] != s.plural:
+            served = None
         return Attributes(
             operation=operation, group=s.group, version=s.version, kind=s.kind,
             resource=s.plural, subresource=ctx.subresource, namespace=m.get("namespace", ""),

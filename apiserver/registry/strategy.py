@@ -190,6 +190,10 @@ class Strategy:
     # (group, version) this kind is stored in, when it is served in another one as well;
     # the convert_* hooks translate (see apiserver.registry.conversion)
     storage_version: ClassVar[tuple | None] = None
+    # with ``storage_version``: this version's field-selector labels → the storage version's
+    # (upstream's AddFieldLabelConversionFunc); a label not in it is refused.  None: the
+    # labels pass through unchanged
+    field_label_conversions: ClassVar[dict | None] = None
     # True when stored objects need a pass on every read (``decode_stored``): custom
     # resources written under an earlier storage version, or whose schema has defaults
     # (upstream's CRD codec converts and defaults what it decodes from storage)

@@ -10,9 +10,8 @@ webhook.go) and ``VersionedAttributes`` (pkg/admission/attributes.go, ``ConvertT
 
 Here the storage identity is the Store's storage resource: a kind served in several versions
 has one Store per version over one stored row (apiserver.registry.conversion), so its
-versions are equivalent (HorizontalPodAutoscalers autoscaling/v1 and v2; a CRD's served
-versions).  events.k8s.io Events are stored apart from core Events in this server, so unlike
-upstream the two are not equivalent.  Admission sees the stored version's object (our
+versions are equivalent (HorizontalPodAutoscalers autoscaling/v1 and v2; events.k8s.io/v1
+and core/v1 Events; a CRD's served versions).  Admission sees the stored version's object (our
 "internal" version); :func:`versioned` converts it to the version a webhook or policy
 matched through the Stores' conversion hooks, and :func:`from_versioned` back.
 """

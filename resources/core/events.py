@@ -13,7 +13,8 @@ from datetime import datetime, timezone
 from apiserver.registry.printers import human_duration, since
 from apiserver.registry.strategy import Strategy
 from apiserver.runtime import errors
-from apiserver.runtime.validation import is_dns1123_subdomain, is_qualified_name
+from apiserver.runtime.validation import (is_dns1123_subdomain, is_qualified_name,
+                                         validate_immutable)
 
 from .columns import column
 
@@ -57,18 +58,37 @@ class EventStrategy(Strategy):
     )
 
     def validate(self, ctx, obj):
-        errs = []
-        ns = (obj.get("metadata") or {}).get("namespace") or ""
-        involved_ns = (obj.get("involvedObject") or {}).get("namespace") or ""
-        mismatch = errors.invalid("involvedObject.namespace", involved_ns, "does not match event.namespace")
+        """``ValidateEventCreate``: ``legacyValidateEvent`` for every request, and through
+        events.k8s.io (``ctx.served_as``) the strict rules as well: eventTime required, type
+        Normal or Warning, a valid series, the deprecated fields unset."""
+        strict = _through_events_group(ctx)
+        errs = _legacy(obj, strict)
+        if not strict:
+            return errs
+        errs += _series(obj)
         if not obj.get("eventTime"):
-            if (not involved_ns and ns not in ("", "default")) or (involved_ns and ns != involved_ns):
-                errs.append(mismatch)
-        else:
-            if not involved_ns and ns not in ("default", "kube-system"):
-                errs.append(mismatch)
-            errs += reporting_errors(obj, "reportingComponent", "message")
-        errs += [errors.invalid("namespace", ns, m) for m in is_dns1123_subdomain(ns)] if ns else []
+            errs.append(errors.required("eventTime"))
+        if obj.get("type") not in ("Normal", "Warning"):
+            errs.append(errors.invalid("type", "", f"has invalid value: {obj.get('type') or ''}"))
+        for key in ("firstTimestamp", "lastTimestamp", "count"):
+            if obj.get(key):
+                errs.append(errors.invalid(key, "", "needs to be unset"))
+        source = obj.get("source") or {}
+        if source.get("component") or source.get("host"):
+            errs.append(errors.invalid("source", "", "needs to be unset"))
+        return errs
+
+    def validate_update(self, ctx, new, old):
+        """``ValidateEventUpdate``: the legacy rules; through events.k8s.io also a changed
+        series re-checked and every identifying field immutable."""
+        strict = _through_events_group(ctx)
+        errs = _legacy(new, strict)
+        if not strict:
+            return errs
+        if new.get("series") != old.get("series"):
+            errs += _series(new)
+        for key, path in IMMUTABLE:
+            errs += validate_immutable(new.get(key), old.get(key), path)
         return errs
 
     def table_row(self, obj):
@@ -92,6 +112,55 @@ class EventStrategy(Strategy):
                 (obj.get("message") or "").strip(), first, count, obj["metadata"].get("name", "")]
 
 
+# (core/v1 field, upstream's path: the internal field) of what an events.k8s.io update may
+# not change
+IMMUTABLE = (("involvedObject", "involvedObject"), ("reason", "reason"),
+             ("message", "message"), ("source", "source"),
+             ("firstTimestamp", "firstTimestamp"), ("lastTimestamp", "lastTimestamp"),
+             ("count", "count"), ("type", "type"), ("eventTime", "eventTime"),
+             ("action", "action"), ("related", "related"),
+             ("reportingComponent", "reportingController"),
+             ("reportingInstance", "reportingInstance"))
+
+
+def _through_events_group(ctx) -> bool:
+    served = getattr(ctx, "served_as", None)
+    return bool(served) and served[0] == "events.k8s.io"
+
+
+def _legacy(obj: dict, strict: bool) -> list:
+    """``legacyValidateEvent``: the involved object's namespace, and for new-style events
+    (eventTime set) the reporting fields, named ``reportingController`` through
+    events.k8s.io and ``reportingComponent`` through core/v1."""
+    errs = []
+    ns = (obj.get("metadata") or {}).get("namespace") or ""
+    involved_ns = (obj.get("involvedObject") or {}).get("namespace") or ""
+    mismatch = errors.invalid("involvedObject.namespace", involved_ns,
+                              "does not match event.namespace")
+    if not obj.get("eventTime"):
+        if (not involved_ns and ns not in ("", "default")) or (involved_ns and ns != involved_ns):
+            errs.append(mismatch)
+    else:
+        if not involved_ns and ns not in ("default", "kube-system"):
+            errs.append(mismatch)
+        errs += reporting_errors(obj, "reportingController" if strict else "reportingComponent")
+    errs += [errors.invalid("namespace", ns, m) for m in is_dns1123_subdomain(ns)] if ns else []
+    return errs
+
+
+def _series(obj: dict) -> list:
+    """``validateV1EventSeries``."""
+    series = obj.get("series")
+    if series is None:
+        return []
+    errs = []
+    if (series.get("count") or 0) < 2:
+        errs.append(errors.invalid("series.count", "", "should be at least 2"))
+    if not series.get("lastObservedTime"):
+        errs.append(errors.required("series.lastObservedTime"))
+    return errs
+
+
 def _micro_since(value) -> str:
     """``translateMicroTimestampSince``: MicroTime is RFC 3339 with microseconds."""
     if not value:
@@ -105,22 +174,22 @@ def _micro_since(value) -> str:
     return human_duration((datetime.now(timezone.utc) - t).total_seconds())
 
 
-def reporting_errors(obj: dict, controller_key: str, note_key: str) -> list:
-    """The rules upstream applies to every new-style Event, whichever group it came through
-    (core ``reportingComponent``/``message`` or events.k8s.io ``reportingController``/
-    ``note``; pkg/apis/core/validation/events.go): a qualified reporting controller,
-    required instance, action and reason of at most 128 characters, a note of at most 1 KiB."""
+def reporting_errors(obj: dict, controller_path: str) -> list:
+    """The rules upstream applies to every new-style Event (pkg/apis/core/validation/
+    events.go): a qualified reporting controller (``reportingComponent``, reported under
+    ``controller_path``), required instance, action and reason of at most 128 characters, a
+    message of at most 1 KiB."""
     errs = []
-    controller = obj.get(controller_key) or ""
+    controller = obj.get("reportingComponent") or ""
     if not controller:
-        errs.append(errors.required(controller_key))
-    errs += [errors.invalid(controller_key, controller, m) for m in is_qualified_name(controller)]
+        errs.append(errors.required(controller_path))
+    errs += [errors.invalid(controller_path, controller, m) for m in is_qualified_name(controller)]
     for key in ("reportingInstance", "action", "reason"):
         value = obj.get(key) or ""
         if not value:
             errs.append(errors.required(key))
         elif len(value) > LENGTH_LIMIT:
             errs.append(errors.invalid(key, "", f"can have at most {LENGTH_LIMIT} characters"))
-    if len(obj.get(note_key) or "") > NOTE_LIMIT:
+    if len(obj.get("message") or "") > NOTE_LIMIT:
         errs.append(errors.invalid("message", "", f"can have at most {NOTE_LIMIT} characters"))
     return errs

@@ -1,11 +1,16 @@
-"""events.k8s.io/v1 Event.
+"""events.k8s.io/v1 Event: the core/v1 Events, in the newer shape.
 
-Upstream stores these with core/v1 Events and converts between the two shapes
-(``regarding``↔``involvedObject``, ``note``↔``message``, ``deprecated*``↔the old fields); here
-they are their own resource, ``events.events.k8s.io``, validated and printed as upstream does
-for a request in this group: ``ValidateEventCreate`` / ``ValidateEventUpdate``
-(``pkg/apis/core/validation/events.go``, whose field paths name the *internal* fields) and
-``printEvent`` (the same columns as core events).
+As upstream (pkg/registry/events/rest/storage_events.go serves the core event store), one
+stored Event is read and written through both groups: this strategy declares core/v1 as its
+storage version and converts (pkg/apis/events/v1/conversion.go: ``regarding`` ↔
+``involvedObject``, ``note`` ↔ ``message``, ``reportingController`` ↔ ``reportingComponent``,
+``deprecatedSource``/``deprecatedFirstTimestamp``/``deprecatedLastTimestamp``/
+``deprecatedCount`` ↔ ``source``/``firstTimestamp``/``lastTimestamp``/``count``), so
+``kubectl get events.v1.events.k8s.io`` lists what the components recorded through core/v1.
+Validation is the core strategy's, which applies the strict rules of a request through this
+group (``ValidateEventCreate``/``ValidateEventUpdate`` with the request version; their
+field paths name the internal fields).  Field selectors use this group's labels
+(``regarding.name`` …), converted to core's.  Printed as ``printEvent``.
 """
 from __future__ import annotations
 
@@ -13,9 +18,6 @@ import re
 
 from apiserver.registry import printers
 from apiserver.registry.strategy import Column, Strategy
-from apiserver.runtime import errors
-from apiserver.runtime.validation import is_dns1123_subdomain, validate_immutable
-from resources.core.events import reporting_errors
 from resources.core.columns import doc
 
 _CORE = "io.k8s.api.core.v1.Event"
@@ -26,8 +28,12 @@ def since(value) -> str:
     return printers.since(re.sub(r"\.\d+Z$", "Z", value) if isinstance(value, str) else value)
 
 
-def _regarding(field):
-    return lambda o: str((o.get("regarding") or {}).get(field) or "")
+# events.k8s.io/v1 field → core/v1 field (the others have one name in both)
+TO_CORE = {"regarding": "involvedObject", "note": "message",
+           "reportingController": "reportingComponent", "deprecatedSource": "source",
+           "deprecatedFirstTimestamp": "firstTimestamp",
+           "deprecatedLastTimestamp": "lastTimestamp", "deprecatedCount": "count"}
+FROM_CORE = {v: k for k, v in TO_CORE.items()}
 
 
 class EventStrategy(Strategy):
@@ -38,14 +44,13 @@ class EventStrategy(Strategy):
     # pkg/registry/events/rest/storage_events.go uses eventstore.NewREST), short name and all
     short_names = ("ev",)
     schema_name = "io.k8s.api.events.v1.Event"
-    # the field labels upstream's events.k8s.io/v1 conversion accepts
-    selectable_fields = {
-        **{f"regarding.{f}": _regarding(f) for f in
+    storage_version = ("", "v1")
+    # upstream's events.k8s.io/v1 field label conversions
+    field_label_conversions = {
+        **{f"regarding.{f}": f"involvedObject.{f}" for f in
            ("kind", "namespace", "name", "uid", "apiVersion", "resourceVersion", "fieldPath")},
-        "reason": lambda o: o.get("reason") or "",
-        "reportingController": lambda o: o.get("reportingController") or "",
-        "type": lambda o: o.get("type") or "",
-    }
+        "reason": "reason", "reportingController": "reportingComponent", "type": "type",
+        "metadata.namespace": "metadata.namespace", "metadata.name": "metadata.name"}
     columns = (Column("Last Seen", description=doc(_CORE, "lastTimestamp")),
                Column("Type", description=doc(_CORE, "type")),
                Column("Reason", description=doc(_CORE, "reason")),
@@ -59,37 +64,19 @@ class EventStrategy(Strategy):
                Column("Name", "string", "name", priority=1,
                       description="Name must be unique within a namespace. Cannot be updated."))
 
-    def validate(self, ctx, obj):
-        """``ValidateEventCreate`` for events.k8s.io/v1: the legacy checks, then the strict
-        ones (eventTime required, type Normal/Warning, deprecated fields unset)."""
-        errs = _legacy(obj) + _series(obj)
-        if not obj.get("eventTime"):
-            errs.append(errors.required("eventTime"))
-        if obj.get("type") not in ("Normal", "Warning"):
-            errs.append(errors.invalid("type", "", f"has invalid value: {obj.get('type') or ''}"))
-        for key in ("deprecatedFirstTimestamp", "deprecatedLastTimestamp", "deprecatedCount"):
-            if obj.get(key):
-                errs.append(errors.invalid(key, "", "needs to be unset"))
-        source = obj.get("deprecatedSource") or {}
-        if source.get("component") or source.get("host"):
-            errs.append(errors.invalid("deprecatedSource", "", "needs to be unset"))
-        return errs
+    def convert_to_storage(self, obj: dict) -> dict:
+        """events.k8s.io/v1 → core/v1 (upstream pkg/apis/events/v1/conversion.go)."""
+        return {TO_CORE.get(k, k): v for k, v in obj.items()}
 
-    def validate_update(self, ctx, new, old):
-        """``ValidateEventUpdate``: legacy checks, a changed series re-checked, and the
-        identifying fields immutable (paths as upstream names them internally)."""
-        errs = _legacy(new)
-        if new.get("series") != old.get("series"):
-            errs += _series(new)
-        for key, path in (("regarding", "involvedObject"), ("reason", "reason"),
-                          ("note", "message"), ("deprecatedSource", "source"),
-                          ("deprecatedFirstTimestamp", "firstTimestamp"),
-                          ("deprecatedLastTimestamp", "lastTimestamp"), ("deprecatedCount", "count"),
-                          ("type", "type"), ("eventTime", "eventTime"), ("action", "action"),
-                          ("related", "related"), ("reportingController", "reportingController"),
-                          ("reportingInstance", "reportingInstance")):
-            errs += validate_immutable(new.get(key), old.get(key), path)
-        return errs
+    def convert_from_storage(self, obj: dict) -> dict:
+        """core/v1 → events.k8s.io/v1; unset deprecated fields are left out."""
+        out = {}
+        for key, value in obj.items():
+            name = FROM_CORE.get(key, key)
+            if name.startswith("deprecated") and not value:
+                continue
+            out[name] = value
+        return out
 
     def table_row(self, obj):
         """``printEvent`` on the converted object (server tables are always wide)."""
@@ -113,32 +100,3 @@ class EventStrategy(Strategy):
                 regarding.get("fieldPath", ""), f"{component}, {instance}" if instance else component,
                 (obj.get("note") or "").strip(), first_seen, count, obj["metadata"]["name"]]
 
-
-def _legacy(obj: dict) -> list:
-    """``legacyValidateEvent`` for an event with eventTime (the v1-group shape)."""
-    errs = []
-    namespace = obj["metadata"].get("namespace") or ""
-    regarding = obj.get("regarding") or {}
-    if not obj.get("eventTime"):
-        involved = regarding.get("namespace") or ""
-        if (involved and involved != namespace) or (not involved and namespace not in ("", "default")):
-            errs.append(errors.invalid("involvedObject.namespace", involved, "does not match event.namespace"))
-    else:
-        if not regarding.get("namespace") and namespace not in ("default", "kube-system"):
-            errs.append(errors.invalid("involvedObject.namespace", "", "does not match event.namespace"))
-        errs += reporting_errors(obj, "reportingController", "note")
-    errs += [errors.invalid("namespace", namespace, m) for m in is_dns1123_subdomain(namespace)]
-    return errs
-
-
-def _series(obj: dict) -> list:
-    """``validateV1EventSeries``."""
-    series = obj.get("series")
-    if series is None:
-        return []
-    errs = []
-    if (series.get("count") or 0) < 2:
-        errs.append(errors.invalid("series.count", "", "should be at least 2"))
-    if not series.get("lastObservedTime"):
-        errs.append(errors.required("series.lastObservedTime"))
-    return errs

@@ -124,3 +124,32 @@ def test_a_v1_policy_evaluates_a_v2_request_in_v1_shape(client):
 def test_an_exact_policy_leaves_other_versions_alone(client):
     _policy(client, "never", "Exact", "false")
     assert client.post(V2, hpa_v2("free")).status_code == 201
+
+
+def test_a_core_event_policy_sees_events_k8s_io_events_in_core_shape(client):
+    # events.k8s.io/v1 Events are core Events in storage, so the two are equivalent
+    g = "/apis/admissionregistration.k8s.io/v1"
+    rules = [{"operations": ["CREATE"], "apiGroups": [""], "apiVersions": ["v1"],
+              "resources": ["events"]}]
+    assert client.post(f"{g}/validatingadmissionpolicies", {
+        "metadata": {"name": "no-secrets-in-events"},
+        "spec": {"matchConstraints": {"resourceRules": rules, "matchPolicy": "Equivalent"},
+                 "validations": [{"expression": "!object.message.contains('password')",
+                                  "messageExpression": "request.requestKind.group + ' as ' "
+                                                       "+ object.kind"}]}}).status_code == 201
+    assert client.post(f"{g}/validatingadmissionpolicybindings", {
+        "metadata": {"name": "no-secrets-in-events"},
+        "spec": {"policyName": "no-secrets-in-events",
+                 "validationActions": ["Deny"]}}).status_code == 201
+    event = {"apiVersion": "events.k8s.io/v1", "kind": "Event",
+             "metadata": {"name": "leak", "namespace": "default"},
+             "eventTime": "2024-01-01T00:00:00.000000Z", "reportingController": "example.com/c",
+             "reportingInstance": "i", "action": "Log", "reason": "Logged", "type": "Normal",
+             "note": "the password is hunter2",
+             "regarding": {"kind": "Pod", "name": "p", "namespace": "default"}}
+    resp = client.post("/apis/events.k8s.io/v1/namespaces/default/events", event)
+    assert resp.status_code == 422, resp.content
+    assert resp.json()["message"].endswith("denied request: events.k8s.io as Event")
+    event["note"] = "nothing to see"
+    assert client.post("/apis/events.k8s.io/v1/namespaces/default/events",
+                       event).status_code == 201
