@@ -17,7 +17,9 @@ Lifecycle of ``PodWorker.run()``:
    killed (``Killing``) and restarted unless restartPolicy is Never, whatever its exit code
    (upstream kuberuntime_manager.go ``computePodActions``).  With a runtime that runs probes
    (``runs_probes``: the process runtime) startup and readiness probes run too
-   (``probes.probe_for_real``); otherwise they are their initialDelaySeconds.
+   (``probes.probe_for_real``); otherwise they are their initialDelaySeconds.  Such a
+   runtime also runs ``lifecycle.postStart`` before the container counts as Running
+   (``probes.post_start``): a failed hook kills the attempt, which ends as a crash.
 4. When every container is done for good the phase is Succeeded or Failed and the IP freed.
 5. ``deletionTimestamp`` set: running containers get a Killing event and are stopped within
    the grace period; the final status is posted and the pod DELETEd with
@@ -299,8 +301,14 @@ class PodWorker:
         await rt.start_container(cid)
         ev.record(self.pod, "Normal", "Started", f"Started container {rec.name}", path)
         rec.container_id, rec.image_id = cid, pulled.image_ref
+        hook_failed = getattr(rt, "runs_probes", False) and \
+            isinstance((spec.get("lifecycle") or {}).get("postStart"), dict) and \
+            await probes.post_start(self, rec, cid, path)
         rec.state, rec.reason, rec.message = st.RUNNING, "", ""
         rec.started_at, rec.finished_at, rec.exit_code = self.host.now(), "", None
+        if hook_failed:
+            await self.post()
+            return True                        # the stopped attempt ends as a crash
         if not rec.init and getattr(rt, "runs_probes", False):
             # a runtime with processes runs every probe for real (``probes.probe_for_real``)
             rec.started = not isinstance(spec.get("startupProbe"), dict)

@@ -25,6 +25,7 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
+from . import status as st
 from .events import container_path
 
 log = logging.getLogger("workers.kubelet.probes")
@@ -190,3 +191,19 @@ async def readiness(worker, rec, cid: str, probe: dict) -> None:
                 rec.ready = ready
                 await worker.post()
         await asyncio.sleep(s.period)
+
+
+async def post_start(worker, rec, cid: str, path: str) -> bool:
+    """The postStart hook (kuberuntime_container.go ``startContainer`` step 4), run through
+    the runtime: the container is not Running until it returns; True when it failed and the
+    container was killed, with upstream's events (FailedPostStartHook "PostStartHook
+    failed", without the handler's message, then Killing "FailedPostStartHook")."""
+    error = await worker.host.runtime.post_start(cid)
+    if error is None:
+        return False
+    log.info("postStart hook of %s in %s failed: %s", rec.name, st.format_pod(worker.pod), error)
+    ev = worker.host.events
+    ev.record(worker.pod, "Warning", "FailedPostStartHook", "PostStartHook failed", path)
+    ev.record(worker.pod, "Normal", "Killing", "FailedPostStartHook", path)
+    await worker.host.runtime.stop_container(cid, worker.grace_seconds())
+    return True

@@ -377,6 +377,10 @@ class ProcessRuntime(Runtime):
             return 137
         return await c.wait()
 
+    async def post_start(self, cid: str) -> str | None:
+        c = self.containers.get(cid)
+        return await process_probe.container_post_start(self, c) if c is not None else None
+
     async def stop_container(self, cid: str, grace: float) -> int:
         c = self.containers.get(cid)
         if c is None:

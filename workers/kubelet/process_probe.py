@@ -12,7 +12,8 @@ pkg/kubelet/prober/prober.go ``runProbe``).
 * ``grpc`` is not implemented: such a probe "errors" (raises), and upstream's worker then
   keeps the previous result.
 
-``pre_stop`` runs a ``lifecycle.preStop`` handler (exec, httpGet, sleep) the same ways.
+``pre_stop`` and ``post_start`` run ``lifecycle`` handlers (exec, httpGet, sleep) the same
+ways.
 """
 from __future__ import annotations
 
@@ -135,22 +136,59 @@ async def run(runtime, cid: str, probe: dict, container: dict) -> ProbeResult:
     raise ValueError("the process runtime runs exec, httpGet and tcpSocket probes only")
 
 
+async def _exec_code(runtime, cid: str, command: list[str]) -> int:
+    """Run ``command`` in the container, its output discarded; its exit code."""
+    stream = await runtime.exec(cid, command, stdin=False, tty=False)
+
+    async def drain(read):
+        while await read():
+            pass
+    try:
+        return (await asyncio.gather(drain(stream.read_stdout), drain(stream.read_stderr),
+                                     stream.wait()))[2]
+    finally:
+        await stream.close()
+
+
 async def pre_stop(runtime, cid: str, hook: dict, container: dict) -> None:
     """A ``lifecycle.preStop`` handler (upstream pkg/kubelet/lifecycle/handlers.go): exec
     (in the container, as ``kubectl exec``), httpGet or sleep; the caller bounds it by the
     grace period."""
+    await post_start(runtime, cid, hook, container)
+
+
+async def post_start(runtime, cid: str, hook: dict, container: dict) -> str | None:
+    """Run a lifecycle handler (upstream handlers.go ``Run``): None when it succeeded, else
+    why it failed.  As upstream, an exec handler fails on a non-zero exit and an httpGet one
+    only when no answer comes (any status will do); the reason leaves the command's output
+    out (it may hold secrets: upstream keeps it out of events for the same reason)."""
+    name = container.get("name", "")
     if isinstance(hook.get("exec"), dict):
-        stream = await runtime.exec(cid, [str(a) for a in hook["exec"].get("command") or ()],
-                                    stdin=False, tty=False)
-        async def drain(read):
-            while await read():
-                pass
-        try:
-            await asyncio.gather(drain(stream.read_stdout), drain(stream.read_stderr),
-                                 stream.wait())
-        finally:
-            await stream.close()
-    elif isinstance(hook.get("httpGet"), dict):
-        await http_probe(hook["httpGet"], container, 30.0)
-    elif isinstance(hook.get("sleep"), dict):
+        command = [str(a) for a in hook["exec"].get("command") or ()]
+        code = await _exec_code(runtime, cid, command)
+        if code:
+            return (f"Exec lifecycle hook ({command}) for Container {name!r} failed - error: "
+                    f"command {' '.join(command)!r} exited with {code}")
+        return None
+    if isinstance(hook.get("httpGet"), dict):
+        result = await http_probe(hook["httpGet"], container, 30.0)
+        if not result.success and not result.output.startswith("HTTP probe failed"):
+            return (f"HTTP lifecycle hook ({hook['httpGet'].get('path') or '/'}) for "
+                    f"Container {name!r} failed - error: {result.output}")
+        return None
+    if isinstance(hook.get("sleep"), dict):
         await asyncio.sleep(max(float(hook["sleep"].get("seconds") or 0), 0.0))
+        return None
+    return f"invalid handler for Container {name!r}"
+
+
+async def container_post_start(runtime, c) -> str | None:
+    """The runtime's ``post_start`` for container record ``c``: its spec's postStart handler
+    run while the process lives; a handler that cannot run at all fails too."""
+    hook = (c.spec.get("lifecycle") or {}).get("postStart")
+    if not isinstance(hook, dict) or not c.running:
+        return None
+    try:
+        return await post_start(runtime, c.cid, hook, c.spec)
+    except Exception as exc:                  # noqa: BLE001
+        return f"postStart hook of {c.name!r} could not run: {exc}"

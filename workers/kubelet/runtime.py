@@ -172,6 +172,12 @@ class Runtime(ABC):
     @abstractmethod
     async def probe(self, cid: str, kind: str, probe: dict, host: str | None) -> ProbeResult: ...
 
+    async def post_start(self, cid: str) -> str | None:
+        """Run the started container's ``lifecycle.postStart`` handler, if it has one: None
+        when it succeeded (or there is none), else why it failed.  Only runtimes that run
+        probes (``runs_probes``) are asked."""
+        return None
+
     async def exec(self, cid: str, command: list[str], *, stdin: bool,
                    tty: bool) -> ContainerStream:
         raise StreamingUnsupported(f"the {self.name} runtime cannot run commands")

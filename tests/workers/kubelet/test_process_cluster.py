@@ -288,6 +288,33 @@ def test_a_failing_startup_probe_kills_and_restarts_the_container(cluster):
     cluster.kubectl("delete", "pod", "slow-start", "--wait=false")
 
 
+def test_post_start_hooks_run_before_running_and_a_failure_restarts(cluster):
+    ok = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "hooked"},
+          "spec": {"terminationGracePeriodSeconds": 1, "containers": [{
+              "name": "app", "image": "busybox", "workingDir": "/tmp",
+              "command": ["sh", "-c", "sleep 1; cat hook-$HOSTNAME.txt; sleep 600"],
+              "lifecycle": {"postStart": {"exec": {"command": [
+                  "sh", "-c", "echo hook ran > /tmp/hook-$HOSTNAME.txt"]}}}}]}}
+    bad = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "bad-hook"},
+           "spec": {"terminationGracePeriodSeconds": 1, "containers": [{
+               "name": "app", "image": "busybox", "command": ["sleep", "600"],
+               "lifecycle": {"postStart": {"exec": {"command": ["sh", "-c", "exit 7"]}}}}]}}
+    cluster.kubectl("apply", "-f", "-", input=json.dumps(ok))
+    cluster.kubectl("apply", "-f", "-", input=json.dumps(bad))
+    until(lambda: "hook ran" in cluster.kubectl("logs", "hooked", check=False).stdout,
+          what="the container reading what its postStart hook wrote")
+    _, cs = status_of(cluster, "hooked")
+    assert "running" in cs["state"] and cs["restartCount"] == 0
+    _, cs = until(lambda: (s := status_of(cluster, "bad-hook"))[1].get("restartCount", 0)
+                  >= 1 and s, what="a restart after the postStart hook failed")
+    assert cs["lastState"]["terminated"]["exitCode"] in (137, 143)
+    events = cluster.kubectl("get", "events", "--field-selector",
+                             "involvedObject.name=bad-hook").stdout
+    assert "FailedPostStartHook" in events and "PostStartHook failed" in events
+    assert "exit 7" not in events              # the handler's message stays out of events
+    cluster.kubectl("delete", "pod", "hooked", "bad-hook", "--wait=false")
+
+
 def test_process_runtime_refused_on_a_non_loopback_address(tmp_path):
     out = subprocess.run(
         [sys.executable, "manage.py", "up", "--data-dir", str(tmp_path / "d"), "--nodes", "1",

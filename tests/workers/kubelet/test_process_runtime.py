@@ -171,6 +171,55 @@ def test_pre_stop_hooks_run_before_sigterm_within_the_grace_period(tmp_path):
     run(go())
 
 
+def test_post_start_hooks_report_failure_as_upstreams_handler_runner(tmp_path):
+    import http.server
+    import socket
+    import threading
+
+    class Answer500(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            self.send_response(500)
+            self.end_headers()
+
+        def log_message(self, *a):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Answer500)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+
+    async def go():
+        rt = ProcessRuntime(tmp_path, sandbox="auto")
+
+        async def hook(handler):
+            cid = await started(rt, pod(), {"name": "c", "command": ["sleep", "30"],
+                                            "lifecycle": {"postStart": handler}})
+            try:
+                return await rt.post_start(cid)
+            finally:
+                await rt.stop_container(cid, 0)
+
+        assert await hook({"exec": {"command": ["sh", "-c", "echo secret; exit 0"]}}) is None
+        failed = await hook({"exec": {"command": ["sh", "-c", "echo secret; exit 7"]}})
+        assert failed.startswith("Exec lifecycle hook (['sh', '-c', 'echo secret; exit 7'])")
+        assert failed.endswith("exited with 7") and "secret\n" not in failed
+        # any answer will do for httpGet (upstream checks no status), no answer fails
+        assert await hook({"httpGet": {"port": httpd.server_address[1], "path": "/x"}}) is None
+        failed = await hook({"httpGet": {"port": closed, "path": "/ready"}})
+        assert failed.startswith("HTTP lifecycle hook (/ready) for Container 'c' failed")
+        assert "connection refused" in failed
+        assert await hook({"sleep": {"seconds": 0}}) is None
+        cid = await started(rt, pod(), {"name": "c", "command": ["sleep", "30"]})
+        assert await rt.post_start(cid) is None            # no hook: nothing to fail
+        await rt.remove_pod("u1")
+    try:
+        run(go())
+    finally:
+        httpd.shutdown()
+
+
 def test_exec_in_the_containers_environment_with_and_without_tty(tmp_path):
     async def go():
         rt = ProcessRuntime(tmp_path, sandbox="auto")
