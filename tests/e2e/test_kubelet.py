@@ -354,3 +354,28 @@ def test_node_status_reports_the_runtimes_images(cluster):
             finally:
                 await client.delete("/api/v1/nodes/images-1")
     asyncio.run(go())
+
+
+def test_kubectl_debug_starts_an_ephemeral_container_once(cluster, ns):
+    until(lambda: nodes_ready(cluster), what="Ready nodes")
+    cluster.kubectl("-n", ns, "apply", "-f", "-", input=pod_manifest("target"))
+    until(lambda: pod_status(cluster, ns, "target").get("phase") == "Running",
+          what="target Running")
+    cluster.kubectl("-n", ns, "debug", "target", "--image=busybox", "-c", "dbg",
+                    "--", "sleep", "600")
+    status = until(lambda: (s := pod_status(cluster, ns, "target"))
+                   .get("ephemeralContainerStatuses") and
+                   "running" in s["ephemeralContainerStatuses"][0]["state"] and s,
+                   what="the ephemeral container running")
+    (cs,) = status["ephemeralContainerStatuses"]
+    assert cs["name"] == "dbg" and cs["ready"] is False and cs["restartCount"] == 0
+    assert cs["containerID"].startswith("simulated://")
+    assert cs["image"] == "docker.io/library/busybox:latest"
+    # the pod's own phase and readiness ignore it
+    assert status["phase"] == "Running"
+    assert {c["type"]: c["status"] for c in status["conditions"]}["Ready"] == "True"
+    events = until(lambda: [e for e in get(cluster, f"/api/v1/namespaces/{ns}/events")["items"]
+                            if e["involvedObject"].get("fieldPath")
+                            == "spec.ephemeralContainers{dbg}" and e["reason"] == "Started"],
+                   what="a Started event of the ephemeral container")
+    assert events[0]["message"] == "Started container dbg"

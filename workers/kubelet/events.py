@@ -36,8 +36,9 @@ def event_object(pod: dict, node: str, kind: str, reason: str, message: str,
             "reportingComponent": "kubelet", "reportingInstance": node}
 
 
-def container_path(name: str, init: bool = False) -> str:
-    return f"spec.{'initContainers' if init else 'containers'}{{{name}}}"
+def container_path(name: str, init: bool = False, ephemeral: bool = False) -> str:
+    kind = "ephemeralContainers" if ephemeral else "initContainers" if init else "containers"
+    return f"spec.{kind}{{{name}}}"
 
 
 class EventRecorder:

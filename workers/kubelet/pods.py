@@ -36,7 +36,7 @@ import logging
 
 from apiserver.client import ApiError
 
-from . import probes
+from . import ephemeral, probes
 from . import status as st
 from .events import container_path
 from .runtime import CreateContainerConfigError, ImageNeverPull, normalize_image
@@ -96,6 +96,7 @@ class PodWorker:
             cs = reported.get(rec.name) or {}
             rec.restart_count = int(cs.get("restartCount") or 0)
             rec.last_state = (cs.get("lastState") or {}).get("terminated") or {}
+        self.ephemeral, self.ephemeral_started = ephemeral.records(pod)
         self.restart_policy = spec.get("restartPolicy") or "Always"
         self.deleting = asyncio.Event()
         self.changed = asyncio.Event()
@@ -125,6 +126,7 @@ class PodWorker:
         self.pod = pod
         if _meta(pod).get("deletionTimestamp"):
             self.deleting.set()
+        ephemeral.sync(self)
 
     async def forget(self) -> None:
         """The pod is gone from the API: stop everything, free its address."""
@@ -224,6 +226,7 @@ class PodWorker:
         loop = asyncio.get_running_loop()
         for rec in self.containers:
             self._tasks.append(loop.create_task(self._keep_running(rec)))
+        ephemeral.sync(self)
 
     async def _finish(self) -> None:
         self.sandbox_ready = False
@@ -273,7 +276,8 @@ class PodWorker:
 
     async def _launch(self, rec: st.ContainerRecord, spec: dict) -> bool:
         """Pull, create and start one attempt; False when it cannot start (image policy)."""
-        rt, ev, path = self.host.runtime, self.host.events, container_path(rec.name, rec.init)
+        rt, ev = self.host.runtime, self.host.events
+        path = container_path(rec.name, rec.init, rec.ephemeral)
         image, policy = spec.get("image") or "", _pull_policy(spec)
         if policy == "Always" or (policy == "IfNotPresent" and not rt.has_image(image)):
             ev.record(self.pod, "Normal", "Pulling", f'Pulling image "{image}"', path)
@@ -309,6 +313,9 @@ class PodWorker:
         if hook_failed:
             await self.post()
             return True                        # the stopped attempt ends as a crash
+        if rec.ephemeral:                      # no probes, never ready (kubelet/ephemeral.py)
+            rec.started, rec.ready = True, False
+            return True
         if not rec.init and getattr(rt, "runs_probes", False):
             # a runtime with processes runs every probe for real (``probes.probe_for_real``)
             rec.started = not isinstance(spec.get("startupProbe"), dict)
@@ -413,11 +420,12 @@ class PodWorker:
         for t in self._tasks + list(self._probers):
             t.cancel()
         rt = self.host.runtime
-        running = [r for r in self.init + self.containers if r.state == st.RUNNING]
+        running = [r for r in self.init + self.containers + self.ephemeral
+                   if r.state == st.RUNNING]
         for rec in running:
             self.host.events.record(self.pod, "Normal", "Killing",
                                     f"Stopping container {rec.name}",
-                                    container_path(rec.name, rec.init))
+                                    container_path(rec.name, rec.init, rec.ephemeral))
         codes = await asyncio.wait_for(
             asyncio.gather(*(rt.stop_container(r.container_id, grace) for r in running)),
             grace + 5)
@@ -450,28 +458,8 @@ class PodWorker:
 
     # ---- status ---------------------------------------------------------------------------
     def compute_status(self, final: bool = False) -> dict:
-        phase = st.pod_phase(self.restart_policy, self.init, self.containers,
-                             terminal=final or self.terminal)
-        if final and phase not in ("Succeeded", "Failed"):
-            phase = "Failed" if any(r.exit_code for r in self.containers) else "Succeeded"
-        now = self.host.now()
-        conditions = st.with_transition_times(
-            st.pod_conditions(phase, self.sandbox_ready, self.init, self.containers),
-            self._conditions, now)
-        status: dict = {"phase": phase, "conditions": conditions,
-                        "hostIP": self.host.node_ip, "hostIPs": [{"ip": self.host.node_ip}]}
-        if self.pod_ip:
-            status["podIP"] = self.pod_ip
-            status["podIPs"] = [{"ip": self.pod_ip}]
-        if self.start_time:
-            status["startTime"] = self.start_time
-        rt = self.host.runtime.name
-        if self.init:
-            status["initContainerStatuses"] = [
-                st.container_status(r, rt, normalize_image(r.image)) for r in self.init]
-        status["containerStatuses"] = [
-            st.container_status(r, rt, normalize_image(r.image)) for r in self.containers]
-        return status
+        """The pod's v1 PodStatus as this worker knows it (``status.worker_status``)."""
+        return st.worker_status(self, normalize_image, final)
 
     async def post(self, final: bool = False) -> None:
         """Send the status if it differs from the last one sent.  A failure other than 404

@@ -34,6 +34,7 @@ class ContainerRecord:
     started: bool = False
     ready: bool = False
     last_state: dict = field(default_factory=dict)
+    ephemeral: bool = False        # a spec.ephemeralContainers entry (kubelet/ephemeral.py)
 
     def terminated_state(self, runtime_name: str) -> dict:
         out = {"exitCode": self.exit_code or 0,
@@ -195,3 +196,33 @@ def _duration(seconds: float) -> str:
         return f"{seconds:.3f}".rstrip("0").rstrip(".") + "s"
     minutes, rest = divmod(seconds, 60)
     return f"{int(minutes)}m" + (f"{rest:.3f}".rstrip("0").rstrip(".") or "0") + "s"
+
+
+def worker_status(w, normalize_image, final: bool = False) -> dict:
+    """The v1 PodStatus of pod worker ``w`` (workers/kubelet/pods.py): phase, conditions,
+    addresses, start time and the init, regular and ephemeral container statuses;
+    ``final`` when the worker is done with the pod."""
+    phase = pod_phase(w.restart_policy, w.init, w.containers, terminal=final or w.terminal)
+    if final and phase not in ("Succeeded", "Failed"):
+        phase = "Failed" if any(r.exit_code for r in w.containers) else "Succeeded"
+    now = w.host.now()
+    conditions = with_transition_times(
+        pod_conditions(phase, w.sandbox_ready, w.init, w.containers),
+        w._conditions, now)
+    status: dict = {"phase": phase, "conditions": conditions,
+                    "hostIP": w.host.node_ip, "hostIPs": [{"ip": w.host.node_ip}]}
+    if w.pod_ip:
+        status["podIP"] = w.pod_ip
+        status["podIPs"] = [{"ip": w.pod_ip}]
+    if w.start_time:
+        status["startTime"] = w.start_time
+    rt = w.host.runtime.name
+    if w.init:
+        status["initContainerStatuses"] = [
+            container_status(r, rt, normalize_image(r.image)) for r in w.init]
+    status["containerStatuses"] = [
+        container_status(r, rt, normalize_image(r.image)) for r in w.containers]
+    if w.ephemeral:
+        status["ephemeralContainerStatuses"] = [
+            container_status(r, rt, normalize_image(r.image)) for r in w.ephemeral]
+    return status

@@ -150,9 +150,10 @@ def find_worker(host, namespace: str, name: str, uid: str = ""):
 
 
 def find_record(worker, container: str) -> st.ContainerRecord | None:
-    """The container's record, init containers included (as the kubelet's pod spec
-    lookup, kubecontainer.GetContainerSpec)."""
-    return next((r for r in worker.containers + worker.init if r.name == container), None)
+    """The container's record, init and ephemeral containers included (as the kubelet's
+    pod spec lookup, kubecontainer.GetContainerSpec)."""
+    return next((r for r in worker.containers + worker.init + worker.ephemeral
+                 if r.name == container), None)
 
 
 def header(scope, name: str) -> str:

@@ -315,6 +315,25 @@ def test_post_start_hooks_run_before_running_and_a_failure_restarts(cluster):
     cluster.kubectl("delete", "pod", "hooked", "bad-hook", "--wait=false")
 
 
+def test_kubectl_debug_runs_a_shell_beside_the_pod(cluster):
+    cluster.kubectl("run", "debugged", "--image=busybox", "--", "sleep", "600")
+    until(lambda: status_of(cluster, "debugged")[0].get("phase") == "Running",
+          what="debugged Running")
+    out = cluster.kubectl("debug", "debugged", "-i", "--image=busybox", "-c", "dbg", "--",
+                          "sh", "-c", "read line; echo got $line; exit 3",
+                          input="hello\n", check=False)
+    assert "got hello" in out.stdout, out.stderr
+    status, _ = status_of(cluster, "debugged")
+    (cs,) = until(lambda: (s := status_of(cluster, "debugged")[0]
+                           .get("ephemeralContainerStatuses") or [])
+                  and "terminated" in s[0]["state"] and s, what="dbg terminated")
+    assert cs["state"]["terminated"]["exitCode"] == 3 and cs["restartCount"] == 0
+    time.sleep(2)                                # it is never restarted
+    (cs,) = status_of(cluster, "debugged")[0]["ephemeralContainerStatuses"]
+    assert "terminated" in cs["state"] and cs["restartCount"] == 0
+    cluster.kubectl("delete", "pod", "debugged", "--wait=false")
+
+
 def test_process_runtime_refused_on_a_non_loopback_address(tmp_path):
     out = subprocess.run(
         [sys.executable, "manage.py", "up", "--data-dir", str(tmp_path / "d"), "--nodes", "1",
