@@ -46,36 +46,36 @@ def node(name: str) -> dict:
                        "conditions": [{"type": "Ready", "status": "True"}]}}
 
 
-OWNER: dict = {}        # the ReplicaSet's controller reference with --owned
-
-
-def pod(name: str, scheduler: str) -> dict:
+def pod(name: str, scheduler: str, owner: dict | None = None) -> dict:
     meta: dict = {"name": name}
-    if OWNER:
-        meta.update(labels={"app": "bench"}, ownerReferences=[OWNER])
+    if owner:
+        meta.update(labels={"app": "bench"}, ownerReferences=[owner])
     return {"apiVersion": "v1", "kind": "Pod", "metadata": meta,
             "spec": {"schedulerName": scheduler, "terminationGracePeriodSeconds": 0,
                      "containers": [{"name": "c", "image": "nginx",
                                      "resources": {"requests": {"cpu": "100m"}}}]}}
 
 
-async def create_owner(client) -> None:
+async def create_owner(client) -> dict:
+    """The ReplicaSet (0 replicas) that controls every pod with --owned: its reference."""
     rs = await client.create("/apis/apps/v1/namespaces/bench/replicasets", {
         "apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "bench"},
         "spec": {"replicas": 0, "selector": {"matchLabels": {"app": "bench"}},
                  "template": {"metadata": {"labels": {"app": "bench"}},
                               "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}})
-    OWNER.update(apiVersion="apps/v1", kind="ReplicaSet", name="bench",
-                 uid=rs["metadata"]["uid"], controller=True)
+    return {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "bench",
+            "uid": rs["metadata"]["uid"], "controller": True}
 
 
-async def create_pods(client, prefix: str, n: int, scheduler: str, conc: int) -> float:
+async def create_pods(client, prefix: str, n: int, scheduler: str, conc: int,
+                      owner: dict | None = None) -> float:
     names = iter(range(n))
     start = time.monotonic()
 
     async def worker():
         for i in names:
-            await client.create("/api/v1/namespaces/bench/pods", pod(f"{prefix}-{i}", scheduler))
+            await client.create("/api/v1/namespaces/bench/pods",
+                                pod(f"{prefix}-{i}", scheduler, owner))
     await asyncio.gather(*(worker() for _ in range(conc)))
     return time.monotonic() - start
 
@@ -107,14 +107,13 @@ async def bench(args, kubeconfig: Path, tmp: Path) -> dict:
             name = f"bench-node-{i}"
             await c.create("/api/v1/nodes", node(name))
             await c.patch(f"/api/v1/nodes/{name}", {"spec": {"taints": None}})
-        if args.owned:
-            await create_owner(c)
-        base = await create_pods(c, "raw", args.pods, "nobody", args.concurrency)
+        owner = await create_owner(c) if args.owned else None
+        base = await create_pods(c, "raw", args.pods, "nobody", args.concurrency, owner)
         out = {"nodes": args.nodes, "pods": args.pods, "concurrency": args.concurrency,
                "owned_by_a_replicaset": bool(args.owned),
                "baseline_creates_per_s": round(args.pods / base, 1)}
 
-        await create_pods(c, "backlog", args.pods, "bench-sched", args.concurrency)
+        await create_pods(c, "backlog", args.pods, "bench-sched", args.concurrency, owner)
         log = tmp / "scheduler.log"
         proc = start_scheduler(kubeconfig, log)
         try:
@@ -124,7 +123,8 @@ async def bench(args, kubeconfig: Path, tmp: Path) -> dict:
             t1 = await wait_bound(c, "backlog", args.pods)
             out["backlog_binds_per_s"] = round(args.pods / (t1 - t0), 1)
             t0 = time.monotonic()
-            created = await create_pods(c, "live", args.pods, "bench-sched", args.concurrency)
+            created = await create_pods(c, "live", args.pods, "bench-sched", args.concurrency,
+                                      owner)
             t1 = await wait_bound(c, "live", args.pods)
             out["live_creates_per_s"] = round(args.pods / created, 1)
             out["live_binds_per_s"] = round(args.pods / (t1 - t0), 1)

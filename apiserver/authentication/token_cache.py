@@ -7,18 +7,17 @@ never the token itself, so the cache holds nothing a memory dump could replay.  
 account tokens are re-checked against the live ServiceAccount at most once per TTL, as
 upstream.
 
-May import: apiserver.authentication.
+May import: apiserver.authentication, apiserver.runtime.
 """
 from __future__ import annotations
 
 import hashlib
 import hmac
 import os
-import threading
 import time
-from collections import OrderedDict
 
 from apiserver.authentication.base import AuthenticationError, TokenAuthenticator
+from apiserver.runtime.expiring import ExpiringLRU
 
 MAX_ENTRIES = 4096
 
@@ -34,8 +33,7 @@ class TokenCache(TokenAuthenticator):
         self.clock = clock
         self.max_entries = max_entries
         self._key = os.urandom(32)
-        self._entries: OrderedDict = OrderedDict()   # digest → (expires, response, error)
-        self._lock = threading.Lock()
+        self._entries = ExpiringLRU(max_entries, clock)   # digest → (response, error)
 
     def _digest(self, token: str, audiences) -> bytes:
         mac = hmac.new(self._key, digestmod=hashlib.sha256)
@@ -45,14 +43,8 @@ class TokenCache(TokenAuthenticator):
         return mac.digest()
 
     def _fresh(self, digest: bytes):
-        with self._lock:
-            entry = self._entries.get(digest)
-            if entry is None:
-                return None
-            if entry[0] <= self.clock():
-                del self._entries[digest]
-                return None
-            return entry
+        """(response, error) of a live entry, else None."""
+        return self._entries.get(digest)
 
     def has_fresh(self, token: str, audiences) -> bool:
         """Whether answering ``token`` needs no call to the authenticators behind."""
@@ -62,9 +54,9 @@ class TokenCache(TokenAuthenticator):
         digest = self._digest(token, audiences)
         entry = self._fresh(digest)
         if entry is not None:
-            if entry[2] is not None:
-                raise AuthenticationError(entry[2])
-            return entry[1]
+            if entry[1] is not None:
+                raise AuthenticationError(entry[1])
+            return entry[0]
         try:
             response = self.inner.authenticate_token(token, audiences)
         except AuthenticationError as err:
@@ -75,10 +67,4 @@ class TokenCache(TokenAuthenticator):
         return response
 
     def _store(self, digest, ttl, response, error) -> None:
-        if ttl <= 0:
-            return
-        with self._lock:
-            self._entries[digest] = (self.clock() + ttl, response, error)
-            self._entries.move_to_end(digest)
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
+        self._entries.add(digest, (response, error), ttl)

@@ -118,7 +118,7 @@ class ReviewCache(TokenCache):
         digest = self._digest(token, audiences)
         entry = self._fresh(digest)
         if entry is not None:
-            return entry[1]
+            return entry[0]
         response = self.inner.authenticate_token(token, audiences)
         self._store(digest, self.success_ttl, response, None)
         return response

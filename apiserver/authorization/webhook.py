@@ -14,19 +14,19 @@ webhook.go).
 * a webhook that cannot be reached or answers badly is NoOpinion with the error as reason,
   never Allow: the request fails closed unless a later mode allows it.
 
-May import: apiserver.authorization, apiserver.authentication.kubeconfig_client.
+May import: apiserver.authorization, apiserver.authentication.kubeconfig_client,
+apiserver.runtime.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
-import threading
 import time
-from collections import OrderedDict
 
 from apiserver.authentication.kubeconfig_client import WebhookClient, WebhookError
 from apiserver.authorization.base import Authorizer, Decision
+from apiserver.runtime.expiring import ExpiringLRU
 
 log = logging.getLogger("apiserver.authorization")
 
@@ -64,20 +64,14 @@ class WebhookAuthorizer(Authorizer):
         self.authorized_ttl = float(authorized_ttl)
         self.unauthorized_ttl = float(unauthorized_ttl)
         self.clock = clock
-        self._cache: OrderedDict = OrderedDict()     # review digest → (expires, decision, reason)
-        self._lock = threading.Lock()
+        self._cache = ExpiringLRU(MAX_ENTRIES, clock)   # review digest → (decision, reason)
 
     @staticmethod
     def _key(review: dict) -> bytes:
         return hashlib.sha256(json.dumps(review["spec"], sort_keys=True).encode()).digest()
 
     def _cached(self, key: bytes):
-        with self._lock:
-            entry = self._cache.get(key)
-            if entry is None or entry[0] <= self.clock():
-                self._cache.pop(key, None)
-                return None
-            return entry[1], entry[2]
+        return self._cache.get(key)
 
     def needs_io(self, attrs) -> bool:
         return self._cached(self._key(review_of(attrs, self.version))) is None
@@ -105,12 +99,7 @@ class WebhookAuthorizer(Authorizer):
             decision, ttl = Decision.DENY, self.unauthorized_ttl
         else:
             decision, ttl = Decision.NO_OPINION, self.unauthorized_ttl
-        if ttl > 0:
-            with self._lock:
-                self._cache[key] = (self.clock() + ttl, decision, reason)
-                self._cache.move_to_end(key)
-                while len(self._cache) > MAX_ENTRIES:
-                    self._cache.popitem(last=False)
+        self._cache.add(key, (decision, reason), ttl)
         return decision, reason
 
 

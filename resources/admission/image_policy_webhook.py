@@ -44,12 +44,11 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
-from collections import OrderedDict
 
 from apiserver.admission.base import Plugin
 from apiserver.authentication.kubeconfig_client import Backoff, WebhookClient, WebhookError
+from apiserver.runtime.expiring import ExpiringLRU
 from resources.admission.always_pull_images import containers_with_paths
 from resources.admission.refusals import new_forbidden
 
@@ -135,36 +134,6 @@ def review_of(attrs) -> dict:
             "status": {"allowed": False}}
 
 
-class _ExpiringCache:
-    """Upstream's ``LRUExpireCache``: at most ``size`` entries, each with its own expiry."""
-
-    def __init__(self, size: int, clock):
-        self.size = size
-        self.clock = clock
-        self._entries: OrderedDict = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: str):
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is None:
-                return None
-            if entry[0] <= self.clock():
-                del self._entries[key]
-                return None
-            self._entries.move_to_end(key)
-            return entry[1]
-
-    def add(self, key: str, value, ttl: float) -> None:
-        if ttl <= 0:
-            return
-        with self._lock:
-            self._entries[key] = (self.clock() + ttl, value)
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.size:
-                self._entries.popitem(last=False)
-
-
 class ImagePolicyWebhook(Plugin):
     name = "ImagePolicyWebhook"
     validating = True
@@ -175,7 +144,7 @@ class ImagePolicyWebhook(Plugin):
         self.client: WebhookClient | None = None
         self.allow_ttl = self.deny_ttl = 0.0
         self.default_allow = False
-        self.cache = _ExpiringCache(CACHE_ENTRIES, clock)
+        self.cache = ExpiringLRU(CACHE_ENTRIES, clock)
 
     def configure(self, config: dict | None) -> None:
         """Read ``imagePolicy`` and the backend's kubeconfig; any problem refuses the start."""

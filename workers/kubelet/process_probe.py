@@ -12,8 +12,8 @@ pkg/kubelet/prober/prober.go ``runProbe``).
 * ``grpc`` is not implemented: such a probe "errors" (raises), and upstream's worker then
   keeps the previous result.
 
-``pre_stop`` and ``post_start`` run ``lifecycle`` handlers (exec, httpGet, sleep) the same
-ways.
+``pre_stop`` and ``container_post_start`` run ``lifecycle`` handlers (``run_handler``: exec,
+httpGet, sleep) the same ways.
 """
 from __future__ import annotations
 
@@ -154,10 +154,10 @@ async def pre_stop(runtime, cid: str, hook: dict, container: dict) -> None:
     """A ``lifecycle.preStop`` handler (upstream pkg/kubelet/lifecycle/handlers.go): exec
     (in the container, as ``kubectl exec``), httpGet or sleep; the caller bounds it by the
     grace period."""
-    await post_start(runtime, cid, hook, container)
+    await run_handler(runtime, cid, hook, container)
 
 
-async def post_start(runtime, cid: str, hook: dict, container: dict) -> str | None:
+async def run_handler(runtime, cid: str, hook: dict, container: dict) -> str | None:
     """Run a lifecycle handler (upstream handlers.go ``Run``): None when it succeeded, else
     why it failed.  As upstream, an exec handler fails on a non-zero exit and an httpGet one
     only when no answer comes (any status will do); the reason leaves the command's output
@@ -189,6 +189,6 @@ async def container_post_start(runtime, c) -> str | None:
     if not isinstance(hook, dict) or not c.running:
         return None
     try:
-        return await post_start(runtime, c.cid, hook, c.spec)
+        return await run_handler(runtime, c.cid, hook, c.spec)
     except Exception as exc:                  # noqa: BLE001
         return f"postStart hook of {c.name!r} could not run: {exc}"
