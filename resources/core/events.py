@@ -87,8 +87,8 @@ class EventStrategy(Strategy):
             return errs
         if new.get("series") != old.get("series"):
             errs += _series(new)
-        for key, path in IMMUTABLE:
-            errs += validate_immutable(new.get(key), old.get(key), path)
+        for key in IMMUTABLE:
+            errs += validate_immutable(new.get(key), old.get(key), INTERNAL_NAMES.get(key, key))
         return errs
 
     def table_row(self, obj):
@@ -112,15 +112,12 @@ class EventStrategy(Strategy):
                 (obj.get("message") or "").strip(), first, count, obj["metadata"].get("name", "")]
 
 
-# (core/v1 field, upstream's path: the internal field) of what an events.k8s.io update may
-# not change
-IMMUTABLE = (("involvedObject", "involvedObject"), ("reason", "reason"),
-             ("message", "message"), ("source", "source"),
-             ("firstTimestamp", "firstTimestamp"), ("lastTimestamp", "lastTimestamp"),
-             ("count", "count"), ("type", "type"), ("eventTime", "eventTime"),
-             ("action", "action"), ("related", "related"),
-             ("reportingComponent", "reportingController"),
-             ("reportingInstance", "reportingInstance"))
+# the core/v1 fields an events.k8s.io update may not change; errors name upstream's
+# internal fields, which differ from core's only here
+IMMUTABLE = ("involvedObject", "reason", "message", "source", "firstTimestamp",
+             "lastTimestamp", "count", "type", "eventTime", "action", "related",
+             "reportingComponent", "reportingInstance")
+INTERNAL_NAMES = {"reportingComponent": "reportingController"}
 
 
 def _through_events_group(ctx) -> bool:
@@ -143,7 +140,8 @@ def _legacy(obj: dict, strict: bool) -> list:
     else:
         if not involved_ns and ns not in ("default", "kube-system"):
             errs.append(mismatch)
-        errs += reporting_errors(obj, "reportingController" if strict else "reportingComponent")
+        errs += reporting_errors(obj, INTERNAL_NAMES["reportingComponent"] if strict
+                                 else "reportingComponent")
     errs += [errors.invalid("namespace", ns, m) for m in is_dns1123_subdomain(ns)] if ns else []
     return errs
 

@@ -7,7 +7,8 @@ uniformly at random (reservoir sampling, as upstream).
 ``schedule(pod, infos, rng, namespaces, spread_selector)`` returns the chosen node name or
 raises ``FitError`` (``namespaces``: namespace name → its labels, for the
 ``namespaceSelector`` of pod affinity terms; unknown namespaces have no labels;
-``spread_selector``: the pod's ``spread.default_selector``, for the default spreading), whose
+``spread_selector``: the pod's ``spread.default_selector`` or a function returning it, for
+the default spreading), whose
 ``message(post_filter)`` is upstream's "0/N nodes are available: ..." sentence.  Nothing here
 awaits: a cycle sees one consistent snapshot.
 """
@@ -48,7 +49,7 @@ class CycleState:
     """What PreFilter / PreScore computed once for the pod being scheduled."""
 
     def __init__(self, pod: dict, infos: dict[str, NodeInfo], namespaces: dict | None = None,
-                 spread_selector: dict | None = None):
+                 spread_selector=None):
         self.namespaces = namespaces or {}
         self.spread_selector = spread_selector
         self.requests = pod_requests(pod)
@@ -148,7 +149,7 @@ def select_host(totals: dict[str, float], rng: random.Random) -> str:
 
 
 def schedule(pod: dict, infos: dict[str, NodeInfo], rng: random.Random | None = None,
-             namespaces: dict | None = None, spread_selector: dict | None = None) -> str:
+             namespaces: dict | None = None, spread_selector=None) -> str:
     if not infos:
         raise FitError(pod, 0, {})
     rng = rng or random.Random()

@@ -195,8 +195,9 @@ class Scheduler:
             self.queue.done(key)         # bound or deleted meanwhile (skipPodSchedule)
             return
         try:
+            # the default spreading's selector is looked up only if scoring needs it
             node = framework.schedule(pod, self.nodes, self.rng, self.namespace_labels,
-                                      self.spread_selector(pod))
+                                      lambda: self.spread_selector(pod))
         except framework.FitError as err:
             self._unschedulable(qp, err)
             return

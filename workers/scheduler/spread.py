@@ -140,13 +140,14 @@ def topology_spread(pod: dict, info, state) -> Status | None:
 
 
 # ---- Score ---------------------------------------------------------------------------------
-def prescore(pod: dict, infos: dict, selector: dict | None = None) -> dict | None:
-    """The soft constraints' counts; ``selector`` is the pod's :func:`default_selector`,
-    used when the pod has no constraints of its own."""
+def prescore(pod: dict, infos: dict, selector=None) -> dict | None:
+    """The soft constraints' counts; ``selector`` is the pod's :func:`default_selector` (or a
+    function returning it, asked only when needed), used when the pod has no constraints of
+    its own."""
     system = False
     if (pod.get("spec") or {}).get("topologySpreadConstraints"):
         cons = constraints(pod, "ScheduleAnyway")
-    elif selector:
+    elif selector is not None and (selector := selector() if callable(selector) else selector):
         cons = [{"topologyKey": key, "maxSkew": skew, "whenUnsatisfiable": "ScheduleAnyway",
                  "labelSelector": selector} for key, skew in SYSTEM_DEFAULTS]
         system = True
